@@ -1,0 +1,18 @@
+{
+  "targets": [
+    {
+      "target_name": "cowcopy",
+      "sources": [
+        "src-native/binding.cc",
+        "src-native/engine/copy_file.cc",
+        "src-native/engine/copy_data.cc",
+        "src-native/engine/fallback.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_FILE_OFFSET_BITS=64"],
+      "cflags!": ["-fno-exceptions", "-O3"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-O3"],
+      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Werror"]
+    }
+  ]
+}

@@ -1,0 +1,103 @@
+// copyFile / copyFileSync / reflink / reflinkSync: validation here, the copy in
+// one native call, Node-style errors from its result.
+import * as fs from 'node:fs'
+import { systemError } from './errors'
+import { native, type NativeResult } from './native'
+import {
+  REFLINK_CODE,
+  parseModeOrOptions,
+  parseOptions,
+  toPath,
+  type CopyOptions,
+  type ParsedCopy,
+  type PathLike,
+} from './validate'
+
+/**
+ * Which mechanism moved the data. 'none': source and destination were already
+ * the same file (a hard link or the same path), so nothing was copied. 'fs':
+ * the native addon is not available and `fs.copyFile` did the work.
+ */
+export type Method = 'none' | 'clone' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'fs'
+
+export interface CopyResult {
+  method: Method
+  /** Bytes of the source now in the destination (0 for method 'none'). */
+  bytes: number
+}
+
+function toResult(r: NativeResult, src: string | Buffer, dest: string | Buffer): CopyResult {
+  if (r.errno !== 0) throw systemError(r.errno, 'copyfile', src, dest, r.reason)
+  return { method: r.method, bytes: r.bytes }
+}
+
+function fsFlags(p: ParsedCopy): number {
+  let flags = p.overwrite ? 0 : fs.constants.COPYFILE_EXCL
+  if (p.reflink === 'always') flags |= fs.constants.COPYFILE_FICLONE_FORCE
+  else if (p.reflink === 'auto') flags |= fs.constants.COPYFILE_FICLONE
+  return flags
+}
+
+async function fsCopy(src: string | Buffer, dest: string | Buffer, p: ParsedCopy): Promise<CopyResult> {
+  await fs.promises.copyFile(src, dest, fsFlags(p))
+  return { method: 'fs', bytes: (await fs.promises.stat(dest)).size }
+}
+
+function fsCopySync(src: string | Buffer, dest: string | Buffer, p: ParsedCopy): CopyResult {
+  fs.copyFileSync(src, dest, fsFlags(p))
+  return { method: 'fs', bytes: fs.statSync(dest).size }
+}
+
+async function run(src: unknown, dest: unknown, parse: () => ParsedCopy): Promise<CopyResult> {
+  const s = toPath(src, 'src')
+  const d = toPath(dest, 'dest')
+  const p = parse()
+  if (!native) return fsCopy(s, d, p)
+  return toResult(await native.copyFile(s, d, REFLINK_CODE[p.reflink], p.overwrite), s, d)
+}
+
+function runSync(src: unknown, dest: unknown, parse: () => ParsedCopy): CopyResult {
+  const s = toPath(src, 'src')
+  const d = toPath(dest, 'dest')
+  const p = parse()
+  if (!native) return fsCopySync(s, d, p)
+  return toResult(native.copyFileSync(s, d, REFLINK_CODE[p.reflink], p.overwrite), s, d)
+}
+
+/**
+ * Copies `src` to `dest`: a copy-on-write clone where the filesystem allows,
+ * else copy_file_range, sendfile or read/write. Resolves with the method used.
+ * `modeOrOptions` takes fs.copyFile's numeric flags or a {@link CopyOptions}.
+ */
+export function copyFile(
+  src: PathLike,
+  dest: PathLike,
+  modeOrOptions?: number | CopyOptions,
+): Promise<CopyResult> {
+  return run(src, dest, () => parseModeOrOptions(modeOrOptions))
+}
+
+/** Synchronous {@link copyFile}: blocks the calling thread for the whole copy. */
+export function copyFileSync(
+  src: PathLike,
+  dest: PathLike,
+  modeOrOptions?: number | CopyOptions,
+): CopyResult {
+  return runSync(src, dest, () => parseModeOrOptions(modeOrOptions))
+}
+
+export type ReflinkOptions = Omit<CopyOptions, 'reflink'>
+
+function parseReflink(options: unknown): ParsedCopy {
+  return { ...parseOptions(options, 'options'), reflink: 'always' }
+}
+
+/** Clones `src` to `dest` (FICLONE) or fails with the kernel's error; never copies bytes. */
+export async function reflink(src: PathLike, dest: PathLike, options?: ReflinkOptions): Promise<void> {
+  await run(src, dest, () => parseReflink(options))
+}
+
+/** Synchronous {@link reflink}. */
+export function reflinkSync(src: PathLike, dest: PathLike, options?: ReflinkOptions): void {
+  runSync(src, dest, () => parseReflink(options))
+}

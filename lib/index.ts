@@ -1,0 +1,5 @@
+export { constants } from './constants'
+export { copyFile, copyFileSync, reflink, reflinkSync } from './copy-file'
+export type { CopyResult, Method, ReflinkOptions } from './copy-file'
+export type { CopyOptions, PathLike, ReflinkMode } from './validate'
+export type { SystemError } from './errors'

@@ -1,0 +1,112 @@
+// The only file that knows N-API: converts arguments, runs the engine inline
+// (Sync) or on a libuv worker thread (promise), and turns its result into a
+// plain object. Node-style errors are built in lib/errors.ts from that object.
+#include <napi.h>
+
+#include <exception>
+#include <string>
+
+#include "engine/copy_file.h"
+
+namespace {
+
+using cowcopy::CopyRequest;
+using cowcopy::CopyResult;
+
+// A path arrives as a string (UTF-8) or a Buffer (raw bytes, which may not be
+// valid UTF-8 on Linux). lib/ has already rejected every other type.
+bool read_path(const Napi::Value& v, std::string& out) {
+  if (v.IsBuffer()) {
+    auto buf = v.As<Napi::Buffer<char>>();
+    out.assign(buf.Data(), buf.Length());
+    return true;
+  }
+  if (v.IsString()) {
+    out = v.As<Napi::String>().Utf8Value();
+    return true;
+  }
+  return false;
+}
+
+bool read_request(const Napi::CallbackInfo& info, CopyRequest& req) {
+  if (info.Length() < 4 || !read_path(info[0], req.src) || !read_path(info[1], req.dest) ||
+      !info[2].IsNumber() || !info[3].IsBoolean()) {
+    Napi::TypeError::New(info.Env(), "cowcopy native: bad arguments").ThrowAsJavaScriptException();
+    return false;
+  }
+  switch (info[2].As<Napi::Number>().Int32Value()) {
+    case 0: req.reflink = cowcopy::ReflinkMode::kAuto; break;
+    case 1: req.reflink = cowcopy::ReflinkMode::kAlways; break;
+    case 2: req.reflink = cowcopy::ReflinkMode::kNever; break;
+    default:
+      Napi::RangeError::New(info.Env(), "cowcopy native: bad reflink mode")
+          .ThrowAsJavaScriptException();
+      return false;
+  }
+  req.overwrite = info[3].As<Napi::Boolean>().Value();
+  return true;
+}
+
+Napi::Object to_js(Napi::Env env, const CopyResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("errno", Napi::Number::New(env, r.err));
+  if (r.reason) o.Set("reason", Napi::String::New(env, r.reason));
+  o.Set("method", Napi::String::New(env, cowcopy::method_name(r.method)));
+  o.Set("bytes", Napi::Number::New(env, static_cast<double>(r.bytes)));
+  return o;
+}
+
+Napi::Value CopyFileSync(const Napi::CallbackInfo& info) {
+  CopyRequest req;
+  if (!read_request(info, req)) return info.Env().Undefined();
+  try {
+    return to_js(info.Env(), cowcopy::copy_file(req));
+  } catch (const std::exception& e) {
+    Napi::Error::New(info.Env(), std::string("cowcopy native: ") + e.what())
+        .ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+}
+
+class CopyFileWorker : public Napi::AsyncWorker {
+ public:
+  CopyFileWorker(Napi::Env env, CopyRequest req)
+      : Napi::AsyncWorker(env, "cowcopy.copyFile"), deferred_(env), req_(std::move(req)) {}
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    // An exception must not cross the thread boundary; SetError rejects.
+    try {
+      result_ = cowcopy::copy_file(req_);
+    } catch (const std::exception& e) {
+      SetError(std::string("cowcopy native: ") + e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(to_js(Env(), result_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  CopyRequest req_;
+  CopyResult result_;
+};
+
+Napi::Value CopyFile(const Napi::CallbackInfo& info) {
+  CopyRequest req;
+  if (!read_request(info, req)) return info.Env().Undefined();
+  auto* worker = new CopyFileWorker(info.Env(), std::move(req));
+  Napi::Promise p = worker->promise();
+  worker->Queue();  // the worker deletes itself after OnOK/OnError
+  return p;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("copyFileSync", Napi::Function::New(env, CopyFileSync, "copyFileSync"));
+  exports.Set("copyFile", Napi::Function::New(env, CopyFile, "copyFile"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(cowcopy, Init)

@@ -1,0 +1,190 @@
+// The ladder, in order: open source -> fstat -> open destination -> same-file
+// check -> truncate -> move data (clone, copy_file_range, sendfile, read/write)
+// -> mode -> close; on failure, remove the destination only if we created it.
+#include "copy_file.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "copy_data.h"
+#include "fallback.h"
+#include "sys.h"
+#include "unique_fd.h"
+
+namespace cowcopy {
+namespace {
+
+#ifndef CIFS_SUPER_MAGIC
+#define CIFS_SUPER_MAGIC 0xFF534D42
+#endif
+#ifndef SMB2_SUPER_MAGIC
+#define SMB2_SUPER_MAGIC 0xFE534D42
+#endif
+
+CopyResult fail(int err, const char* reason = nullptr) {
+  CopyResult r;
+  r.err = err;
+  r.reason = reason;
+  return r;
+}
+
+const char* not_regular_reason(mode_t mode, bool is_source) {
+  if (S_ISCHR(mode)) return is_source ? "source is a character device, not a regular file"
+                                      : "destination is a character device, not a regular file";
+  if (S_ISBLK(mode)) return is_source ? "source is a block device, not a regular file"
+                                      : "destination is a block device, not a regular file";
+  if (S_ISFIFO(mode)) return is_source ? "source is a FIFO, not a regular file"
+                                       : "destination is a FIFO, not a regular file";
+  if (S_ISSOCK(mode)) return is_source ? "source is a socket, not a regular file"
+                                       : "destination is a socket, not a regular file";
+  return is_source ? "source is not a regular file" : "destination is not a regular file";
+}
+
+// Opens the source without blocking: opening a FIFO for reading would wait for
+// a writer forever. O_NONBLOCK is cleared again once we know it is a file.
+int open_source(const char* path, UniqueFd& fd, struct stat& st, const char*& reason) {
+  int raw = retry_eintr(
+      [&] { return ::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); });
+  if (raw == -1) return errno;
+  fd = UniqueFd(raw);
+  if (::fstat(raw, &st) == -1) return errno;
+  if (S_ISDIR(st.st_mode)) return EISDIR;
+  if (!S_ISREG(st.st_mode)) {
+    reason = not_regular_reason(st.st_mode, true);
+    return EINVAL;
+  }
+  int flags = ::fcntl(raw, F_GETFL);
+  if (flags == -1 || ::fcntl(raw, F_SETFL, flags & ~O_NONBLOCK) == -1) return errno;
+  return 0;
+}
+
+// Creates the destination private (0600) so no one reads it half-written,
+// or opens the existing one when overwriting is allowed. `created` says which
+// happened: only a file we created may be removed on failure.
+int open_dest(const char* path, bool overwrite, UniqueFd& fd, struct stat& st, bool& created,
+              const char*& reason) {
+  // Each round: exclusive create, else open what is there. ENOENT from the
+  // second open means the name exists but leads nowhere: a dangling symlink
+  // (or a file removed between the two calls, hence the retry).
+  for (int round = 0; round < 3; ++round) {
+    int raw = retry_eintr(
+        [&] { return ::open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600); });
+    if (raw != -1) {
+      fd = UniqueFd(raw);
+      created = true;
+      return ::fstat(raw, &st) == -1 ? errno : 0;
+    }
+    if (errno != EEXIST || !overwrite) return errno;
+    // O_NONBLOCK: an existing FIFO must not block us waiting for a reader.
+    raw = retry_eintr(
+        [&] { return ::open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); });
+    if (raw != -1) {
+      fd = UniqueFd(raw);
+      created = false;
+      if (::fstat(raw, &st) == -1) return errno;
+      if (S_ISDIR(st.st_mode)) return EISDIR;
+      if (!S_ISREG(st.st_mode)) {
+        reason = not_regular_reason(st.st_mode, false);
+        return EINVAL;
+      }
+      int flags = ::fcntl(raw, F_GETFL);
+      if (flags == -1 || ::fcntl(raw, F_SETFL, flags & ~O_NONBLOCK) == -1) return errno;
+      return 0;
+    }
+    if (errno != ENOENT) return errno;
+  }
+  // Like cp: never create a file at the far end of a dangling symlink.
+  reason = "destination is a dangling symbolic link, not writing through it";
+  return EEXIST;
+}
+
+bool is_smb(int fd) {
+  struct statfs sfs;
+  if (::fstatfs(fd, &sfs) == -1) return false;
+  auto magic = static_cast<unsigned long>(sfs.f_type);
+  return magic == CIFS_SUPER_MAGIC || magic == SMB2_SUPER_MAGIC;
+}
+
+// Gives the destination the source's permission bits, as fs.copyFile does.
+int apply_mode(int dst, mode_t mode, bool created) {
+  if (::fchmod(dst, mode & 07777) == 0) return 0;
+  int err = errno;
+  // A file someone else owns that we may write but not chmod keeps its mode
+  // (cp does the same); CIFS refuses chmod unless mounted with noperm.
+  if (err == EPERM && (!created || is_smb(dst))) return 0;
+  return err;
+}
+
+// Removes the destination we created, but only if the name still leads to
+// our inode: someone may have replaced it meanwhile.
+void remove_created(const char* path, const struct stat& ours) {
+  struct stat now;
+  if (::lstat(path, &now) == 0 && now.st_dev == ours.st_dev && now.st_ino == ours.st_ino) {
+    ::unlink(path);
+  }
+}
+
+}  // namespace
+
+CopyResult copy_file(const CopyRequest& req) {
+  const char* reason = nullptr;
+  UniqueFd src;
+  struct stat src_st;
+  if (int err = open_source(req.src.c_str(), src, src_st, reason)) return fail(err, reason);
+
+  UniqueFd dst;
+  struct stat dst_st;
+  bool created = false;
+  if (int err = open_dest(req.dest.c_str(), req.overwrite, dst, dst_st, created, reason)) {
+    // open_dest may fail after creating (fstat); that file is ours to remove.
+    if (created) remove_created(req.dest.c_str(), dst_st);
+    return fail(err, reason);
+  }
+
+  CopyResult result;
+  // One file under two names (or a hard link): copying would truncate the
+  // source before reading it. libuv's rule: succeed without touching data.
+  if (!created && src_st.st_dev == dst_st.st_dev && src_st.st_ino == dst_st.st_ino) {
+    result.method = Method::kNone;
+    return result;
+  }
+
+  int err = 0;
+  if (!created && retry_eintr([&] { return ::ftruncate(dst.get(), 0); }) == -1) err = errno;
+
+  DataState state;
+  state.src = src.get();
+  state.dst = dst.get();
+  Method m = first_method(req.reflink);
+  while (err == 0) {
+    err = move_data(m, state);
+    if (err == 0) break;
+    Method next = next_method(req.reflink, m, err);
+    if (next == Method::kNone) break;
+    m = next;
+    err = 0;
+  }
+  // kNoProgress from the last method in the chain cannot happen (read/write
+  // never returns it), but never let the sentinel reach a caller.
+  if (err == kNoProgress) err = EIO;
+  result.method = m;
+  result.bytes = state.offset;
+
+  if (err == 0) err = apply_mode(dst.get(), src_st.st_mode, created);
+  // close() can be the first to report a failed write-back (NFS, quota).
+  int close_err = dst.close_checked();
+  if (err == 0) err = close_err;
+  if (err != 0) {
+    if (created) remove_created(req.dest.c_str(), dst_st);
+    result.err = err;
+    result.bytes = 0;
+  }
+  return result;
+}
+
+}  // namespace cowcopy
