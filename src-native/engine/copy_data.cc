@@ -23,8 +23,10 @@ constexpr size_t kBufferSize = 256u << 10;
 
 int clone_whole(DataState& state) {
   if (retry_eintr([&] { return ::ioctl(state.dst, FICLONE, state.src); }) == -1) return errno;
+  // The source's size, not the destination's: an existing, longer destination
+  // keeps its tail until the caller trims it.
   struct stat st;
-  if (::fstat(state.dst, &st) == -1) return errno;
+  if (::fstat(state.src, &st) == -1) return errno;
   state.offset = static_cast<uint64_t>(st.st_size);
   return 0;
 }

@@ -154,20 +154,33 @@ CopyResult copy_file(const CopyRequest& req) {
     return result;
   }
 
-  int err = 0;
-  if (!created && retry_eintr([&] { return ::ftruncate(dst.get(), 0); }) == -1) err = errno;
-
+  // An existing destination is cloned over first and trimmed afterwards, so a
+  // clone that fails (reflink 'always' on ext4, say) leaves it as it was. The
+  // copy methods write from offset 0 and need it empty first.
+  bool empty = created;
   DataState state;
   state.src = src.get();
   state.dst = dst.get();
   Method m = first_method(req.reflink);
-  while (err == 0) {
+  int err = 0;
+  for (;;) {
+    if (m != Method::kClone && !empty) {
+      if (retry_eintr([&] { return ::ftruncate(dst.get(), 0); }) == -1) {
+        err = errno;
+        break;
+      }
+      empty = true;
+    }
     err = move_data(m, state);
     if (err == 0) break;
     Method next = next_method(req.reflink, m, err);
     if (next == Method::kNone) break;
     m = next;
-    err = 0;
+  }
+  // FICLONE leaves a longer destination's tail in place.
+  if (err == 0 && !empty &&
+      retry_eintr([&] { return ::ftruncate(dst.get(), static_cast<off_t>(state.offset)); }) == -1) {
+    err = errno;
   }
   // kNoProgress from the last method in the chain cannot happen (read/write
   // never returns it), but never let the sentinel reach a caller.
