@@ -1,7 +1,7 @@
 // copyFile / copyFileSync / reflink / reflinkSync: validation here, the copy in
 // one native call, Node-style errors from its result.
 import * as fs from 'node:fs'
-import { systemError } from './errors'
+import { invalidArgValue, systemError } from './errors'
 import { native, type NativeResult } from './native'
 import {
   REFLINK_CODE,
@@ -89,7 +89,11 @@ export function copyFileSync(
 export type ReflinkOptions = Omit<CopyOptions, 'reflink'>
 
 function parseReflink(options: unknown): ParsedCopy {
-  return { ...parseOptions(options, 'options'), reflink: 'always' }
+  const parsed = parseOptions(options, 'options')
+  if (parsed.reflink !== 'always' && (options as CopyOptions | undefined)?.reflink !== undefined) {
+    throw invalidArgValue('options.reflink', parsed.reflink, "must be 'always' (or left out) for reflink()")
+  }
+  return { ...parsed, reflink: 'always' }
 }
 
 /** Clones `src` to `dest` (FICLONE) or fails with the kernel's error; never copies bytes. */

@@ -173,6 +173,16 @@ CopyResult copy_file(const CopyRequest& req) {
     }
     err = move_data(m, state);
     if (err == 0) break;
+    if (m == Method::kClone && err == EINVAL && !empty) {
+      // The kernel will not clone a partial last block into the middle of a
+      // longer destination (generic_remap_checks); emptied, it accepts it.
+      if (retry_eintr([&] { return ::ftruncate(dst.get(), 0); }) == -1) {
+        err = errno;
+        break;
+      }
+      empty = true;
+      continue;
+    }
     Method next = next_method(req.reflink, m, err);
     if (next == Method::kNone) break;
     m = next;
