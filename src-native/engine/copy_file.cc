@@ -96,6 +96,15 @@ int open_dest(const char* path, bool overwrite, UniqueFd& fd, struct stat& st, b
       if (flags == -1 || ::fcntl(raw, F_SETFL, flags & ~O_NONBLOCK) == -1) return errno;
       return 0;
     }
+    if (errno == ENXIO) {
+      // A FIFO without a reader (or a socket): say what it is, not "no such device".
+      struct stat what;
+      if (::stat(path, &what) == 0 && !S_ISREG(what.st_mode)) {
+        reason = not_regular_reason(what.st_mode, false);
+        return EINVAL;
+      }
+      return ENXIO;
+    }
     if (errno != ENOENT) return errno;
   }
   // Like cp: never create a file at the far end of a dangling symlink.

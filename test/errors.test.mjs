@@ -1,0 +1,133 @@
+// Errors: system errors field by field equal to what fs.copyFileSync gives for
+// the same call; bad arguments rejected with Node's classes and codes before
+// any file is touched.
+import t from 'tap'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { copyFile, copyFileSync, reflinkSync, constants } from 'cowcopy'
+import { fsDir, onFs, tmpScratch } from './helpers.mjs'
+
+const FIELDS = ['name', 'message', 'code', 'errno', 'syscall', 'path', 'dest']
+const pick = (e) => Object.fromEntries(FIELDS.map((k) => [k, e?.[k]]))
+
+function nodeError(fn) {
+  try {
+    fn()
+  } catch (e) {
+    return e
+  }
+  throw new Error('fs.copyFileSync did not fail')
+}
+
+// Each case: a name, (dir) => [src, dest, mode], and whether the destination
+// exists before the call (so the test can check it is still there after).
+const cases = [
+  ['source missing', (d) => [path.join(d, 'nope'), path.join(d, 'out'), 0]],
+  ['destination directory missing', (d) => [path.join(d, 'file'), path.join(d, 'no/such/dir'), 0]],
+  ['COPYFILE_EXCL on an existing destination', (d) => [path.join(d, 'file'), path.join(d, 'other'), constants.COPYFILE_EXCL]],
+  ['COPYFILE_EXCL onto itself', (d) => [path.join(d, 'file'), path.join(d, 'file'), constants.COPYFILE_EXCL]],
+  ['source is a directory', (d) => [path.join(d, 'dir'), path.join(d, 'out'), 0]],
+  ['destination is a directory', (d) => [path.join(d, 'file'), path.join(d, 'dir'), 0]],
+  ['source path through a file', (d) => [path.join(d, 'file/x'), path.join(d, 'out'), 0]],
+  ['relative paths', (d) => [path.relative(process.cwd(), path.join(d, 'nope')), 'relative-out', 0]],
+]
+
+function fixture(t) {
+  const d = tmpScratch(t)
+  fs.writeFileSync(path.join(d, 'file'), 'data')
+  fs.writeFileSync(path.join(d, 'other'), 'keep me')
+  fs.mkdirSync(path.join(d, 'dir'))
+  return d
+}
+
+for (const [title, make] of cases) {
+  t.test(`same error as fs.copyFileSync: ${title}`, async (t) => {
+    const d = fixture(t)
+    const [src, dest, mode] = make(d)
+    const before = fs.readdirSync(d).sort()
+    const expected = pick(nodeError(() => fs.copyFileSync(src, dest, mode)))
+    t.same(fs.readdirSync(d).sort(), before, 'fs.copyFileSync left the directory as it was')
+
+    let err = nodeError(() => copyFileSync(src, dest, mode))
+    t.same(pick(err), expected, 'copyFileSync: same fields')
+    t.ok(err instanceof Error)
+    err = await copyFile(src, dest, mode).then(() => null, (e) => e)
+    t.same(pick(err), expected, 'copyFile: same fields')
+    t.same(fs.readdirSync(d).sort(), before, 'nothing created, nothing removed')
+    t.equal(fs.readFileSync(path.join(d, 'other'), 'utf8'), 'keep me', 'existing file untouched')
+  })
+}
+
+t.test('Buffer and file: URL paths give the same errors as fs', async (t) => {
+  const d = fixture(t)
+  const src = path.join(d, 'nope')
+  const dest = path.join(d, 'out')
+  for (const [s, de] of [[Buffer.from(src), Buffer.from(dest)], [pathToFileURL(src), pathToFileURL(dest)]]) {
+    const expected = pick(nodeError(() => fs.copyFileSync(s, de)))
+    t.same(pick(nodeError(() => copyFileSync(s, de))), expected)
+  }
+})
+
+onFs(t, 'ext4', 'COPYFILE_FICLONE_FORCE where clones are impossible: same error as fs', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  const dest = path.join(dir, 'dest')
+  fs.writeFileSync(src, 'x'.repeat(10000))
+  const expected = pick(nodeError(() => fs.copyFileSync(src, dest, constants.COPYFILE_FICLONE_FORCE)))
+  t.same(pick(nodeError(() => copyFileSync(src, dest, constants.COPYFILE_FICLONE_FORCE))), expected)
+  t.same(pick(nodeError(() => reflinkSync(src, dest))), expected, 'reflinkSync too')
+  t.notOk(fs.existsSync(dest))
+})
+
+t.test('cross-filesystem reflink is EXDEV', async (t) => {
+  const a = fsDir('btrfs')
+  const b = fsDir('xfs')
+  if (!a.dir || !b.dir) {
+    if (process.env.CI) t.fail('CI needs the btrfs and xfs mounts')
+    else t.skip(a.reason || b.reason)
+    return
+  }
+  const src = path.join(a.dir, `xdev-${process.pid}`)
+  const dest = path.join(b.dir, `xdev-${process.pid}`)
+  fs.writeFileSync(src, 'x'.repeat(100000))
+  t.teardown(() => fs.rmSync(src, { force: true }))
+  const err = nodeError(() => copyFileSync(src, dest, { reflink: 'always' }))
+  t.match(pick(err), { code: 'EXDEV', errno: -18, syscall: 'copyfile', path: src, dest })
+  t.equal(err.message, `EXDEV: cross-device link not permitted, copyfile '${src}' -> '${dest}'`)
+  t.notOk(fs.existsSync(dest), 'nothing left on the other filesystem')
+})
+
+t.test('bad arguments throw before any file is touched', async (t) => {
+  const d = fixture(t)
+  const src = path.join(d, 'file')
+  const dest = path.join(d, 'new')
+  const bad = [
+    [[1, dest], TypeError, 'ERR_INVALID_ARG_TYPE', 'The "src" argument must be of type string or an instance of Buffer or URL. Received type number (1)'],
+    [[src, null], TypeError, 'ERR_INVALID_ARG_TYPE', 'The "dest" argument must be of type string or an instance of Buffer or URL. Received null'],
+    [[src, undefined], TypeError, 'ERR_INVALID_ARG_TYPE', /Received undefined$/],
+    [[{}, dest], TypeError, 'ERR_INVALID_ARG_TYPE', /Received an instance of Object$/],
+    [['a\u0000b', dest], TypeError, 'ERR_INVALID_ARG_VALUE', "The argument 'src' must be a string, Uint8Array, or URL without null bytes. Received 'a\\x00b'"],
+    [[src, Buffer.from('x\u0000')], TypeError, 'ERR_INVALID_ARG_VALUE', /^The argument 'dest' must be a string, Uint8Array, or URL without null bytes/],
+    [[src, new URL('http://example.com/x')], TypeError, 'ERR_INVALID_URL_SCHEME', /must be of scheme file/],
+    [[src, dest, 1.5], RangeError, 'ERR_OUT_OF_RANGE', 'The value of "mode" is out of range. It must be an integer. Received 1.5'],
+    [[src, dest, 8], RangeError, 'ERR_OUT_OF_RANGE', 'The value of "mode" is out of range. It must be >= 0 && <= 7. Received 8'],
+    [[src, dest, -1], RangeError, 'ERR_OUT_OF_RANGE', /It must be >= 0 && <= 7. Received -1$/],
+    [[src, dest, NaN], RangeError, 'ERR_OUT_OF_RANGE', /It must be an integer. Received NaN$/],
+    [[src, dest, '1'], TypeError, 'ERR_INVALID_ARG_TYPE', /^The "mode" argument must be of type number or an instance of Object. Received type string/],
+    [[src, dest, { reflink: 'sometimes' }], TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'options.reflink' must be one of: 'auto', 'always', 'never'. Received 'sometimes'"],
+    [[src, dest, { reflink: true }], TypeError, 'ERR_INVALID_ARG_VALUE', /options.reflink/],
+    [[src, dest, { overwrite: 'no' }], TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.overwrite" property must be of type boolean. Received type string ('no')`],
+    [[src, dest, { atomic: true }], TypeError, 'ERR_INVALID_ARG_VALUE', /options.atomic' is not supported by this version/],
+  ]
+  for (const [args, Class, code, message] of bad) {
+    const label = `${code}: ${JSON.stringify(args.map(String))}`
+    const e = nodeError(() => copyFileSync(...args))
+    t.ok(e instanceof Class, `${label}: a ${Class.name}`)
+    t.equal(e.code, code, `${label}: code`)
+    if (typeof message === 'string') t.equal(e.message, message, `${label}: message`)
+    else t.match(e.message, message, `${label}: message`)
+    const p = await copyFile(...args).then(() => null, (x) => x)
+    t.ok(p instanceof Class && p.code === code, `${label}: copyFile rejects the same way`)
+  }
+  t.same(fs.readdirSync(d).sort(), ['dir', 'file', 'other'], 'no file created')
+})
