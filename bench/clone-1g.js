@@ -1,0 +1,106 @@
+'use strict'
+// npm run bench: whole-file clone of a 1 GiB file on btrfs and XFS, by
+// cowcopy (sync and promise), fs.copyFile(FICLONE_FORCE) and @reflink/reflink.
+// Rounds are interleaved (every contender once per round, order rotated) and
+// each contender's median is reported as a ratio to the fastest of its kind
+// (sync or promise) measured in the same run. Needs the mounts of
+// test/fixtures/mounts.sh (or COWCOPY_BENCH_DIRS=dir1:dir2).
+const fs = require('node:fs')
+const path = require('node:path')
+const { randomBytes } = require('node:crypto')
+const cowcopy = require('..')
+const reflinkPkg = require('@reflink/reflink')
+const { fsType } = require('./fs-type')
+
+const ROUNDS = Number(process.env.ROUNDS || 15)
+const SIZE = 1 << 30
+const FORCE = fs.constants.COPYFILE_FICLONE_FORCE
+
+const contenders = [
+  { kind: 'sync', name: 'cowcopy copyFileSync', run: (s, d) => cowcopy.copyFileSync(s, d) },
+  { kind: 'sync', name: 'fs.copyFileSync(FICLONE_FORCE)', run: (s, d) => fs.copyFileSync(s, d, FORCE) },
+  { kind: 'sync', name: '@reflink/reflink reflinkFileSync', run: (s, d) => reflinkPkg.reflinkFileSync(s, d) },
+  { kind: 'promise', name: 'cowcopy copyFile', run: (s, d) => cowcopy.copyFile(s, d) },
+  { kind: 'promise', name: 'fs.promises.copyFile(FICLONE_FORCE)', run: (s, d) => fs.promises.copyFile(s, d, FORCE) },
+  { kind: 'promise', name: '@reflink/reflink reflinkFile', run: (s, d) => reflinkPkg.reflinkFile(s, d) },
+]
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+function makeSource(file) {
+  const fd = fs.openSync(file, 'w')
+  const chunk = randomBytes(8 << 20)
+  for (let off = 0; off < SIZE; off += chunk.length) fs.writeSync(fd, chunk, 0, chunk.length, off)
+  fs.fsyncSync(fd)
+  fs.closeSync(fd)
+}
+
+async function benchDir(dir) {
+  const work = fs.mkdtempSync(path.join(dir, 'cowcopy-bench-'))
+  try {
+    const src = path.join(work, 'src')
+    makeSource(src)
+    const dest = path.join(work, 'dest')
+    const samples = contenders.map(() => [])
+    // Warm-up round: loads modules, starts thread pools, checks each clones.
+    for (const c of contenders) {
+      await c.run(src, dest)
+      if (fs.statSync(dest).size !== SIZE) throw new Error(`${c.name} produced a wrong size`)
+      fs.unlinkSync(dest)
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < contenders.length; k++) {
+        const i = (k + round) % contenders.length
+        const t0 = process.hrtime.bigint()
+        await contenders[i].run(src, dest)
+        samples[i].push(Number(process.hrtime.bigint() - t0) / 1e6)
+        fs.unlinkSync(dest)
+      }
+    }
+    return contenders.map((c, i) => ({ ...c, median: median(samples[i]) }))
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+}
+
+function defaultDirs() {
+  if (process.env.COWCOPY_BENCH_DIRS) return process.env.COWCOPY_BENCH_DIRS.split(':')
+  const root = process.env.COWCOPY_MOUNT_ROOT || '/var/tmp/cowcopy-mounts'
+  return ['btrfs', 'xfs'].map((n) => path.join(root, n)).filter((d) => {
+    try {
+      return ['btrfs', 'xfs'].includes(fsType(d))
+    } catch {
+      return false
+    }
+  })
+}
+
+async function main() {
+  const dirs = defaultDirs()
+  if (dirs.length === 0) {
+    console.error('No btrfs or XFS mount found: run `sudo bash test/fixtures/mounts.sh` first.')
+    process.exit(1)
+  }
+  console.log(`Whole-file clone of a 1 GiB file; median of ${ROUNDS} interleaved rounds; ratio = median / fastest of the same kind in this run.\n`)
+  console.log('| fs | kind | contender | median ms | ratio |')
+  console.log('|---|---|---|---:|---:|')
+  for (const dir of dirs) {
+    const rows = await benchDir(dir)
+    for (const kind of ['sync', 'promise']) {
+      const group = rows.filter((r) => r.kind === kind)
+      const best = Math.min(...group.map((r) => r.median))
+      for (const r of group) {
+        console.log(`| ${fsType(dir)} | ${kind} | ${r.name} | ${r.median.toFixed(3)} | ${(r.median / best).toFixed(2)}× |`)
+      }
+    }
+  }
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})
