@@ -2,7 +2,7 @@
 // one native call, Node-style errors from its result.
 import * as fs from 'node:fs'
 import { invalidArgValue, systemError } from './errors'
-import { native, type NativeResult } from './native'
+import { METHODS, native, type NativeResult } from './native'
 import {
   REFLINK_CODE,
   parseModeOrOptions,
@@ -28,8 +28,12 @@ export interface CopyResult {
 
 function toResult(r: NativeResult, src: string | Buffer, dest: string | Buffer): CopyResult {
   if (r.errno !== 0) throw systemError(r.errno, 'copyfile', src, dest, r.reason)
-  return { method: r.method, bytes: r.bytes }
+  return { method: METHODS[r.method], bytes: r.bytes }
 }
+
+// Reused by every sync call: [errno, method code, bytes]. JavaScript is
+// single-threaded and the call is synchronous, so one array is enough.
+const syncOut = new Float64Array(3)
 
 function fsFlags(p: ParsedCopy): number {
   let flags = p.overwrite ? 0 : fs.constants.COPYFILE_EXCL
@@ -61,7 +65,9 @@ function runSync(src: unknown, dest: unknown, parse: () => ParsedCopy): CopyResu
   const d = toPath(dest, 'dest')
   const p = parse()
   if (!native) return fsCopySync(s, d, p)
-  return toResult(native.copyFileSync(s, d, REFLINK_CODE[p.reflink], p.overwrite), s, d)
+  const reason = native.copyFileSync(s, d, REFLINK_CODE[p.reflink], p.overwrite, syncOut)
+  if (syncOut[0] !== 0) throw systemError(syncOut[0], 'copyfile', s, d, reason)
+  return { method: METHODS[syncOut[1]], bytes: syncOut[2] }
 }
 
 /**

@@ -3,17 +3,22 @@
 // the fs.copyFile fallback.
 import * as path from 'node:path'
 
+/** Method names by the engine's numeric code (src-native/engine/method.h). */
+export const METHODS = ['none', 'clone', 'copy_file_range', 'sendfile', 'readwrite'] as const
+export type NativeMethod = (typeof METHODS)[number]
+
 export interface NativeResult {
   errno: number // 0 or a positive errno
   reason?: string // a clearer description than strerror, when the engine has one
-  method: 'none' | 'clone' | 'copy_file_range' | 'sendfile' | 'readwrite'
+  method: number // index into METHODS
   bytes: number
 }
 
 export type PathArg = string | Buffer
 
 export interface NativeBinding {
-  copyFileSync(src: PathArg, dest: PathArg, reflink: number, overwrite: boolean): NativeResult
+  /** Fills out[0..2] with errno, method code, bytes; returns the reason text, if any. */
+  copyFileSync(src: PathArg, dest: PathArg, reflink: number, overwrite: boolean, out: Float64Array): string | undefined
   copyFile(src: PathArg, dest: PathArg, reflink: number, overwrite: boolean): Promise<NativeResult>
 }
 

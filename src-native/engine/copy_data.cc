@@ -3,7 +3,6 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,9 +24,7 @@ int clone_whole(DataState& state) {
   if (retry_eintr([&] { return ::ioctl(state.dst, FICLONE, state.src); }) == -1) return errno;
   // The source's size, not the destination's: an existing, longer destination
   // keeps its tail until the caller trims it.
-  struct stat st;
-  if (::fstat(state.src, &st) == -1) return errno;
-  state.offset = static_cast<uint64_t>(st.st_size);
+  state.offset = state.src_size;
   return 0;
 }
 

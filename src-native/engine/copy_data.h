@@ -11,7 +11,8 @@ namespace cowcopy {
 struct DataState {
   int src = -1;
   int dst = -1;
-  uint64_t offset = 0;  // bytes of the source already in the destination
+  uint64_t offset = 0;    // bytes of the source already in the destination
+  uint64_t src_size = 0;  // st_size when opened (a clone takes the whole file)
 };
 
 // 0 on success, else a positive errno (or kNoProgress). On failure

@@ -46,7 +46,8 @@ const char* not_regular_reason(mode_t mode, bool is_source) {
 }
 
 // Opens the source without blocking: opening a FIFO for reading would wait for
-// a writer forever. O_NONBLOCK is cleared again once we know it is a file.
+// a writer forever. O_NONBLOCK stays until a method that reads data runs
+// (blocking_io); FICLONE ignores it, so a clone saves the fcntl.
 int open_source(const char* path, UniqueFd& fd, struct stat& st, const char*& reason) {
   int raw = retry_eintr(
       [&] { return ::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); });
@@ -58,14 +59,21 @@ int open_source(const char* path, UniqueFd& fd, struct stat& st, const char*& re
     reason = not_regular_reason(st.st_mode, true);
     return EINVAL;
   }
-  int flags = ::fcntl(raw, F_GETFL);
-  if (flags == -1 || ::fcntl(raw, F_SETFL, flags & ~O_NONBLOCK) == -1) return errno;
+  return 0;
+}
+
+// Clears O_NONBLOCK from both descriptors before data is read or written
+// through them. F_SETFL only touches status flags: access mode and CLOEXEC stay.
+int blocking_io(int src, int dst, bool dst_nonblock) {
+  if (::fcntl(src, F_SETFL, 0) == -1) return errno;
+  if (dst_nonblock && ::fcntl(dst, F_SETFL, 0) == -1) return errno;
   return 0;
 }
 
 // Creates the destination private (0600) so no one reads it half-written,
 // or opens the existing one when overwriting is allowed. `created` says which
-// happened: only a file we created may be removed on failure.
+// happened: only a file we created may be removed on failure. `st` is filled
+// for an existing destination only.
 int open_dest(const char* path, bool overwrite, UniqueFd& fd, struct stat& st, bool& created,
               const char*& reason) {
   // Each round: exclusive create, else open what is there. ENOENT from the
@@ -75,9 +83,11 @@ int open_dest(const char* path, bool overwrite, UniqueFd& fd, struct stat& st, b
     int raw = retry_eintr(
         [&] { return ::open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600); });
     if (raw != -1) {
+      // No fstat: a new file cannot be the source, and its identity is only
+      // needed on failure (remove_created).
       fd = UniqueFd(raw);
       created = true;
-      return ::fstat(raw, &st) == -1 ? errno : 0;
+      return 0;
     }
     if (errno != EEXIST || !overwrite) return errno;
     // O_NONBLOCK: an existing FIFO must not block us waiting for a reader.
@@ -92,8 +102,6 @@ int open_dest(const char* path, bool overwrite, UniqueFd& fd, struct stat& st, b
         reason = not_regular_reason(st.st_mode, false);
         return EINVAL;
       }
-      int flags = ::fcntl(raw, F_GETFL);
-      if (flags == -1 || ::fcntl(raw, F_SETFL, flags & ~O_NONBLOCK) == -1) return errno;
       return 0;
     }
     if (errno == ENXIO) {
@@ -130,10 +138,11 @@ int apply_mode(int dst, mode_t mode, bool created) {
 }
 
 // Removes the destination we created, but only if the name still leads to
-// our inode: someone may have replaced it meanwhile.
-void remove_created(const char* path, const struct stat& ours) {
-  struct stat now;
-  if (::lstat(path, &now) == 0 && now.st_dev == ours.st_dev && now.st_ino == ours.st_ino) {
+// our inode (fd still open): someone may have replaced it meanwhile.
+void remove_created(const char* path, int fd) {
+  struct stat ours, now;
+  if (::fstat(fd, &ours) == 0 && ::lstat(path, &now) == 0 && now.st_dev == ours.st_dev &&
+      now.st_ino == ours.st_ino) {
     ::unlink(path);
   }
 }
@@ -150,8 +159,6 @@ CopyResult copy_file(const CopyRequest& req) {
   struct stat dst_st;
   bool created = false;
   if (int err = open_dest(req.dest.c_str(), req.overwrite, dst, dst_st, created, reason)) {
-    // open_dest may fail after creating (fstat); that file is ours to remove.
-    if (created) remove_created(req.dest.c_str(), dst_st);
     return fail(err, reason);
   }
 
@@ -170,9 +177,15 @@ CopyResult copy_file(const CopyRequest& req) {
   DataState state;
   state.src = src.get();
   state.dst = dst.get();
+  state.src_size = static_cast<uint64_t>(src_st.st_size);
   Method m = first_method(req.reflink);
   int err = 0;
+  bool nonblocking = true;
   for (;;) {
+    if (m != Method::kClone && nonblocking) {
+      if ((err = blocking_io(src.get(), dst.get(), !created))) break;
+      nonblocking = false;
+    }
     if (m != Method::kClone && !empty) {
       if (retry_eintr([&] { return ::ftruncate(dst.get(), 0); }) == -1) {
         err = errno;
@@ -208,11 +221,16 @@ CopyResult copy_file(const CopyRequest& req) {
   result.bytes = state.offset;
 
   if (err == 0) err = apply_mode(dst.get(), src_st.st_mode, created);
-  // close() can be the first to report a failed write-back (NFS, quota).
-  int close_err = dst.close_checked();
-  if (err == 0) err = close_err;
   if (err != 0) {
-    if (created) remove_created(req.dest.c_str(), dst_st);
+    if (created) remove_created(req.dest.c_str(), dst.get());
+    dst.reset();
+  } else if (int close_err = dst.close_checked()) {
+    // close() can be the first to report a failed write-back (NFS, quota).
+    // The descriptor is gone; the name was ours a moment ago.
+    err = close_err;
+    if (created) ::unlink(req.dest.c_str());
+  }
+  if (err != 0) {
     result.err = err;
     result.bytes = 0;
   }

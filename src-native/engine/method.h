@@ -3,8 +3,9 @@
 
 namespace cowcopy {
 
+// The numeric values cross into JavaScript (lib/native.ts METHODS): keep in step.
 enum class Method {
-  kNone,           // nothing had to move: source and destination are one file
+  kNone = 0,           // nothing had to move: source and destination are one file
   kClone,          // ioctl(FICLONE): shared extents, no data written
   kCopyFileRange,  // copy_file_range(2): in-kernel, may reflink or copy server-side
   kSendfile,       // sendfile(2): in-kernel page copy, never shares extents
