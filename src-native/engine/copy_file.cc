@@ -147,6 +147,61 @@ void remove_created(const char* path, int fd) {
   }
 }
 
+// The destination as the data phase sees it: an open descriptor, whether we
+// created it, whether it is known empty and whether O_NONBLOCK is still set.
+struct Target {
+  int fd;
+  bool created;
+  bool empty;
+  bool nonblocking = true;
+};
+
+int truncate_to(int fd, uint64_t size) {
+  return retry_eintr([&] { return ::ftruncate(fd, static_cast<off_t>(size)); }) == -1 ? errno : 0;
+}
+
+// Readies the destination for method m: the copy methods read and write data
+// (so O_NONBLOCK must go) from offset 0 (so an existing file must be emptied).
+// A clone needs neither, which keeps an existing destination intact when the
+// clone turns out to be impossible.
+int prepare_for(Method m, DataState& state, Target& t) {
+  if (m == Method::kClone) return 0;
+  if (t.nonblocking) {
+    if (int err = blocking_io(state.src, t.fd, !t.created)) return err;
+    t.nonblocking = false;
+  }
+  if (!t.empty) {
+    if (int err = truncate_to(t.fd, 0)) return err;
+    t.empty = true;
+  }
+  return 0;
+}
+
+// Moves the data with the first method that can, walking the strategy chain.
+// Returns 0 or the errno that ended it; `m` is the method that ran last.
+int fill(ReflinkMode mode, DataState& state, Target& t, Method& m) {
+  m = first_method(mode);
+  for (;;) {
+    if (int err = prepare_for(m, state, t)) return err;
+    int err = move_data(m, state);
+    if (err == 0) break;
+    if (m == Method::kClone && err == EINVAL && !t.empty) {
+      // The kernel will not clone a partial last block into the middle of a
+      // longer destination (generic_remap_checks); emptied, it accepts it.
+      if (int terr = truncate_to(t.fd, 0)) return terr;
+      t.empty = true;
+      continue;
+    }
+    Method next = next_method(mode, m, err);
+    // kNoProgress cannot end the chain (read/write never returns it), but the
+    // sentinel must never reach a caller.
+    if (next == Method::kNone) return err == kNoProgress ? EIO : err;
+    m = next;
+  }
+  // A clone over a longer existing destination leaves its tail in place.
+  return t.empty ? 0 : truncate_to(t.fd, state.offset);
+}
+
 }  // namespace
 
 CopyResult copy_file(const CopyRequest& req) {
@@ -170,57 +225,14 @@ CopyResult copy_file(const CopyRequest& req) {
     return result;
   }
 
-  // An existing destination is cloned over first and trimmed afterwards, so a
-  // clone that fails (reflink 'always' on ext4, say) leaves it as it was. The
-  // copy methods write from offset 0 and need it empty first.
-  bool empty = created;
   DataState state;
   state.src = src.get();
   state.dst = dst.get();
   state.src_size = static_cast<uint64_t>(src_st.st_size);
-  Method m = first_method(req.reflink);
-  int err = 0;
-  bool nonblocking = true;
-  for (;;) {
-    if (m != Method::kClone && nonblocking) {
-      if ((err = blocking_io(src.get(), dst.get(), !created))) break;
-      nonblocking = false;
-    }
-    if (m != Method::kClone && !empty) {
-      if (retry_eintr([&] { return ::ftruncate(dst.get(), 0); }) == -1) {
-        err = errno;
-        break;
-      }
-      empty = true;
-    }
-    err = move_data(m, state);
-    if (err == 0) break;
-    if (m == Method::kClone && err == EINVAL && !empty) {
-      // The kernel will not clone a partial last block into the middle of a
-      // longer destination (generic_remap_checks); emptied, it accepts it.
-      if (retry_eintr([&] { return ::ftruncate(dst.get(), 0); }) == -1) {
-        err = errno;
-        break;
-      }
-      empty = true;
-      continue;
-    }
-    Method next = next_method(req.reflink, m, err);
-    if (next == Method::kNone) break;
-    m = next;
-  }
-  // FICLONE leaves a longer destination's tail in place.
-  if (err == 0 && !empty &&
-      retry_eintr([&] { return ::ftruncate(dst.get(), static_cast<off_t>(state.offset)); }) == -1) {
-    err = errno;
-  }
-  // kNoProgress from the last method in the chain cannot happen (read/write
-  // never returns it), but never let the sentinel reach a caller.
-  if (err == kNoProgress) err = EIO;
-  result.method = m;
-  result.bytes = state.offset;
-
+  Target target{dst.get(), created, created};
+  int err = fill(req.reflink, state, target, result.method);
   if (err == 0) err = apply_mode(dst.get(), src_st.st_mode, created);
+
   if (err != 0) {
     if (created) remove_created(req.dest.c_str(), dst.get());
     dst.reset();
@@ -230,10 +242,8 @@ CopyResult copy_file(const CopyRequest& req) {
     err = close_err;
     if (created) ::unlink(req.dest.c_str());
   }
-  if (err != 0) {
-    result.err = err;
-    result.bytes = 0;
-  }
+  result.err = err;
+  result.bytes = err == 0 ? state.offset : 0;
   return result;
 }
 
