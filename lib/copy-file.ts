@@ -2,7 +2,7 @@
 // one native call, Node-style errors from its result.
 import * as fs from 'node:fs'
 import { invalidArgValue, systemError } from './errors'
-import { METHODS, native, type NativeResult } from './native'
+import { METHODS, native } from './native'
 import {
   REFLINK_CODE,
   parseModeOrOptions,
@@ -26,10 +26,7 @@ export interface CopyResult {
   bytes: number
 }
 
-function toResult(r: NativeResult, src: string | Buffer, dest: string | Buffer): CopyResult {
-  if (r.errno !== 0) throw systemError(r.errno, 'copyfile', src, dest, r.reason)
-  return { method: METHODS[r.method], bytes: r.bytes }
-}
+native?.setErrorFactory((errno, reason, src, dest) => systemError(errno, 'copyfile', src, dest, reason))
 
 // Reused by every sync call: [errno, method code, bytes]. JavaScript is
 // single-threaded and the call is synchronous, so one array is enough.
@@ -52,12 +49,20 @@ function fsCopySync(src: string | Buffer, dest: string | Buffer, p: ParsedCopy):
   return { method: 'fs', bytes: fs.statSync(dest).size }
 }
 
-async function run(src: unknown, dest: unknown, parse: () => ParsedCopy): Promise<CopyResult> {
-  const s = toPath(src, 'src')
-  const d = toPath(dest, 'dest')
-  const p = parse()
+// Not async: validation errors become a rejection, and the native promise is
+// returned as it is (it resolves with the final result or rejects with the
+// final error), so a copy costs no extra promise or microtask.
+function run(src: unknown, dest: unknown, parse: () => ParsedCopy): Promise<CopyResult> {
+  let s: string | Buffer, d: string | Buffer, p: ParsedCopy
+  try {
+    s = toPath(src, 'src')
+    d = toPath(dest, 'dest')
+    p = parse()
+  } catch (err) {
+    return Promise.reject(err)
+  }
   if (!native) return fsCopy(s, d, p)
-  return toResult(await native.copyFile(s, d, REFLINK_CODE[p.reflink], p.overwrite), s, d)
+  return native.copyFile(s, d, REFLINK_CODE[p.reflink], p.overwrite)
 }
 
 function runSync(src: unknown, dest: unknown, parse: () => ParsedCopy): CopyResult {

@@ -7,19 +7,16 @@ import * as path from 'node:path'
 export const METHODS = ['none', 'clone', 'copy_file_range', 'sendfile', 'readwrite'] as const
 export type NativeMethod = (typeof METHODS)[number]
 
-export interface NativeResult {
-  errno: number // 0 or a positive errno
-  reason?: string // a clearer description than strerror, when the engine has one
-  method: number // index into METHODS
-  bytes: number
-}
 
 export type PathArg = string | Buffer
 
 export interface NativeBinding {
   /** Fills out[0..2] with errno, method code, bytes; returns the reason text, if any. */
   copyFileSync(src: PathArg, dest: PathArg, reflink: number, overwrite: boolean, out: Float64Array): string | undefined
-  copyFile(src: PathArg, dest: PathArg, reflink: number, overwrite: boolean): Promise<NativeResult>
+  /** Resolves with the result; rejects with what the error factory made of the errno. */
+  copyFile(src: PathArg, dest: PathArg, reflink: number, overwrite: boolean): Promise<{ method: NativeMethod; bytes: number }>
+  /** Registers (errno, reason, src, dest) => Error for the promise API's failures. */
+  setErrorFactory(make: (errno: number, reason: string | undefined, src: string, dest: string) => Error): void
 }
 
 function load(): { binding: NativeBinding | null; loadError: Error | null } {

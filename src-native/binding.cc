@@ -54,13 +54,25 @@ bool read_request(const Napi::CallbackInfo& info, CopyRequest& req) {
   return true;
 }
 
-Napi::Object to_js(Napi::Env env, const CopyResult& r) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("errno", Napi::Number::New(env, r.err));
-  if (r.reason) o.Set("reason", Napi::String::New(env, r.reason));
-  o.Set("method", Napi::Number::New(env, static_cast<double>(r.method)));
-  o.Set("bytes", Napi::Number::New(env, static_cast<double>(r.bytes)));
-  return o;
+// Per-environment state: lib/ registers the function that turns an errno
+// into a Node-style error, so the promise API can reject with the final
+// error without another trip through JavaScript on the success path.
+struct AddonData {
+  Napi::FunctionReference make_error;
+};
+
+Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsFunction()) {
+    Napi::TypeError::New(info.Env(), "cowcopy native: expected a function").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  info.Env().GetInstanceData<AddonData>()->make_error = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+// The path as Node would print it: the bytes decoded as UTF-8.
+Napi::String path_value(Napi::Env env, const std::string& p) {
+  return Napi::String::New(env, p.data(), p.size());
 }
 
 // Sync results go into a Float64Array the caller reuses ([errno, method,
@@ -105,7 +117,24 @@ class CopyFileWorker : public Napi::AsyncWorker {
       SetError(std::string("cowcopy native: ") + e.what());
     }
   }
-  void OnOK() override { deferred_.Resolve(to_js(Env(), result_)); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (result_.err == 0) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("method", cowcopy::method_name(result_.method));
+      o.Set("bytes", static_cast<double>(result_.bytes));
+      deferred_.Resolve(o);
+      return;
+    }
+    try {
+      AddonData* data = env.GetInstanceData<AddonData>();
+      Napi::Value reason = result_.reason ? Napi::String::New(env, result_.reason) : env.Undefined();
+      deferred_.Reject(data->make_error.Call({Napi::Number::New(env, result_.err), reason,
+                                              path_value(env, req_.src), path_value(env, req_.dest)}));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
@@ -126,6 +155,8 @@ Napi::Value CopyFile(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copyFileSync", Napi::Function::New(env, CopyFileSync, "copyFileSync"));
   exports.Set("copyFile", Napi::Function::New(env, CopyFile, "copyFile"));
+  exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
+  env.SetInstanceData(new AddonData());
   return exports;
 }
 
