@@ -1,10 +1,11 @@
 'use strict'
 // npm run bench: whole-file clone of a 1 GiB file on btrfs and XFS, by
 // cowcopy (sync and promise), fs.copyFile(FICLONE_FORCE) and @reflink/reflink.
-// Rounds are interleaved (every contender once per round, order rotated) and
+// Rounds are interleaved (every contender once per round, order shuffled) and
 // each contender's median is reported as a ratio to the fastest of its kind
 // (sync or promise) measured in the same run. Needs the mounts of
 // test/fixtures/mounts.sh (or COWCOPY_BENCH_DIRS=dir1:dir2).
+const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { randomBytes } = require('node:crypto')
@@ -27,6 +28,34 @@ const contenders = [
   { kind: 'promise', name: 'fs.promises.copyFile(FICLONE_FORCE)', run: (s, d) => fs.promises.copyFile(s, d, FORCE) },
   { kind: 'promise', name: '@reflink/reflink reflinkFile', run: (s, d) => reflinkPkg.reflinkFile(s, d) },
 ]
+
+// Deterministic shuffle (mulberry32): each round runs the contenders in a new
+// order, so none always follows the same neighbour's clean-up.
+function shuffler(seed) {
+  let a = seed >>> 0
+  const rand = () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  return (xs) => {
+    const out = [...xs]
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1))
+      ;[out[i], out[j]] = [out[j], out[i]]
+    }
+    return out
+  }
+}
+
+// Unlinking cloned files leaves the filesystem work to do in the background
+// (XFS inodegc, btrfs cleaner); syncfs waits for it, untimed, so it does not
+// land on whichever contender runs next.
+function settle(dir) {
+  execFileSync('sync', ['-f', dir])
+}
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b)
@@ -56,14 +85,16 @@ async function benchDir(dir) {
       if (fs.statSync(dest).size !== SIZE) throw new Error(`${c.name} produced a wrong size`)
       fs.unlinkSync(dest)
     }
+    const shuffle = shuffler(12345)
+    settle(work)
     for (let round = 0; round < ROUNDS; round++) {
-      for (let k = 0; k < contenders.length; k++) {
-        const i = (k + round) % contenders.length
+      for (const i of shuffle(contenders.map((_, i) => i))) {
         const run = contenders[i].run
         const t0 = process.hrtime.bigint()
         for (const d of dests) await run(src, d)
         samples[i].push(Number(process.hrtime.bigint() - t0) / 1e6 / BATCH)
         for (const d of dests) fs.unlinkSync(d)
+        settle(work)
       }
     }
     return contenders.map((c, i) => ({ ...c, median: median(samples[i]) }))
