@@ -65,13 +65,23 @@ function run(src: unknown, dest: unknown, parse: () => ParsedCopy): Promise<Copy
   return native.copyFile(s, d, REFLINK_CODE[p.reflink], p.overwrite)
 }
 
-function runSync(src: unknown, dest: unknown, parse: () => ParsedCopy): CopyResult {
+function runSync(
+  src: unknown,
+  dest: unknown,
+  parse: () => ParsedCopy,
+  caller: (...args: never[]) => unknown,
+): CopyResult {
   const s = toPath(src, 'src')
   const d = toPath(dest, 'dest')
   const p = parse()
   if (!native) return fsCopySync(s, d, p)
   const reason = native.copyFileSync(s, d, REFLINK_CODE[p.reflink], p.overwrite, syncOut)
-  if (syncOut[0] !== 0) throw systemError(syncOut[0], 'copyfile', s, d, reason)
+  if (syncOut[0] !== 0) {
+    const err = systemError(syncOut[0], 'copyfile', s, d, reason)
+    // The stack starts at the caller's line, as fs.copyFileSync's does.
+    Error.captureStackTrace(err, caller)
+    throw err
+  }
   return { method: METHODS[syncOut[1]], bytes: syncOut[2] }
 }
 
@@ -94,7 +104,7 @@ export function copyFileSync(
   dest: PathLike,
   modeOrOptions?: number | CopyOptions,
 ): CopyResult {
-  return runSync(src, dest, () => parseModeOrOptions(modeOrOptions))
+  return runSync(src, dest, () => parseModeOrOptions(modeOrOptions), copyFileSync)
 }
 
 export type ReflinkOptions = Omit<CopyOptions, 'reflink'>
@@ -114,5 +124,5 @@ export async function reflink(src: PathLike, dest: PathLike, options?: ReflinkOp
 
 /** Synchronous {@link reflink}. */
 export function reflinkSync(src: PathLike, dest: PathLike, options?: ReflinkOptions): void {
-  runSync(src, dest, () => parseReflink(options))
+  runSync(src, dest, () => parseReflink(options), reflinkSync)
 }
