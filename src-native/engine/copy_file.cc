@@ -1,5 +1,6 @@
-// The ladder, in order: open source -> fstat -> open destination -> same-file
-// check -> truncate -> move data (clone, copy_file_range, sendfile, read/write)
+// The ladder, in order: open source -> fstat -> open (or create) destination
+// -> same-file check -> move data (clone, copy_file_range, sendfile,
+// read/write; an existing destination is emptied only before a byte copy)
 // -> mode -> close; on failure, remove the destination only if we created it.
 #include "copy_file.h"
 
