@@ -1,12 +1,13 @@
 // copyFile / copyFileSync / reflink / reflinkSync: validation here, the copy in
 // one native call, Node-style errors from its result.
-import * as fs from 'node:fs'
-import { invalidArgValue, systemError } from './errors'
+import { AbortError, invalidArgValue, systemError } from './errors'
+import { fsCopy, fsCopySync } from './fs-fallback'
 import { METHODS, native } from './native'
+import { watchCopy } from './progress'
 import {
-  REFLINK_CODE,
   parseModeOrOptions,
   parseOptions,
+  toFlags,
   toPath,
   type CopyOptions,
   type ParsedCopy,
@@ -22,36 +23,15 @@ export type Method = 'none' | 'clone' | 'copy_file_range' | 'sendfile' | 'readwr
 
 export interface CopyResult {
   method: Method
-  /** Bytes of the source now in the destination (0 for method 'none'). */
+  /** The destination's size: bytes of the source now in it (0 for method 'none'). */
   bytes: number
 }
 
 native?.setErrorFactory((errno, reason, src, dest) => systemError(errno, 'copyfile', src, dest, reason))
 
-// Reused by every sync call: [errno, method code, bytes]. JavaScript is
-// single-threaded and the call is synchronous, so one array is enough.
-const syncOut = new Float64Array(3)
-
-function fsFlags(p: ParsedCopy): number {
-  let flags = p.overwrite ? 0 : fs.constants.COPYFILE_EXCL
-  if (p.reflink === 'always') flags |= fs.constants.COPYFILE_FICLONE_FORCE
-  else if (p.reflink === 'auto') flags |= fs.constants.COPYFILE_FICLONE
-  return flags
-}
-
-async function fsCopy(src: string | Buffer, dest: string | Buffer, p: ParsedCopy): Promise<CopyResult> {
-  await fs.promises.copyFile(src, dest, fsFlags(p))
-  return { method: 'fs', bytes: (await fs.promises.stat(dest)).size }
-}
-
-function fsCopySync(src: string | Buffer, dest: string | Buffer, p: ParsedCopy): CopyResult {
-  fs.copyFileSync(src, dest, fsFlags(p))
-  return { method: 'fs', bytes: fs.statSync(dest).size }
-}
-
-// Not async: validation errors become a rejection, and the native promise is
-// returned as it is (it resolves with the final result or rejects with the
-// final error), so a copy costs no extra promise or microtask.
+// Not async: validation errors become a rejection, and without progress or a
+// signal the native promise is returned as it is (it resolves with the final
+// result or rejects with the final error): no extra promise, no extra tick.
 function run(src: unknown, dest: unknown, parse: () => ParsedCopy): Promise<CopyResult> {
   let s: string | Buffer, d: string | Buffer, p: ParsedCopy
   try {
@@ -61,9 +41,16 @@ function run(src: unknown, dest: unknown, parse: () => ParsedCopy): Promise<Copy
   } catch (err) {
     return Promise.reject(err)
   }
+  // An already aborted signal: reject before any file is touched.
+  if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
   if (!native) return fsCopy(s, d, p)
-  return native.copyFile(s, d, REFLINK_CODE[p.reflink], p.overwrite)
+  if (!p.onProgress && !p.signal) return native.copyFile(s, d, toFlags(p))
+  return watchCopy(native, s, d, p)
 }
+
+// Reused by every sync call: [errno, method code, bytes]. JavaScript is
+// single-threaded and the call is synchronous, so one array is enough.
+const syncOut = new Float64Array(3)
 
 function runSync(
   src: unknown,
@@ -75,7 +62,7 @@ function runSync(
   const d = toPath(dest, 'dest')
   const p = parse()
   if (!native) return fsCopySync(s, d, p)
-  const reason = native.copyFileSync(s, d, REFLINK_CODE[p.reflink], p.overwrite, syncOut)
+  const reason = native.copyFileSync(s, d, toFlags(p), syncOut)
   if (syncOut[0] !== 0) {
     const err = systemError(syncOut[0], 'copyfile', s, d, reason)
     // The stack starts at the caller's line, as fs.copyFileSync's does.
@@ -95,22 +82,22 @@ export function copyFile(
   dest: PathLike,
   modeOrOptions?: number | CopyOptions,
 ): Promise<CopyResult> {
-  return run(src, dest, () => parseModeOrOptions(modeOrOptions))
+  return run(src, dest, () => parseModeOrOptions(modeOrOptions, true))
 }
 
 /** Synchronous {@link copyFile}: blocks the calling thread for the whole copy. */
 export function copyFileSync(
   src: PathLike,
   dest: PathLike,
-  modeOrOptions?: number | CopyOptions,
+  modeOrOptions?: number | Omit<CopyOptions, 'onProgress' | 'signal'>,
 ): CopyResult {
-  return runSync(src, dest, () => parseModeOrOptions(modeOrOptions), copyFileSync)
+  return runSync(src, dest, () => parseModeOrOptions(modeOrOptions, false), copyFileSync)
 }
 
-export type ReflinkOptions = Omit<CopyOptions, 'reflink'>
+export type ReflinkOptions = Omit<CopyOptions, 'reflink' | 'sparse'>
 
-function parseReflink(options: unknown): ParsedCopy {
-  const parsed = parseOptions(options, 'options')
+function parseReflink(options: unknown, promiseApi: boolean): ParsedCopy {
+  const parsed = parseOptions(options, 'options', promiseApi)
   if (parsed.reflink !== 'always' && (options as CopyOptions | undefined)?.reflink !== undefined) {
     throw invalidArgValue('options.reflink', parsed.reflink, "must be 'always' (or left out) for reflink()")
   }
@@ -119,10 +106,15 @@ function parseReflink(options: unknown): ParsedCopy {
 
 /** Clones `src` to `dest` (FICLONE) or fails with the kernel's error; never copies bytes. */
 export async function reflink(src: PathLike, dest: PathLike, options?: ReflinkOptions): Promise<void> {
-  await run(src, dest, () => parseReflink(options))
+  await run(src, dest, () => parseReflink(options, true))
 }
 
 /** Synchronous {@link reflink}. */
-export function reflinkSync(src: PathLike, dest: PathLike, options?: ReflinkOptions): void {
-  runSync(src, dest, () => parseReflink(options), reflinkSync)
+export function reflinkSync(
+  src: PathLike,
+  dest: PathLike,
+  options?: Omit<ReflinkOptions, 'onProgress' | 'signal'>,
+): void {
+  runSync(src, dest, () => parseReflink(options, false), reflinkSync)
 }
+

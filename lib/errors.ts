@@ -94,3 +94,12 @@ export function outOfRange(name: string, range: string, value: unknown): RangeEr
     `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`,
   ) as RangeError
 }
+
+/** Node's AbortError: name 'AbortError', code 'ABORT_ERR', the signal's reason as cause. */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR'
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'AbortError'
+  }
+}

@@ -11,10 +11,17 @@ export type NativeMethod = (typeof METHODS)[number]
 export type PathArg = string | Buffer
 
 export interface NativeBinding {
-  /** Fills out[0..2] with errno, method code, bytes; returns the reason text, if any. */
-  copyFileSync(src: PathArg, dest: PathArg, reflink: number, overwrite: boolean, out: Float64Array): string | undefined
-  /** Resolves with the result; rejects with what the error factory made of the errno. */
-  copyFile(src: PathArg, dest: PathArg, reflink: number, overwrite: boolean): Promise<{ method: NativeMethod; bytes: number }>
+  /**
+   * Copies with option bits `flags` (validate.ts FLAG); fills out[0..2] with
+   * errno, method code, bytes; returns the engine's reason text, if any.
+   */
+  copyFileSync(src: PathArg, dest: PathArg, flags: number, out: Float64Array): string | undefined
+  /**
+   * Resolves with the result; rejects with what the error factory made of the
+   * errno. `control`: [cancel flag, bytes done, bytes total], shared with the
+   * worker thread while the copy runs.
+   */
+  copyFile(src: PathArg, dest: PathArg, flags: number, control?: BigInt64Array): Promise<{ method: NativeMethod; bytes: number }>
   /** Registers (errno, reason, src, dest) => Error for the promise API's failures. */
   setErrorFactory(make: (errno: number, reason: string | undefined, src: string, dest: string) => Error): void
 }

@@ -12,16 +12,87 @@ export type ReflinkMode = 'auto' | 'always' | 'never'
 /** Numeric codes shared with the native binding. */
 export const REFLINK_CODE: Record<ReflinkMode, number> = { auto: 0, always: 1, never: 2 }
 
+export interface PreserveOptions {
+  /** Always kept; `false` is refused (fs.copyFile keeps the mode too). */
+  mode?: boolean
+  /** atime and mtime, with nanoseconds. */
+  timestamps?: boolean
+  /** uid and gid; when not permitted the copy still succeeds and drops setuid/setgid, like `cp -p`. */
+  ownership?: boolean
+  /** Extended attributes: user.* always, trusted.* / security.* when permitted. */
+  xattrs?: boolean
+}
+
+export interface Progress {
+  /** Bytes of the source covered so far (holes of a sparse file count as covered). */
+  bytesCopied: number
+  /** The source's size. */
+  totalBytes: number
+}
+
 export interface CopyOptions {
   /** 'auto' (default): clone when possible, else copy; 'always': clone or fail; 'never': real copy. */
   reflink?: ReflinkMode
   /** Replace an existing destination (default true). false = COPYFILE_EXCL: fail with EEXIST. */
   overwrite?: boolean
+  /** Keep holes of a sparse source as holes (default true); false writes every byte. */
+  sparse?: boolean
+  /** Write a temporary file beside `dest` and rename it into place: dest is old or new, never partial. */
+  atomic?: boolean
+  /** Flush the data to disk before returning (with `atomic`, the directory entry too). */
+  fsync?: boolean
+  /** true: all of PreserveOptions. The mode is always kept. */
+  preserve?: boolean | PreserveOptions
+  /** Promise API only: called on the main thread, at most every 100 ms, and once at the end. */
+  onProgress?: (progress: Progress) => void
+  /** Promise API only: aborts the copy; the promise rejects with an AbortError. */
+  signal?: AbortSignal
 }
+
+/** Option bits as the native binding takes them (src-native/binding.cc Flags). */
+export const FLAG = {
+  NO_OVERWRITE: 1 << 2,
+  DENSE: 1 << 3,
+  ATOMIC: 1 << 4,
+  FSYNC: 1 << 5,
+  KEEP_TIMESTAMPS: 1 << 6,
+  KEEP_OWNERSHIP: 1 << 7,
+  KEEP_XATTRS: 1 << 8,
+} as const
 
 export interface ParsedCopy {
   reflink: ReflinkMode
   overwrite: boolean
+  sparse: boolean
+  atomic: boolean
+  fsync: boolean
+  preserve: { timestamps: boolean; ownership: boolean; xattrs: boolean }
+  onProgress?: (progress: Progress) => void
+  signal?: AbortSignal
+}
+
+/** The native flag word for parsed options. */
+export function toFlags(p: ParsedCopy): number {
+  let f = REFLINK_CODE[p.reflink]
+  if (!p.overwrite) f |= FLAG.NO_OVERWRITE
+  if (!p.sparse) f |= FLAG.DENSE
+  if (p.atomic) f |= FLAG.ATOMIC
+  if (p.fsync) f |= FLAG.FSYNC
+  if (p.preserve.timestamps) f |= FLAG.KEEP_TIMESTAMPS
+  if (p.preserve.ownership) f |= FLAG.KEEP_OWNERSHIP
+  if (p.preserve.xattrs) f |= FLAG.KEEP_XATTRS
+  return f
+}
+
+function defaults(): ParsedCopy {
+  return {
+    reflink: 'auto',
+    overwrite: true,
+    sparse: true,
+    atomic: false,
+    fsync: false,
+    preserve: { timestamps: false, ownership: false, xattrs: false },
+  }
 }
 
 function isURL(value: unknown): value is URL {
@@ -63,45 +134,82 @@ export function parseMode(mode: number, name: string): ParsedCopy {
   if (mode < 0 || mode > KNOWN_FLAGS) throw outOfRange(name, `>= 0 && <= ${KNOWN_FLAGS}`, mode)
   // COPYFILE_FICLONE (or no flag) is cowcopy's default, 'auto': clone when the
   // filesystem can. COPYFILE_FICLONE_FORCE means clone or fail.
-  const reflink: ReflinkMode = mode & constants.COPYFILE_FICLONE_FORCE ? 'always' : 'auto'
-  return { reflink, overwrite: (mode & constants.COPYFILE_EXCL) === 0 }
+  const p = defaults()
+  p.reflink = mode & constants.COPYFILE_FICLONE_FORCE ? 'always' : 'auto'
+  p.overwrite = (mode & constants.COPYFILE_EXCL) === 0
+  return p
 }
 
-// Options DESIGN.md promises that this version does not implement yet: an
-// explicit error beats silently ignoring, say, `atomic: true`.
-const NOT_YET = ['atomic', 'sparse', 'preserve', 'onProgress', 'signal'] as const
+function optionalBoolean(o: Record<string, unknown>, key: string, name: string, fallback: boolean): boolean {
+  const v = o[key]
+  if (v === undefined) return fallback
+  if (typeof v !== 'boolean') throw invalidArgType(`${name}.${key}`, 'of type boolean', v)
+  return v
+}
 
-export function parseOptions(options: unknown, name: string): ParsedCopy {
-  if (options === undefined || options === null) return { reflink: 'auto', overwrite: true }
+function parsePreserve(value: unknown, name: string): ParsedCopy['preserve'] {
+  if (value === undefined || value === false) return { timestamps: false, ownership: false, xattrs: false }
+  if (value === true) return { timestamps: true, ownership: true, xattrs: true }
+  if (value === null || typeof value !== 'object') {
+    throw invalidArgType(`${name}.preserve`, 'of type boolean or object', value)
+  }
+  const o = value as Record<string, unknown>
+  if (optionalBoolean(o, 'mode', `${name}.preserve`, true) === false) {
+    throw invalidArgValue(`${name}.preserve.mode`, false, 'cannot be false: the mode is always kept')
+  }
+  return {
+    timestamps: optionalBoolean(o, 'timestamps', `${name}.preserve`, false),
+    ownership: optionalBoolean(o, 'ownership', `${name}.preserve`, false),
+    xattrs: optionalBoolean(o, 'xattrs', `${name}.preserve`, false),
+  }
+}
+
+function isAbortSignal(v: unknown): v is AbortSignal {
+  // Node's validateAbortSignal: duck-typed, so signals from other realms pass.
+  return typeof v === 'object' && v !== null && 'aborted' in v
+}
+
+/**
+ * An options object. `promiseApi`: onProgress and signal are accepted (the
+ * sync API cannot report progress or be aborted while it blocks the thread).
+ */
+export function parseOptions(options: unknown, name: string, promiseApi: boolean): ParsedCopy {
+  const p = defaults()
+  if (options === undefined || options === null) return p
   if (typeof options !== 'object') throw invalidArgType(name, 'of type object', options)
   const o = options as Record<string, unknown>
-  let reflink: ReflinkMode = 'auto'
   if (o.reflink !== undefined) {
     if (o.reflink !== 'auto' && o.reflink !== 'always' && o.reflink !== 'never') {
       throw invalidArgValue(`${name}.reflink`, o.reflink, "must be one of: 'auto', 'always', 'never'")
     }
-    reflink = o.reflink
+    p.reflink = o.reflink
   }
-  let overwrite = true
-  if (o.overwrite !== undefined) {
-    if (typeof o.overwrite !== 'boolean') {
-      throw invalidArgType(`${name}.overwrite`, 'of type boolean', o.overwrite)
-    }
-    overwrite = o.overwrite
-  }
-  for (const key of NOT_YET) {
-    if (o[key] !== undefined) {
-      throw invalidArgValue(`${name}.${key}`, o[key], 'is not supported by this version of cowcopy')
+  p.overwrite = optionalBoolean(o, 'overwrite', name, true)
+  p.sparse = optionalBoolean(o, 'sparse', name, true)
+  p.atomic = optionalBoolean(o, 'atomic', name, false)
+  p.fsync = optionalBoolean(o, 'fsync', name, false)
+  p.preserve = parsePreserve(o.preserve, name)
+  for (const key of ['onProgress', 'signal'] as const) {
+    if (o[key] !== undefined && !promiseApi) {
+      throw invalidArgValue(`${name}.${key}`, o[key], 'is only supported by the promise API')
     }
   }
-  return { reflink, overwrite }
+  if (o.onProgress !== undefined) {
+    if (typeof o.onProgress !== 'function') throw invalidArgType(`${name}.onProgress`, 'of type function', o.onProgress)
+    p.onProgress = o.onProgress as ParsedCopy['onProgress']
+  }
+  if (o.signal !== undefined) {
+    if (!isAbortSignal(o.signal)) throw invalidArgType(`${name}.signal`, 'an instance of AbortSignal', o.signal)
+    p.signal = o.signal
+  }
+  return p
 }
 
 /** copyFile's third argument: fs.copyFile's numeric mode, or an options object. */
-export function parseModeOrOptions(value: unknown): ParsedCopy {
+export function parseModeOrOptions(value: unknown, promiseApi: boolean): ParsedCopy {
   if (typeof value === 'number') return parseMode(value, 'mode')
   if (value === undefined || value === null || typeof value === 'object') {
-    return parseOptions(value, 'options')
+    return parseOptions(value, 'options', promiseApi)
   }
   throw invalidArgType('mode', 'of type number or an instance of Object', value)
 }

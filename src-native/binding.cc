@@ -36,13 +36,26 @@ bool read_path(const Napi::Value& v, std::string& out) {
   return true;
 }
 
+// Option bits, as lib/native.ts packs them (FLAG_* there): keep in step.
+enum Flags : uint32_t {
+  kReflinkMask = 3,  // 0 auto, 1 always, 2 never
+  kNoOverwrite = 1u << 2,
+  kDense = 1u << 3,
+  kAtomic = 1u << 4,
+  kFsync = 1u << 5,
+  kKeepTimestamps = 1u << 6,
+  kKeepOwnership = 1u << 7,
+  kKeepXattrs = 1u << 8,
+};
+
 bool read_request(const Napi::CallbackInfo& info, CopyRequest& req) {
-  if (info.Length() < 4 || !read_path(info[0], req.src) || !read_path(info[1], req.dest) ||
-      !info[2].IsNumber() || !info[3].IsBoolean()) {
+  if (info.Length() < 3 || !read_path(info[0], req.src) || !read_path(info[1], req.dest) ||
+      !info[2].IsNumber()) {
     Napi::TypeError::New(info.Env(), "cowcopy native: bad arguments").ThrowAsJavaScriptException();
     return false;
   }
-  switch (info[2].As<Napi::Number>().Int32Value()) {
+  uint32_t flags = info[2].As<Napi::Number>().Uint32Value();
+  switch (flags & kReflinkMask) {
     case 0: req.reflink = cowcopy::ReflinkMode::kAuto; break;
     case 1: req.reflink = cowcopy::ReflinkMode::kAlways; break;
     case 2: req.reflink = cowcopy::ReflinkMode::kNever; break;
@@ -51,8 +64,22 @@ bool read_request(const Napi::CallbackInfo& info, CopyRequest& req) {
           .ThrowAsJavaScriptException();
       return false;
   }
-  req.overwrite = info[3].As<Napi::Boolean>().Value();
+  req.overwrite = !(flags & kNoOverwrite);
+  req.sparse = !(flags & kDense);
+  req.atomic = flags & kAtomic;
+  req.fsync = flags & kFsync;
+  req.preserve.timestamps = flags & kKeepTimestamps;
+  req.preserve.ownership = flags & kKeepOwnership;
+  req.preserve.xattrs = flags & kKeepXattrs;
   return true;
+}
+
+// A BigInt64Array of at least 3 words for cowcopy::Control, or nullptr.
+int64_t* control_words(const Napi::Value& v) {
+  if (!v.IsTypedArray()) return nullptr;
+  auto arr = v.As<Napi::TypedArray>();
+  if (arr.TypedArrayType() != napi_bigint64_array || arr.ElementLength() < 3) return nullptr;
+  return v.As<Napi::TypedArrayOf<int64_t>>().Data();
 }
 
 // Per-environment state: lib/ registers the function that turns an errno
@@ -83,13 +110,13 @@ Napi::Value CopyFileSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CopyRequest req;
   if (!read_request(info, req)) return env.Undefined();
-  if (info.Length() < 5 || !info[4].IsTypedArray() ||
-      info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[4].As<Napi::Float64Array>().ElementLength() < 3) {
+  if (info.Length() < 4 || !info[3].IsTypedArray() ||
+      info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[3].As<Napi::Float64Array>().ElementLength() < 3) {
     Napi::TypeError::New(env, "cowcopy native: bad result array").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  double* out = info[4].As<Napi::Float64Array>().Data();
+  double* out = info[3].As<Napi::Float64Array>().Data();
   CopyResult r;
   try {
     r = cowcopy::copy_file(req);
@@ -109,6 +136,7 @@ Napi::Value CopyFileSync(const Napi::CallbackInfo& info) {
 struct CopyJob {
   napi_async_work work = nullptr;
   napi_deferred deferred = nullptr;
+  napi_ref control = nullptr;  // keeps the control array alive while the copy runs
   CopyRequest req;
   CopyResult result;
   std::string failure;  // set when the engine threw (it does not, but never let it escape)
@@ -166,6 +194,7 @@ void CompleteCopy(napi_env raw_env, napi_status status, void* data) {
   } else {
     napi_reject_deferred(raw_env, job->deferred, value);
   }
+  if (job->control) napi_delete_reference(raw_env, job->control);
   napi_delete_async_work(raw_env, job->work);
 }
 
@@ -173,6 +202,14 @@ Napi::Value CopyFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto job = std::make_unique<CopyJob>();
   if (!read_request(info, job->req)) return env.Undefined();
+  if (info.Length() > 3 && !info[3].IsUndefined()) {
+    int64_t* words = control_words(info[3]);
+    if (!words || napi_create_reference(env, info[3], 1, &job->control) != napi_ok) {
+      Napi::TypeError::New(env, "cowcopy native: bad control array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    job->req.control = cowcopy::Control(words);
+  }
   napi_value promise;
   // A reference to a string needs Node-API 10; a fresh one-byte string is cheap.
   Napi::String name = Napi::String::New(env, "cowcopy.copyFile");
@@ -183,7 +220,7 @@ Napi::Value CopyFile(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, "cowcopy native: could not queue the copy").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  job.release();  // CompleteCopy owns it now
+  job.release();  // CompleteCopy owns it now (and the control reference)
   return Napi::Value(env, promise);
 }
 

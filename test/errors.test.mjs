@@ -117,7 +117,12 @@ t.test('bad arguments throw before any file is touched', async (t) => {
     [[src, dest, { reflink: 'sometimes' }], TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'options.reflink' must be one of: 'auto', 'always', 'never'. Received 'sometimes'"],
     [[src, dest, { reflink: true }], TypeError, 'ERR_INVALID_ARG_VALUE', /options.reflink/],
     [[src, dest, { overwrite: 'no' }], TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.overwrite" property must be of type boolean. Received type string ('no')`],
-    [[src, dest, { atomic: true }], TypeError, 'ERR_INVALID_ARG_VALUE', /options.atomic' is not supported by this version/],
+    [[src, dest, { atomic: 1 }], TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options.atomic" property must be of type boolean. Received type number (1)'],
+    [[src, dest, { sparse: 'yes' }], TypeError, 'ERR_INVALID_ARG_TYPE', /"options.sparse" property must be of type boolean/],
+    [[src, dest, { fsync: null }], TypeError, 'ERR_INVALID_ARG_TYPE', /"options.fsync" property must be of type boolean/],
+    [[src, dest, { preserve: 'all' }], TypeError, 'ERR_INVALID_ARG_TYPE', /"options.preserve" property must be of type boolean or object/],
+    [[src, dest, { preserve: { mode: false } }], TypeError, 'ERR_INVALID_ARG_VALUE', "The property 'options.preserve.mode' cannot be false: the mode is always kept. Received false"],
+    [[src, dest, { preserve: { xattrs: 'yes' } }], TypeError, 'ERR_INVALID_ARG_TYPE', /"options.preserve.xattrs" property must be of type boolean/],
   ]
   for (const [args, Class, code, message] of bad) {
     const label = `${code}: ${JSON.stringify(args.map(String))}`

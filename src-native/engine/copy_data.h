@@ -1,27 +1,32 @@
-// Data movers: each moves the source's bytes from `offset` on into the
-// destination, loops over short transfers, and stops at end of file.
+// Data movers: each moves the source's bytes from state.offset up to `end`
+// (or end of file) into the same offsets of the destination, loops over short
+// transfers, and checks for cancellation between chunks.
 #pragma once
 
 #include <cstdint>
 
+#include "control.h"
 #include "method.h"
 
 namespace cowcopy {
 
+constexpr uint64_t kToEof = UINT64_MAX;
+
 struct DataState {
   int src = -1;
   int dst = -1;
-  uint64_t offset = 0;    // bytes of the source already in the destination
+  uint64_t offset = 0;    // the source is in the destination up to here
   uint64_t src_size = 0;  // st_size when opened (a clone takes the whole file)
+  Control control;
 };
 
-// 0 on success, else a positive errno (or kNoProgress). On failure
+// 0 on success, else a positive errno, kNoProgress or ECANCELED. On failure
 // state.offset tells how far the data got, so the next method can resume.
 int clone_whole(DataState& state);
-int copy_file_range_loop(DataState& state);
-int sendfile_loop(DataState& state);
-int read_write_loop(DataState& state);
+int copy_file_range_span(DataState& state, uint64_t end);
+int sendfile_span(DataState& state, uint64_t end);
+int read_write_span(DataState& state, uint64_t end);
 
-int move_data(Method m, DataState& state);
+int move_data(Method m, DataState& state, uint64_t end);
 
 }  // namespace cowcopy

@@ -5,27 +5,20 @@
 #include "copy_file.h"
 
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "atomic_dest.h"
 #include "copy_data.h"
 #include "fallback.h"
+#include "sparse.h"
 #include "sys.h"
 #include "unique_fd.h"
 
 namespace cowcopy {
 namespace {
-
-#ifndef CIFS_SUPER_MAGIC
-#define CIFS_SUPER_MAGIC 0xFF534D42
-#endif
-#ifndef SMB2_SUPER_MAGIC
-#define SMB2_SUPER_MAGIC 0xFE534D42
-#endif
 
 CopyResult fail(int err, const char* reason = nullptr) {
   CopyResult r;
@@ -121,23 +114,6 @@ int open_dest(const char* path, bool overwrite, UniqueFd& fd, struct stat& st, b
   return EEXIST;
 }
 
-bool is_smb(int fd) {
-  struct statfs sfs;
-  if (::fstatfs(fd, &sfs) == -1) return false;
-  auto magic = static_cast<unsigned long>(sfs.f_type);
-  return magic == CIFS_SUPER_MAGIC || magic == SMB2_SUPER_MAGIC;
-}
-
-// Gives the destination the source's permission bits, as fs.copyFile does.
-int apply_mode(int dst, mode_t mode, bool created) {
-  if (::fchmod(dst, mode & 07777) == 0) return 0;
-  int err = errno;
-  // A file someone else owns that we may write but not chmod keeps its mode
-  // (cp does the same); CIFS refuses chmod unless mounted with noperm.
-  if (err == EPERM && (!created || is_smb(dst))) return 0;
-  return err;
-}
-
 // Removes the destination we created, but only if the name still leads to
 // our inode (fd still open): someone may have replaced it meanwhile.
 void remove_created(const char* path, int fd) {
@@ -178,13 +154,19 @@ int prepare_for(Method m, DataState& state, Target& t) {
   return 0;
 }
 
+// One method's pass over the data: the whole file, or only its data segments.
+int run_method(Method m, DataState& state, bool sparse) {
+  if (m == Method::kClone || !sparse) return move_data(m, state, kToEof);
+  return copy_sparse(m, state);
+}
+
 // Moves the data with the first method that can, walking the strategy chain.
 // Returns 0 or the errno that ended it; `m` is the method that ran last.
-int fill(ReflinkMode mode, DataState& state, Target& t, Method& m) {
+int fill(ReflinkMode mode, bool sparse, DataState& state, Target& t, Method& m) {
   m = first_method(mode);
   for (;;) {
     if (int err = prepare_for(m, state, t)) return err;
-    int err = move_data(m, state);
+    int err = run_method(m, state, sparse);
     if (err == 0) break;
     if (m == Method::kClone && err == EINVAL && !t.empty) {
       // The kernel will not clone a partial last block into the middle of a
@@ -199,8 +181,41 @@ int fill(ReflinkMode mode, DataState& state, Target& t, Method& m) {
     if (next == Method::kNone) return err == kNoProgress ? EIO : err;
     m = next;
   }
-  // A clone over a longer existing destination leaves its tail in place.
-  return t.empty ? 0 : truncate_to(t.fd, state.offset);
+  // A clone over a longer destination leaves its tail; a sparse copy ending
+  // in a hole leaves the file short. Either way the size is set here.
+  if (!t.empty || (sparse && m != Method::kClone)) return truncate_to(t.fd, state.offset);
+  return 0;
+}
+
+// The destination side of one copy: the file in place (created or existing),
+// or a temporary one for atomic replace.
+struct Dest {
+  UniqueFd fd;
+  TempDest temp;
+  bool atomic = false;
+  bool created = false;
+  int get() const { return atomic ? temp.fd() : fd.get(); }
+};
+
+// For atomic replace, what is at `dest` is only looked at, never opened: the
+// same file means nothing to do, a directory or (without overwrite) any file
+// means failing now rather than after copying gigabytes.
+int check_atomic_target(const CopyRequest& req, const struct stat& src_st, bool& same) {
+  struct stat st;
+  same = false;
+  if (::stat(req.dest.c_str(), &st) == 0) {
+    if (st.st_dev == src_st.st_dev && st.st_ino == src_st.st_ino) {
+      same = true;
+      return 0;
+    }
+    if (S_ISDIR(st.st_mode)) return EISDIR;
+    if (!req.overwrite) return EEXIST;
+  } else if (errno != ENOENT) {
+    return errno;
+  } else if (!req.overwrite && ::lstat(req.dest.c_str(), &st) == 0) {
+    return EEXIST;  // a dangling symlink: the name is taken
+  }
+  return 0;
 }
 
 }  // namespace
@@ -210,41 +225,58 @@ CopyResult copy_file(const CopyRequest& req) {
   UniqueFd src;
   struct stat src_st;
   if (int err = open_source(req.src.c_str(), src, src_st, reason)) return fail(err, reason);
+  if (req.control.cancelled()) return fail(ECANCELED);
 
-  UniqueFd dst;
-  struct stat dst_st;
-  bool created = false;
-  if (int err = open_dest(req.dest.c_str(), req.overwrite, dst, dst_st, created, reason)) {
-    return fail(err, reason);
-  }
-
+  Dest dest;
   CopyResult result;
-  // One file under two names (or a hard link): copying would truncate the
-  // source before reading it. libuv's rule: succeed without touching data.
-  if (!created && src_st.st_dev == dst_st.st_dev && src_st.st_ino == dst_st.st_ino) {
-    result.method = Method::kNone;
-    return result;
+  struct stat dst_st;
+  if (req.atomic) {
+    bool same = false;
+    if (int err = check_atomic_target(req, src_st, same)) return fail(err);
+    if (same) return result;  // Method::kNone
+    if (int err = dest.temp.open(req.dest)) return fail(err);
+    dest.atomic = true;
+    dest.created = true;
+  } else {
+    if (int err = open_dest(req.dest.c_str(), req.overwrite, dest.fd, dst_st, dest.created, reason)) {
+      return fail(err, reason);
+    }
+    // One file under two names (or a hard link): copying would truncate the
+    // source before reading it. libuv's rule: succeed without touching data.
+    if (!dest.created && src_st.st_dev == dst_st.st_dev && src_st.st_ino == dst_st.st_ino) {
+      return result;  // Method::kNone
+    }
   }
 
   DataState state;
   state.src = src.get();
-  state.dst = dst.get();
+  state.dst = dest.get();
   state.src_size = static_cast<uint64_t>(src_st.st_size);
-  Target target{dst.get(), created, created};
-  int err = fill(req.reflink, state, target, result.method);
-  if (err == 0) err = apply_mode(dst.get(), src_st.st_mode, created);
+  state.control = req.control;
+  req.control.total(state.src_size);
+  Target target{dest.get(), dest.created, dest.created};
+  bool sparse = req.sparse && looks_sparse(src_st);
+  int err = fill(req.reflink, sparse, state, target, result.method);
+  if (err == 0) err = finish_metadata(src.get(), dest.get(), src_st, req.preserve, dest.created);
+  if (err == 0 && req.fsync && ::fsync(dest.get()) == -1) err = errno;
+  // The last chance to back out: after this the destination is final.
+  if (err == 0 && req.control.cancelled()) err = ECANCELED;
 
-  if (err != 0) {
-    if (created) remove_created(req.dest.c_str(), dst.get());
-    dst.reset();
-  } else if (int close_err = dst.close_checked()) {
+  if (dest.atomic) {
+    if (err == 0) err = dest.temp.publish(req.dest, req.overwrite, req.fsync);
+    if (err != 0) dest.temp.discard();
+  } else if (err != 0) {
+    if (dest.created) remove_created(req.dest.c_str(), dest.fd.get());
+    dest.fd.reset();
+  } else if (int close_err = dest.fd.close_checked()) {
     // close() can be the first to report a failed write-back (NFS, quota).
     // The descriptor is gone; the name was ours a moment ago.
     err = close_err;
-    if (created) ::unlink(req.dest.c_str());
+    if (dest.created) ::unlink(req.dest.c_str());
   }
   result.err = err;
   result.bytes = err == 0 ? state.offset : 0;
+  if (err == 0) req.control.done(state.offset);
   return result;
 }
 

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <string>
 
+#include "control.h"
 #include "method.h"
+#include "preserve.h"
 
 namespace cowcopy {
 
@@ -14,13 +16,18 @@ struct CopyRequest {
   std::string dest;
   ReflinkMode reflink = ReflinkMode::kAuto;
   bool overwrite = true;  // false: fail with EEXIST when dest exists (COPYFILE_EXCL)
+  bool sparse = true;     // byte copies skip the source's holes
+  bool atomic = false;    // temporary file + rename: dest is old or new, never partial
+  bool fsync = false;     // flush data (and, with atomic, the directory) before returning
+  Preserve preserve;      // mode is always kept
+  Control control;        // cancel flag and progress words, if any
 };
 
 struct CopyResult {
-  int err = 0;                   // 0 or a positive errno
+  int err = 0;                   // 0 or a positive errno (ECANCELED when cancelled)
   const char* reason = nullptr;  // a clearer text than strerror(err), when we have one
   Method method = Method::kNone; // the method that moved the data (or failed last)
-  uint64_t bytes = 0;            // bytes now in the destination from the source
+  uint64_t bytes = 0;            // the destination's size from the source
 };
 
 CopyResult copy_file(const CopyRequest& req);

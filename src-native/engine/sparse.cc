@@ -1,0 +1,38 @@
+#include "sparse.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace cowcopy {
+
+bool looks_sparse(const struct stat& st) {
+  return st.st_size > 0 && static_cast<uint64_t>(st.st_blocks) * 512 < static_cast<uint64_t>(st.st_size);
+}
+
+int copy_sparse(Method m, DataState& state) {
+  const uint64_t size = state.src_size;
+  while (state.offset < size) {
+    off_t data = ::lseek(state.src, static_cast<off_t>(state.offset), SEEK_DATA);
+    if (data == -1) {
+      // ENXIO: only a hole is left up to end of file.
+      if (errno == ENXIO) break;
+      // A filesystem without SEEK_DATA: copy the rest densely.
+      if (errno == EINVAL) return move_data(m, state, size);
+      return errno;
+    }
+    off_t hole = ::lseek(state.src, data, SEEK_HOLE);
+    if (hole == -1) return errno;
+    state.offset = static_cast<uint64_t>(data);
+    uint64_t end = static_cast<uint64_t>(hole);
+    if (end > size) end = size;
+    if (int err = move_data(m, state, end)) return err;
+    // The source shrank while we copied: what is left is gone.
+    if (state.offset < end) return 0;
+  }
+  state.offset = size;
+  state.control.done(state.offset);
+  return 0;
+}
+
+}  // namespace cowcopy
