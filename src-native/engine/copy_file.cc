@@ -157,6 +157,9 @@ int prepare_for(Method m, DataState& state, Target& t) {
 // One method's pass over the data: the whole file, or only its data segments.
 int run_method(Method m, DataState& state, bool sparse) {
   if (m == Method::kClone || !sparse) return move_data(m, state, kToEof);
+  // Size first: writes inside EOF get no speculative preallocation (XFS
+  // would otherwise keep megabytes of it past each data segment).
+  if (int err = truncate_to(state.dst, state.src_size)) return err;
   return copy_sparse(m, state);
 }
 
