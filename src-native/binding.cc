@@ -208,7 +208,7 @@ Napi::Value CopyFile(const Napi::CallbackInfo& info) {
       Napi::TypeError::New(env, "cowcopy native: bad control array").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    job->req.control = cowcopy::Control(words);
+    job->req.control = cowcopy::Control(&words[0], &words[1]);
   }
   napi_value promise;
   // A reference to a string needs Node-API 10; a fresh one-byte string is cheap.

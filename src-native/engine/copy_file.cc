@@ -42,9 +42,9 @@ const char* not_regular_reason(mode_t mode, bool is_source) {
 // Opens the source without blocking: opening a FIFO for reading would wait for
 // a writer forever. O_NONBLOCK stays until a method that reads data runs
 // (blocking_io); FICLONE ignores it, so a clone saves the fcntl.
-int open_source(const char* path, UniqueFd& fd, struct stat& st, const char*& reason) {
+int open_source(int dir, const char* path, UniqueFd& fd, struct stat& st, const char*& reason) {
   int raw = retry_eintr(
-      [&] { return ::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); });
+      [&] { return ::openat(dir, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); });
   if (raw == -1) return errno;
   fd = UniqueFd(raw);
   if (::fstat(raw, &st) == -1) return errno;
@@ -68,14 +68,14 @@ int blocking_io(int src, int dst, bool dst_nonblock) {
 // or opens the existing one when overwriting is allowed. `created` says which
 // happened: only a file we created may be removed on failure. `st` is filled
 // for an existing destination only.
-int open_dest(const char* path, bool overwrite, UniqueFd& fd, struct stat& st, bool& created,
-              const char*& reason) {
+int open_dest(int dir, const char* path, mode_t create_mode, bool overwrite, UniqueFd& fd,
+              struct stat& st, bool& created, const char*& reason) {
   // Each round: exclusive create, else open what is there. ENOENT from the
   // second open means the name exists but leads nowhere: a dangling symlink
   // (or a file removed between the two calls, hence the retry).
   for (int round = 0; round < 3; ++round) {
     int raw = retry_eintr(
-        [&] { return ::open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600); });
+        [&] { return ::openat(dir, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, create_mode); });
     if (raw != -1) {
       // No fstat: a new file cannot be the source, and its identity is only
       // needed on failure (remove_created).
@@ -86,7 +86,7 @@ int open_dest(const char* path, bool overwrite, UniqueFd& fd, struct stat& st, b
     if (errno != EEXIST || !overwrite) return errno;
     // O_NONBLOCK: an existing FIFO must not block us waiting for a reader.
     raw = retry_eintr(
-        [&] { return ::open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); });
+        [&] { return ::openat(dir, path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); });
     if (raw != -1) {
       fd = UniqueFd(raw);
       created = false;
@@ -101,7 +101,7 @@ int open_dest(const char* path, bool overwrite, UniqueFd& fd, struct stat& st, b
     if (errno == ENXIO) {
       // A FIFO without a reader (or a socket): say what it is, not "no such device".
       struct stat what;
-      if (::stat(path, &what) == 0 && !S_ISREG(what.st_mode)) {
+      if (::fstatat(dir, path, &what, 0) == 0 && !S_ISREG(what.st_mode)) {
         reason = not_regular_reason(what.st_mode, false);
         return EINVAL;
       }
@@ -116,11 +116,11 @@ int open_dest(const char* path, bool overwrite, UniqueFd& fd, struct stat& st, b
 
 // Removes the destination we created, but only if the name still leads to
 // our inode (fd still open): someone may have replaced it meanwhile.
-void remove_created(const char* path, int fd) {
+void remove_created(int dir, const char* path, int fd) {
   struct stat ours, now;
-  if (::fstat(fd, &ours) == 0 && ::lstat(path, &now) == 0 && now.st_dev == ours.st_dev &&
-      now.st_ino == ours.st_ino) {
-    ::unlink(path);
+  if (::fstat(fd, &ours) == 0 && ::fstatat(dir, path, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+      now.st_dev == ours.st_dev && now.st_ino == ours.st_ino) {
+    ::unlinkat(dir, path, 0);
   }
 }
 
@@ -197,6 +197,7 @@ struct Dest {
   TempDest temp;
   bool atomic = false;
   bool created = false;
+  bool mode_set = false;  // created with its final mode already
   int get() const { return atomic ? temp.fd() : fd.get(); }
 };
 
@@ -227,7 +228,7 @@ CopyResult copy_file(const CopyRequest& req) {
   const char* reason = nullptr;
   UniqueFd src;
   struct stat src_st;
-  if (int err = open_source(req.src.c_str(), src, src_st, reason)) return fail(err, reason);
+  if (int err = open_source(req.src_dir, req.src.c_str(), src, src_st, reason)) return fail(err, reason);
   if (req.control.cancelled()) return fail(ECANCELED);
 
   Dest dest;
@@ -241,9 +242,18 @@ CopyResult copy_file(const CopyRequest& req) {
     dest.atomic = true;
     dest.created = true;
   } else {
-    if (int err = open_dest(req.dest.c_str(), req.overwrite, dest.fd, dst_st, dest.created, reason)) {
+    // Private until complete: 0600, the source's mode at the end; unless
+    // the directory itself keeps others out, then the final mode at once
+    // (when the umask leaves it whole and no setuid/setgid/sticky bit needs
+    // the owner's fchmod).
+    const mode_t final_mode = src_st.st_mode & 07777;
+    const bool mode_at_create = req.dest_dir_private && (final_mode & 07000) == 0 &&
+                                (final_mode & ~req.umask) == final_mode;
+    if (int err = open_dest(req.dest_dir, req.dest.c_str(), mode_at_create ? final_mode : 0600,
+                            req.overwrite, dest.fd, dst_st, dest.created, reason)) {
       return fail(err, reason);
     }
+    dest.mode_set = mode_at_create && dest.created;
     // One file under two names (or a hard link): copying would truncate the
     // source before reading it. libuv's rule: succeed without touching data.
     if (!dest.created && src_st.st_dev == dst_st.st_dev && src_st.st_ino == dst_st.st_ino) {
@@ -260,7 +270,9 @@ CopyResult copy_file(const CopyRequest& req) {
   Target target{dest.get(), dest.created, dest.created};
   bool sparse = req.sparse && looks_sparse(src_st);
   int err = fill(req.reflink, sparse, state, target, result.method);
-  if (err == 0) err = finish_metadata(src.get(), dest.get(), src_st, req.preserve, dest.created);
+  if (err == 0) {
+    err = finish_metadata(src.get(), dest.get(), src_st, req.preserve, dest.created, dest.mode_set);
+  }
   if (err == 0 && req.fsync && ::fsync(dest.get()) == -1) err = errno;
   // The last chance to back out: after this the destination is final.
   if (err == 0 && req.control.cancelled()) err = ECANCELED;
@@ -269,13 +281,13 @@ CopyResult copy_file(const CopyRequest& req) {
     if (err == 0) err = dest.temp.publish(req.dest, req.overwrite, req.fsync);
     if (err != 0) dest.temp.discard();
   } else if (err != 0) {
-    if (dest.created) remove_created(req.dest.c_str(), dest.fd.get());
+    if (dest.created) remove_created(req.dest_dir, req.dest.c_str(), dest.fd.get());
     dest.fd.reset();
   } else if (int close_err = dest.fd.close_checked()) {
     // close() can be the first to report a failed write-back (NFS, quota).
     // The descriptor is gone; the name was ours a moment ago.
     err = close_err;
-    if (dest.created) ::unlink(req.dest.c_str());
+    if (dest.created) ::unlinkat(req.dest_dir, req.dest.c_str(), 0);
   }
   result.err = err;
   result.bytes = err == 0 ? state.offset : 0;

@@ -2,6 +2,8 @@
 // Plain C++ with no N-API: the binding runs it on a worker thread or inline.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 
@@ -12,8 +14,15 @@
 namespace cowcopy {
 
 struct CopyRequest {
-  std::string src;
-  std::string dest;
+  std::string src;   // relative to src_dir (AT_FDCWD: the working directory)
+  std::string dest;  // relative to dest_dir
+  int src_dir = -100;   // AT_FDCWD
+  int dest_dir = -100;  // AT_FDCWD
+  // The destination's directory is out of others' reach until the caller is
+  // done (a directory a tree copy created 0700): a new file may be created
+  // with its final mode at once, saving the fchmod.
+  bool dest_dir_private = false;
+  mode_t umask = 022;  // with dest_dir_private: which mode bits open() strips
   ReflinkMode reflink = ReflinkMode::kAuto;
   bool overwrite = true;  // false: fail with EEXIST when dest exists (COPYFILE_EXCL)
   bool sparse = true;     // byte copies skip the source's holes

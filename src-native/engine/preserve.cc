@@ -84,7 +84,8 @@ int copy_xattrs(int src, int dst) {
 
 }  // namespace
 
-int finish_metadata(int src, int dst, const struct stat& src_st, const Preserve& p, bool created) {
+int finish_metadata(int src, int dst, const struct stat& src_st, const Preserve& p, bool created,
+                    bool mode_set) {
   mode_t mode = src_st.st_mode & 07777;
   if (p.ownership && ::fchown(dst, src_st.st_uid, src_st.st_gid) == -1) {
     if (errno != EPERM) return errno;
@@ -95,7 +96,10 @@ int finish_metadata(int src, int dst, const struct stat& src_st, const Preserve&
   if (p.xattrs) {
     if (int err = copy_xattrs(src, dst)) return err;
   }
-  if (int err = apply_mode(dst, mode, created)) return err;
+  // fchown clears setuid/setgid, so after it the mode is set again.
+  if (!mode_set || p.ownership) {
+    if (int err = apply_mode(dst, mode, created)) return err;
+  }
   if (p.timestamps) {
     struct timespec times[2] = {src_st.st_atim, src_st.st_mtim};
     if (::futimens(dst, times) == -1) return errno;

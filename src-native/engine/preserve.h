@@ -14,7 +14,9 @@ struct Preserve {
 // Applies, in the order that keeps each step from undoing another: fchown
 // (which clears setuid bits and security.capability), xattrs, fchmod (the
 // source's mode, always), futimens last. Returns 0 or a positive errno.
-// `created`: the destination is new (see apply_mode).
-int finish_metadata(int src, int dst, const struct stat& src_st, const Preserve& p, bool created);
+// `created`: the destination is new (see apply_mode). `mode_set`: it was
+// created with its final mode, so no fchmod is needed unless chown ran.
+int finish_metadata(int src, int dst, const struct stat& src_st, const Preserve& p, bool created,
+                    bool mode_set = false);
 
 }  // namespace cowcopy
