@@ -4,12 +4,16 @@
       "target_name": "cowcopy",
       "sources": [
         "src-native/binding.cc",
+        "src-native/binding_util.cc",
+        "src-native/batch_binding.cc",
         "src-native/engine/copy_file.cc",
         "src-native/engine/copy_data.cc",
         "src-native/engine/fallback.cc",
         "src-native/engine/sparse.cc",
         "src-native/engine/preserve.cc",
-        "src-native/engine/atomic_dest.cc"
+        "src-native/engine/atomic_dest.cc",
+        "src-native/engine/batch.cc",
+        "src-native/engine/tree.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_FILE_OFFSET_BITS=64"],

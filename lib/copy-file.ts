@@ -27,7 +27,9 @@ export interface CopyResult {
   bytes: number
 }
 
-native?.setErrorFactory((errno, reason, src, dest) => systemError(errno, 'copyfile', src, dest, reason))
+native?.setErrorFactory((errno, reason, src, dest, syscall) =>
+  systemError(errno, syscall ?? 'copyfile', src, dest, reason),
+)
 
 // Not async: validation errors become a rejection, and without progress or a
 // signal the native promise is returned as it is (it resolves with the final

@@ -1,5 +1,7 @@
 export { constants } from './constants'
 export { copyFile, copyFileSync, reflink, reflinkSync } from './copy-file'
+export { copyFiles, copyDir, DirEntry } from './batch'
+export type { BatchOptions, BatchProgress, BatchResult, CopyDirOptions } from './batch'
 export type { CopyResult, Method, ReflinkOptions } from './copy-file'
-export type { CopyOptions, PathLike, ReflinkMode } from './validate'
+export type { CopyOptions, PathLike, PreserveOptions, Progress, ReflinkMode } from './validate'
 export type { SystemError } from './errors'

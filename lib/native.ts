@@ -10,6 +10,17 @@ export type NativeMethod = (typeof METHODS)[number]
 
 export type PathArg = string | Buffer
 
+export interface NativeBatchResult {
+  files: number
+  bytes: number
+  dirs: number
+  symlinks: number
+  threads: number
+  methods: Record<NativeMethod, number>
+  errors: { src: string; dest: string; error: Error }[]
+  skipped: { path: string; type: string }[]
+}
+
 export interface NativeBinding {
   /**
    * Copies with option bits `flags` (validate.ts FLAG); fills out[0..2] with
@@ -22,8 +33,27 @@ export interface NativeBinding {
    * worker thread while the copy runs.
    */
   copyFile(src: PathArg, dest: PathArg, flags: number, control?: BigInt64Array): Promise<{ method: NativeMethod; bytes: number }>
-  /** Registers (errno, reason, src, dest) => Error for the promise API's failures. */
-  setErrorFactory(make: (errno: number, reason: string | undefined, src: string, dest: string) => Error): void
+  /** Registers (errno, reason, src, dest, syscall?) => Error for the promise APIs' failures. */
+  setErrorFactory(
+    make: (errno: number, reason: string | undefined, src: string, dest: string, syscall?: string) => Error,
+  ): void
+  /** Many pairs in one call; control: [cancel, bytes done, files done]. */
+  copyFiles(
+    srcs: PathArg[],
+    dests: PathArg[],
+    flags: number,
+    concurrency: number,
+    control?: BigInt64Array,
+  ): Promise<NativeBatchResult>
+  /** A whole tree; filter(relPaths, types) answers once per directory. */
+  copyDir(
+    src: PathArg,
+    dest: PathArg,
+    flags: number,
+    concurrency: number,
+    control: BigInt64Array | undefined,
+    filter: ((rels: string[], types: number[]) => boolean[]) | undefined,
+  ): Promise<NativeBatchResult>
 }
 
 function load(): { binding: NativeBinding | null; loadError: Error | null } {

@@ -58,6 +58,7 @@ export const FLAG = {
   KEEP_TIMESTAMPS: 1 << 6,
   KEEP_OWNERSHIP: 1 << 7,
   KEEP_XATTRS: 1 << 8,
+  STOP_ON_ERROR: 1 << 9,
 } as const
 
 export interface ParsedCopy {

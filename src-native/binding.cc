@@ -7,46 +7,15 @@
 #include <memory>
 #include <string>
 
+#include "binding_util.h"
 #include "engine/copy_file.h"
 
 namespace {
 
 using cowcopy::CopyRequest;
 using cowcopy::CopyResult;
-
-// A path arrives as a string (UTF-8) or a Buffer (raw bytes, which may not be
-// valid UTF-8 on Linux). lib/ has already rejected every other type.
-bool read_path(const Napi::Value& v, std::string& out) {
-  if (v.IsBuffer()) {
-    auto buf = v.As<Napi::Buffer<char>>();
-    out.assign(buf.Data(), buf.Length());
-    return true;
-  }
-  if (!v.IsString()) return false;
-  // One conversion into a stack buffer covers every usual path; a longer one
-  // takes the two-call route (length first, then the bytes).
-  char stack[1024];
-  size_t len = 0;
-  if (napi_get_value_string_utf8(v.Env(), v, stack, sizeof stack, &len) != napi_ok) return false;
-  if (len < sizeof stack - 1) {
-    out.assign(stack, len);
-  } else {
-    out = v.As<Napi::String>().Utf8Value();
-  }
-  return true;
-}
-
-// Option bits, as lib/native.ts packs them (FLAG_* there): keep in step.
-enum Flags : uint32_t {
-  kReflinkMask = 3,  // 0 auto, 1 always, 2 never
-  kNoOverwrite = 1u << 2,
-  kDense = 1u << 3,
-  kAtomic = 1u << 4,
-  kFsync = 1u << 5,
-  kKeepTimestamps = 1u << 6,
-  kKeepOwnership = 1u << 7,
-  kKeepXattrs = 1u << 8,
-};
+using cowcopy_napi::make_error;
+using cowcopy_napi::read_path;
 
 bool read_request(const Napi::CallbackInfo& info, CopyRequest& req) {
   if (info.Length() < 3 || !read_path(info[0], req.src) || !read_path(info[1], req.dest) ||
@@ -54,53 +23,15 @@ bool read_request(const Napi::CallbackInfo& info, CopyRequest& req) {
     Napi::TypeError::New(info.Env(), "cowcopy native: bad arguments").ThrowAsJavaScriptException();
     return false;
   }
-  uint32_t flags = info[2].As<Napi::Number>().Uint32Value();
-  switch (flags & kReflinkMask) {
-    case 0: req.reflink = cowcopy::ReflinkMode::kAuto; break;
-    case 1: req.reflink = cowcopy::ReflinkMode::kAlways; break;
-    case 2: req.reflink = cowcopy::ReflinkMode::kNever; break;
-    default:
-      Napi::RangeError::New(info.Env(), "cowcopy native: bad reflink mode")
-          .ThrowAsJavaScriptException();
-      return false;
-  }
-  req.overwrite = !(flags & kNoOverwrite);
-  req.sparse = !(flags & kDense);
-  req.atomic = flags & kAtomic;
-  req.fsync = flags & kFsync;
-  req.preserve.timestamps = flags & kKeepTimestamps;
-  req.preserve.ownership = flags & kKeepOwnership;
-  req.preserve.xattrs = flags & kKeepXattrs;
+  cowcopy_napi::CommonOptions o;
+  if (!cowcopy_napi::read_flags(info.Env(), info[2], o)) return false;
+  req.reflink = o.reflink;
+  req.overwrite = o.overwrite;
+  req.sparse = o.sparse;
+  req.atomic = o.atomic;
+  req.fsync = o.fsync;
+  req.preserve = o.preserve;
   return true;
-}
-
-// A BigInt64Array of at least 3 words for cowcopy::Control, or nullptr.
-int64_t* control_words(const Napi::Value& v) {
-  if (!v.IsTypedArray()) return nullptr;
-  auto arr = v.As<Napi::TypedArray>();
-  if (arr.TypedArrayType() != napi_bigint64_array || arr.ElementLength() < 3) return nullptr;
-  return v.As<Napi::TypedArrayOf<int64_t>>().Data();
-}
-
-// Per-environment state: lib/ registers the function that turns an errno
-// into a Node-style error, so the promise API can reject with the final
-// error without another trip through JavaScript on the success path.
-struct AddonData {
-  Napi::FunctionReference make_error;
-};
-
-Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsFunction()) {
-    Napi::TypeError::New(info.Env(), "cowcopy native: expected a function").ThrowAsJavaScriptException();
-    return info.Env().Undefined();
-  }
-  info.Env().GetInstanceData<AddonData>()->make_error = Napi::Persistent(info[0].As<Napi::Function>());
-  return info.Env().Undefined();
-}
-
-// The path as Node would print it: the bytes decoded as UTF-8.
-Napi::String path_value(Napi::Env env, const std::string& p) {
-  return Napi::String::New(env, p.data(), p.size());
 }
 
 // Sync results go into a Float64Array the caller reuses ([errno, method,
@@ -164,10 +95,7 @@ Napi::Value settle_value(Napi::Env env, CopyJob& job, bool& ok) {
     o.Set("bytes", static_cast<double>(r.bytes));
     return o;
   }
-  AddonData* data = env.GetInstanceData<AddonData>();
-  Napi::Value reason = r.reason ? Napi::String::New(env, r.reason) : env.Undefined();
-  return data->make_error.Call(
-      {Napi::Number::New(env, r.err), reason, path_value(env, job.req.src), path_value(env, job.req.dest)});
+  return make_error(env, r.err, r.reason, job.req.src, job.req.dest);
 }
 
 void CompleteCopy(napi_env raw_env, napi_status status, void* data) {
@@ -203,7 +131,7 @@ Napi::Value CopyFile(const Napi::CallbackInfo& info) {
   auto job = std::make_unique<CopyJob>();
   if (!read_request(info, job->req)) return env.Undefined();
   if (info.Length() > 3 && !info[3].IsUndefined()) {
-    int64_t* words = control_words(info[3]);
+    int64_t* words = cowcopy_napi::control_words(info[3], 3);
     if (!words || napi_create_reference(env, info[3], 1, &job->control) != napi_ok) {
       Napi::TypeError::New(env, "cowcopy native: bad control array").ThrowAsJavaScriptException();
       return env.Undefined();
@@ -227,8 +155,9 @@ Napi::Value CopyFile(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copyFileSync", Napi::Function::New(env, CopyFileSync, "copyFileSync"));
   exports.Set("copyFile", Napi::Function::New(env, CopyFile, "copyFile"));
-  exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
-  env.SetInstanceData(new AddonData());
+  exports.Set("setErrorFactory", Napi::Function::New(env, cowcopy_napi::SetErrorFactory, "setErrorFactory"));
+  cowcopy_napi::register_batch(env, exports);
+  env.SetInstanceData(new cowcopy_napi::AddonData());
   return exports;
 }
 

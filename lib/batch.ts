@@ -1,0 +1,296 @@
+// copyFiles / copyDir: many copies in one native call, spread over native
+// threads. Validation and the checks that must come before anything is
+// created happen here; the walk and the copies happen in src-native/engine.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { AbortError, invalidArgType, invalidArgValue, outOfRange, systemError } from './errors'
+import { native, type NativeBatchResult } from './native'
+import { parseOptions, toFlags, toPath, FLAG, type CopyOptions, type ParsedCopy, type PathLike } from './validate'
+
+export interface BatchProgress {
+  /** Files copied so far. */
+  files: number
+  /** Bytes of those files. */
+  bytes: number
+}
+
+export interface BatchOptions extends Omit<CopyOptions, 'atomic' | 'fsync' | 'onProgress'> {
+  /** Copy threads (1-64). Default: measured per filesystem type (btrfs 4, others 2). */
+  concurrency?: number
+  /** Stop at the first failed file (default false: the others go on, errors are listed). */
+  stopOnError?: boolean
+  /** Called on the main thread at most every 100 ms, and once at the end. */
+  onProgress?: (progress: BatchProgress) => void
+}
+
+/** An entry as the copyDir filter sees it (like fs.Dirent). */
+export class DirEntry {
+  constructor(
+    /** The entry's name. */
+    readonly name: string,
+    /** Its directory, relative to the source root ('' at the top). */
+    readonly parentPath: string,
+    private readonly type: number,
+  ) {}
+  isFile(): boolean { return this.type === 8 }
+  isDirectory(): boolean { return this.type === 4 }
+  isSymbolicLink(): boolean { return this.type === 10 }
+  isFIFO(): boolean { return this.type === 1 }
+  isSocket(): boolean { return this.type === 12 }
+  isCharacterDevice(): boolean { return this.type === 2 }
+  isBlockDevice(): boolean { return this.type === 6 }
+}
+
+export interface CopyDirOptions extends BatchOptions {
+  /**
+   * Return false to leave an entry out (a directory: its whole subtree).
+   * `relPath` is relative to the source root. Asked once per directory, in a
+   * batch, so giving a filter costs one round trip to the main thread per
+   * directory; not giving one costs nothing.
+   */
+  filter?: (relPath: string, entry: DirEntry) => boolean
+}
+
+export interface BatchResult {
+  /** Regular files copied. */
+  files: number
+  /** Their bytes. */
+  bytes: number
+  /** Directories created or merged into (copyDir; the root included). */
+  dirs: number
+  /** Symbolic links recreated (copyDir). */
+  symlinks: number
+  /** Copy threads that ran. */
+  threads: number
+  /** How many files each method copied. */
+  methods: { clone: number; copy_file_range: number; sendfile: number; readwrite: number; none: number }
+  /** Files that failed; they left no partial destination. */
+  errors: { src: string; dest: string; error: Error }[]
+  /** Entries that are neither file, directory nor symlink (FIFOs, sockets, devices), not copied. */
+  skipped: { path: string; type: string }[]
+}
+
+const EINVAL = 22
+const ENOSYS = 38
+const ENOTDIR = 20
+
+interface ParsedBatch extends ParsedCopy {
+  concurrency: number
+  stopOnError: boolean
+  batchProgress?: (p: BatchProgress) => void
+}
+
+function parseBatch(options: unknown): ParsedBatch {
+  const o = (options ?? {}) as Record<string, unknown>
+  if (options !== undefined && options !== null && typeof options !== 'object') {
+    throw invalidArgType('options', 'of type object', options)
+  }
+  for (const key of ['atomic', 'fsync'] as const) {
+    if (o[key] !== undefined) throw invalidArgValue(`options.${key}`, o[key], 'is not supported by batch copies')
+  }
+  // onProgress has another shape here: keep it away from the single-file parser.
+  const { onProgress, concurrency, stopOnError, filter, ...rest } = o
+  void filter
+  const p = parseOptions(rest, 'options', true) as ParsedBatch
+  p.concurrency = 0
+  if (concurrency !== undefined) {
+    if (typeof concurrency !== 'number') throw invalidArgType('options.concurrency', 'of type number', concurrency)
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+      throw outOfRange('options.concurrency', 'an integer >= 1 && <= 64', concurrency)
+    }
+    p.concurrency = concurrency
+  }
+  p.stopOnError = false
+  if (stopOnError !== undefined) {
+    if (typeof stopOnError !== 'boolean') throw invalidArgType('options.stopOnError', 'of type boolean', stopOnError)
+    p.stopOnError = stopOnError
+  }
+  if (onProgress !== undefined) {
+    if (typeof onProgress !== 'function') throw invalidArgType('options.onProgress', 'of type function', onProgress)
+    p.batchProgress = onProgress as ParsedBatch['batchProgress']
+  }
+  return p
+}
+
+function flagsOf(p: ParsedBatch): number {
+  return toFlags(p) | (p.stopOnError ? FLAG.STOP_ON_ERROR : 0)
+}
+
+// Progress polling and abort wiring shared by copyFiles and copyDir.
+function supervise(
+  p: ParsedBatch,
+  run: (control: BigInt64Array | undefined) => Promise<NativeBatchResult>,
+  extraFailure: () => unknown,
+): Promise<BatchResult> {
+  const control = p.batchProgress || p.signal ? new BigInt64Array(3) : undefined
+  const cancel = () => control && Atomics.store(control, 0, 1n)
+  let last = -1
+  const timer = p.batchProgress
+    ? setInterval(() => {
+        const files = Number(control![2])
+        if (files > last) {
+          last = files
+          p.batchProgress!({ files, bytes: Number(control![1]) })
+        }
+      }, 100)
+    : undefined
+  timer?.unref()
+  p.signal?.addEventListener('abort', cancel, { once: true })
+  const cleanup = () => {
+    if (timer) clearInterval(timer)
+    p.signal?.removeEventListener('abort', cancel)
+  }
+  return run(control).then(
+    (r) => {
+      cleanup()
+      p.batchProgress?.({ files: r.files, bytes: r.bytes })
+      return r as BatchResult
+    },
+    (err: NodeJS.ErrnoException) => {
+      cleanup()
+      const extra = extraFailure()
+      if (extra) throw extra
+      if (err.code === 'ECANCELED' && p.signal?.aborted) throw new AbortError(undefined, { cause: p.signal.reason })
+      throw err
+    },
+  )
+}
+
+/**
+ * Copies every [src, dest] pair in one native call, spread over a few native
+ * threads, with copyFile's engine, reflink modes and error rules. One failed
+ * pair does not stop the others (unless `stopOnError`): see `errors`.
+ */
+export function copyFiles(pairs: Iterable<readonly [PathLike, PathLike]>, options?: BatchOptions): Promise<BatchResult> {
+  let srcs: (string | Buffer)[], dests: (string | Buffer)[], p: ParsedBatch
+  try {
+    if (pairs === null || typeof pairs !== 'object' || !(Symbol.iterator in pairs)) {
+      throw invalidArgType('pairs', 'an iterable of [src, dest] pairs', pairs)
+    }
+    srcs = []
+    dests = []
+    let i = 0
+    for (const pair of pairs) {
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalidArgType(`pairs[${i}]`, 'a [src, dest] pair', pair)
+      srcs.push(toPath(pair[0], `pairs[${i}][0]`))
+      dests.push(toPath(pair[1], `pairs[${i}][1]`))
+      i++
+    }
+    p = parseBatch(options)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
+  if (!native) return fsCopyFiles(srcs, dests, p)
+  const binding = native
+  return supervise(p, (control) => binding.copyFiles(srcs, dests, flagsOf(p), p.concurrency, control), () => undefined)
+}
+
+// Before anything is created: the source is a directory, the destination is
+// not inside it, and is a directory if it exists.
+async function checkTree(src: string, dest: string): Promise<void> {
+  const st = await fs.promises.stat(src).catch((err: NodeJS.ErrnoException) => {
+    throw systemError(-(err.errno ?? -EINVAL), 'copydir', src, dest)
+  })
+  if (!st.isDirectory()) throw systemError(ENOTDIR, 'copydir', src, dest, 'source is not a directory')
+  const realSrc = await fs.promises.realpath(src)
+  // The destination may not exist yet: resolve its nearest existing ancestor.
+  let probe = path.resolve(dest)
+  const rest: string[] = []
+  for (;;) {
+    try {
+      probe = await fs.promises.realpath(probe)
+      break
+    } catch {
+      const parent = path.dirname(probe)
+      if (parent === probe) break
+      rest.unshift(path.basename(probe))
+      probe = parent
+    }
+  }
+  const realDest = path.join(probe, ...rest)
+  if (realDest === realSrc || realDest.startsWith(realSrc.endsWith('/') ? realSrc : realSrc + '/')) {
+    throw systemError(EINVAL, 'copydir', src, dest, 'cannot copy a directory into itself')
+  }
+  const d = await fs.promises.stat(dest).catch(() => null)
+  if (d && !d.isDirectory()) throw systemError(ENOTDIR, 'copydir', src, dest, 'destination is not a directory')
+}
+
+/**
+ * Copies a whole tree like `cp -r --reflink=auto`: directories (mode kept),
+ * regular files (cloned or copied, mode kept), symlinks recreated as symlinks
+ * (dangling ones too); other types are skipped and listed. One native call:
+ * the walk uses directory descriptors (openat, getdents64), the files go to
+ * a pool of native threads.
+ */
+export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions): Promise<BatchResult> {
+  let s: string | Buffer, d: string | Buffer, p: ParsedBatch
+  let filter: CopyDirOptions['filter']
+  try {
+    s = toPath(src, 'src')
+    d = toPath(dest, 'dest')
+    p = parseBatch(options)
+    filter = (options as CopyDirOptions | undefined)?.filter
+    if (filter !== undefined && typeof filter !== 'function') {
+      throw invalidArgType('options.filter', 'of type function', filter)
+    }
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
+  if (!native) {
+    return Promise.reject(systemError(ENOSYS, 'copydir', s, d, 'copyDir needs the native addon (use fs.cp)'))
+  }
+  const binding = native
+  let filterError: unknown
+  const userFilter = filter
+  const batchFilter = userFilter
+    ? (rels: string[], types: number[]): boolean[] => {
+        try {
+          return rels.map((rel, i) => {
+            const slash = rel.lastIndexOf('/')
+            const entry = new DirEntry(rel.slice(slash + 1), slash === -1 ? '' : rel.slice(0, slash), types[i])
+            return Boolean(userFilter(rel, entry))
+          })
+        } catch (err) {
+          filterError ??= err
+          return [] // the walk stops; the promise rejects with the filter's error
+        }
+      }
+    : undefined
+  return checkTree(s.toString(), d.toString()).then(() =>
+    supervise(
+      p,
+      (control) => binding.copyDir(s, d, flagsOf(p), p.concurrency, control, batchFilter),
+      () => filterError,
+    ),
+  )
+}
+
+// Without the addon: the same result shape over fs.promises.copyFile, a few at a time.
+async function fsCopyFiles(srcs: (string | Buffer)[], dests: (string | Buffer)[], p: ParsedBatch): Promise<BatchResult> {
+  const result: BatchResult = {
+    files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
+    methods: { clone: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0 },
+    errors: [], skipped: [],
+  }
+  const flags = (p.overwrite ? 0 : fs.constants.COPYFILE_EXCL) |
+    (p.reflink === 'always' ? fs.constants.COPYFILE_FICLONE_FORCE : p.reflink === 'auto' ? fs.constants.COPYFILE_FICLONE : 0)
+  let next = 0
+  const worker = async () => {
+    while (next < srcs.length && !(p.stopOnError && result.errors.length) && !p.signal?.aborted) {
+      const i = next++
+      try {
+        await fs.promises.copyFile(srcs[i], dests[i], flags)
+        result.files++
+        result.bytes += (await fs.promises.stat(dests[i])).size
+      } catch (error) {
+        result.errors.push({ src: srcs[i].toString(), dest: dests[i].toString(), error: error as Error })
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(16, srcs.length) }, worker))
+  if (p.signal?.aborted) throw new AbortError(undefined, { cause: p.signal.reason })
+  p.batchProgress?.({ files: result.files, bytes: result.bytes })
+  return result
+}

@@ -1,0 +1,279 @@
+// copyFiles / copyDir: arguments in, the batch engine on a libuv worker
+// thread (it starts its own copy threads), a BatchResult object out. A JS
+// filter for copyDir is asked once per directory through a thread-safe
+// function while the walker waits.
+#include <napi.h>
+
+#include <cstdio>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "binding_util.h"
+#include "engine/batch.h"
+
+namespace cowcopy_napi {
+namespace {
+
+using cowcopy::BatchOptions;
+using cowcopy::BatchResult;
+
+// The umask without changing it (umask(2) can only be read by setting it,
+// which would race with other threads creating files).
+mode_t read_umask() {
+  FILE* f = std::fopen("/proc/self/status", "re");
+  if (!f) return 022;
+  char line[256];
+  mode_t mask = 022;
+  while (std::fgets(line, sizeof line, f)) {
+    unsigned int m;
+    if (std::sscanf(line, "Umask: %o", &m) == 1) {
+      mask = static_cast<mode_t>(m);
+      break;
+    }
+  }
+  std::fclose(f);
+  return mask;
+}
+
+// Asks the JS filter on the main thread and waits for its answer.
+class JsFilter : public cowcopy::TreeFilter {
+ public:
+  struct Call {
+    const std::vector<Entry>* entries;
+    std::vector<char>* keep;
+    std::promise<void> done;
+  };
+
+  bool init(Napi::Env env, Napi::Function fn) {
+    return napi_create_threadsafe_function(env, fn, nullptr, Napi::String::New(env, "cowcopy.filter"), 0,
+                                           1, nullptr, nullptr, nullptr, &CallJs, &tsfn_) == napi_ok;
+  }
+  void release() {
+    if (tsfn_) napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
+    tsfn_ = nullptr;
+  }
+
+  void keep(const std::vector<Entry>& entries, std::vector<char>& keep) override {
+    Call call{&entries, &keep, {}};
+    std::future<void> done = call.done.get_future();
+    if (napi_call_threadsafe_function(tsfn_, &call, napi_tsfn_blocking) != napi_ok) {
+      keep.clear();  // the walker stops: size mismatch
+      return;
+    }
+    done.wait();
+  }
+
+ private:
+  // Main thread: fn(relPaths[], types[]) -> booleans[]. lib/ wraps the
+  // user's filter so it never throws here; anything else stops the walk.
+  static void CallJs(napi_env raw_env, napi_value js_fn, void*, void* data) {
+    auto* call = static_cast<Call*>(data);
+    std::vector<char>& keep = *call->keep;
+    if (raw_env) {
+      Napi::Env env(raw_env);
+      try {
+        Napi::HandleScope scope(env);
+        const auto& entries = *call->entries;
+        Napi::Array rels = Napi::Array::New(env, entries.size());
+        Napi::Array types = Napi::Array::New(env, entries.size());
+        for (uint32_t i = 0; i < entries.size(); ++i) {
+          rels.Set(i, path_value(env, entries[i].rel));
+          types.Set(i, Napi::Number::New(env, entries[i].type));
+        }
+        Napi::Value out = Napi::Function(env, js_fn).Call({rels, types});
+        if (out.IsArray() && out.As<Napi::Array>().Length() == entries.size()) {
+          Napi::Array arr = out.As<Napi::Array>();
+          for (uint32_t i = 0; i < entries.size(); ++i) keep[i] = arr.Get(i).ToBoolean().Value();
+        } else {
+          keep.clear();
+        }
+      } catch (const Napi::Error&) {
+        keep.clear();
+      }
+    } else {
+      keep.clear();  // environment going away
+    }
+    call->done.set_value();
+  }
+
+  napi_threadsafe_function tsfn_ = nullptr;
+};
+
+struct BatchJob {
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  napi_ref control = nullptr;
+  bool tree = false;
+  std::vector<std::pair<std::string, std::string>> pairs;
+  std::string src, dest;
+  BatchOptions opts;
+  std::unique_ptr<JsFilter> filter;
+  BatchResult result;
+  std::string failure;
+};
+
+void Execute(napi_env, void* data) {
+  auto* job = static_cast<BatchJob*>(data);
+  try {
+    job->result = job->tree ? cowcopy::copy_tree(job->src, job->dest, job->opts, job->filter.get())
+                            : cowcopy::copy_files(job->pairs, job->opts);
+  } catch (const std::exception& e) {
+    job->failure = std::string("cowcopy native: ") + e.what();
+  } catch (...) {
+    job->failure = "cowcopy native: unknown failure";
+  }
+}
+
+const char* const kMethodNames[] = {"none", "clone", "copy_file_range", "sendfile", "readwrite"};
+
+Napi::Value to_js(Napi::Env env, BatchJob& job, bool& ok) {
+  ok = false;
+  if (!job.failure.empty()) return Napi::Error::New(env, job.failure).Value();
+  BatchResult& r = job.result;
+  if (r.fatal) return make_error(env, r.fatal, r.fatal_reason, job.src, job.dest, job.tree ? "copydir" : "copyfiles");
+  ok = true;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("files", static_cast<double>(r.files));
+  o.Set("bytes", static_cast<double>(r.bytes));
+  o.Set("dirs", static_cast<double>(r.dirs));
+  o.Set("symlinks", static_cast<double>(r.symlinks));
+  o.Set("threads", r.threads);
+  Napi::Object methods = Napi::Object::New(env);
+  for (int i = 1; i < 5; ++i) methods.Set(kMethodNames[i], static_cast<double>(r.methods[i]));
+  methods.Set("none", static_cast<double>(r.methods[0]));
+  o.Set("methods", methods);
+  Napi::Array errors = Napi::Array::New(env, r.errors.size());
+  for (uint32_t i = 0; i < r.errors.size(); ++i) {
+    const auto& e = r.errors[i];
+    Napi::Object row = Napi::Object::New(env);
+    row.Set("src", path_value(env, e.src));
+    row.Set("dest", path_value(env, e.dest));
+    row.Set("error", make_error(env, e.err, e.reason, e.src, e.dest));
+    errors.Set(i, row);
+  }
+  o.Set("errors", errors);
+  Napi::Array skipped = Napi::Array::New(env, r.skipped.size());
+  for (uint32_t i = 0; i < r.skipped.size(); ++i) {
+    Napi::Object row = Napi::Object::New(env);
+    row.Set("path", path_value(env, r.skipped[i].path));
+    row.Set("type", r.skipped[i].type);
+    skipped.Set(i, row);
+  }
+  o.Set("skipped", skipped);
+  return o;
+}
+
+void Complete(napi_env raw_env, napi_status status, void* data) {
+  std::unique_ptr<BatchJob> job(static_cast<BatchJob*>(data));
+  Napi::Env env(raw_env);
+  Napi::HandleScope scope(env);
+  if (job->filter) job->filter->release();
+  napi_value value;
+  bool ok = false;
+  try {
+    value = status == napi_cancelled ? Napi::Error::New(env, "cowcopy native: cancelled").Value()
+                                     : to_js(env, *job, ok);
+  } catch (const Napi::Error& e) {
+    value = e.Value();
+    ok = false;
+  }
+  if (ok) napi_resolve_deferred(raw_env, job->deferred, value);
+  else napi_reject_deferred(raw_env, job->deferred, value);
+  if (job->control) napi_delete_reference(raw_env, job->control);
+  napi_delete_async_work(raw_env, job->work);
+}
+
+// Common tail: options, control words, queue the work.
+Napi::Value start(const Napi::CallbackInfo& info, std::unique_ptr<BatchJob> job, size_t flags_at) {
+  Napi::Env env = info.Env();
+  CommonOptions o;
+  if (!info[flags_at].IsNumber() || !read_flags(env, info[flags_at], o)) {
+    if (!env.IsExceptionPending()) Napi::TypeError::New(env, "cowcopy native: bad flags").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  job->opts.reflink = o.reflink;
+  job->opts.overwrite = o.overwrite;
+  job->opts.sparse = o.sparse;
+  job->opts.preserve = o.preserve;
+  job->opts.stop_on_error = o.stop_on_error;
+  job->opts.concurrency = info[flags_at + 1].IsNumber() ? info[flags_at + 1].As<Napi::Number>().Int32Value() : 0;
+  job->opts.umask = read_umask();
+  Napi::Value control = info[flags_at + 2];
+  if (!control.IsUndefined()) {
+    int64_t* words = control_words(control, 3);
+    if (!words || napi_create_reference(env, control, 1, &job->control) != napi_ok) {
+      Napi::TypeError::New(env, "cowcopy native: bad control array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    job->opts.cancel = &words[0];
+    job->opts.progress = &words[1];
+  }
+  napi_value promise;
+  Napi::String name = Napi::String::New(env, job->tree ? "cowcopy.copyDir" : "cowcopy.copyFiles");
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, nullptr, name, Execute, Complete, job.get(), &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    if (job->filter) job->filter->release();
+    Napi::Error::New(env, "cowcopy native: could not queue the batch").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  job.release();
+  return Napi::Value(env, promise);
+}
+
+// copyFiles(srcs: (string|Buffer)[], dests: (string|Buffer)[], flags, concurrency, control?)
+Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsArray() || !info[1].IsArray()) {
+    Napi::TypeError::New(env, "cowcopy native: bad arguments").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array srcs = info[0].As<Napi::Array>();
+  Napi::Array dests = info[1].As<Napi::Array>();
+  auto job = std::make_unique<BatchJob>();
+  uint32_t n = srcs.Length();
+  if (dests.Length() != n) {
+    Napi::TypeError::New(env, "cowcopy native: bad arguments").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  job->pairs.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!read_path(srcs.Get(i), job->pairs[i].first) || !read_path(dests.Get(i), job->pairs[i].second)) {
+      Napi::TypeError::New(env, "cowcopy native: bad path").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  return start(info, std::move(job), 2);
+}
+
+// copyDir(src, dest, flags, concurrency, control?, filter?)
+Napi::Value CopyDir(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto job = std::make_unique<BatchJob>();
+  job->tree = true;
+  if (info.Length() < 6 || !read_path(info[0], job->src) || !read_path(info[1], job->dest)) {
+    Napi::TypeError::New(env, "cowcopy native: bad arguments").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (info[5].IsFunction()) {
+    job->filter = std::make_unique<JsFilter>();
+    if (!job->filter->init(env, info[5].As<Napi::Function>())) {
+      Napi::Error::New(env, "cowcopy native: could not set up the filter").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  return start(info, std::move(job), 2);
+}
+
+}  // namespace
+
+void register_batch(Napi::Env env, Napi::Object exports) {
+  exports.Set("copyFiles", Napi::Function::New(env, CopyFiles, "copyFiles"));
+  exports.Set("copyDir", Napi::Function::New(env, CopyDir, "copyDir"));
+}
+
+}  // namespace cowcopy_napi

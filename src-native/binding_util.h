@@ -1,0 +1,66 @@
+// Helpers the N-API glue files share: argument reading, option bits,
+// per-environment state (the error factory), paths back to JavaScript.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+#include "engine/method.h"
+#include "engine/preserve.h"
+
+namespace cowcopy_napi {
+
+// A path as a string (UTF-8) or a Buffer (raw bytes). false for other types.
+bool read_path(const Napi::Value& v, std::string& out);
+
+// Option bits, as lib/validate.ts FLAG packs them: keep in step.
+enum Flags : uint32_t {
+  kReflinkMask = 3,  // 0 auto, 1 always, 2 never
+  kNoOverwrite = 1u << 2,
+  kDense = 1u << 3,
+  kAtomic = 1u << 4,
+  kFsync = 1u << 5,
+  kKeepTimestamps = 1u << 6,
+  kKeepOwnership = 1u << 7,
+  kKeepXattrs = 1u << 8,
+  kStopOnError = 1u << 9,
+};
+
+struct CommonOptions {
+  cowcopy::ReflinkMode reflink = cowcopy::ReflinkMode::kAuto;
+  bool overwrite = true;
+  bool sparse = true;
+  bool atomic = false;
+  bool fsync = false;
+  bool stop_on_error = false;
+  cowcopy::Preserve preserve;
+};
+
+// false (and a pending JS exception) for a bad reflink code.
+bool read_flags(Napi::Env env, const Napi::Value& v, CommonOptions& out);
+
+// A BigInt64Array of at least `words` elements, or nullptr.
+int64_t* control_words(const Napi::Value& v, size_t words);
+
+// Per-environment state: lib/ registers the function that turns an errno
+// into a Node-style error, so promises settle with the final value.
+struct AddonData {
+  Napi::FunctionReference make_error;
+};
+
+Napi::Value SetErrorFactory(const Napi::CallbackInfo& info);
+
+// (errno, reason, src, dest, syscall) through the registered factory;
+// syscall nullptr: 'copyfile'.
+Napi::Value make_error(Napi::Env env, int err, const char* reason, const std::string& src,
+                       const std::string& dest, const char* syscall = nullptr);
+
+// The path as Node would print it: the bytes decoded as UTF-8.
+Napi::String path_value(Napi::Env env, const std::string& p);
+
+// copyFiles and copyDir (batch_binding.cc).
+void register_batch(Napi::Env env, Napi::Object exports);
+
+}  // namespace cowcopy_napi

@@ -1,0 +1,79 @@
+// Many copies in one call: a list of pairs (copy_files) or a whole tree
+// (copy_tree), spread over a small pool of threads, each file through
+// copy_file with the same reflink modes and error rules. No N-API here.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "method.h"
+#include "preserve.h"
+
+namespace cowcopy {
+
+struct BatchOptions {
+  ReflinkMode reflink = ReflinkMode::kAuto;
+  bool overwrite = true;
+  bool sparse = true;
+  Preserve preserve;
+  bool stop_on_error = false;
+  int concurrency = 0;          // 0: chosen by the destination's filesystem type
+  mode_t umask = 022;           // the process umask, read by the caller
+  int64_t* cancel = nullptr;    // non-zero: stop (files in flight finish or are removed)
+  int64_t* progress = nullptr;  // [bytes done, files done], updated as files finish
+};
+
+struct BatchError {
+  std::string src;
+  std::string dest;
+  int err = 0;
+  const char* reason = nullptr;
+};
+
+struct Skipped {
+  std::string path;  // source path
+  const char* type;  // "fifo", "socket", "character device", "block device", "unknown"
+};
+
+struct BatchResult {
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+  uint64_t dirs = 0;
+  uint64_t symlinks = 0;
+  uint64_t methods[5] = {0, 0, 0, 0, 0};  // indexed by Method
+  std::vector<BatchError> errors;
+  std::vector<Skipped> skipped;
+  int fatal = 0;                 // the whole call failed before copying (or was cancelled)
+  const char* fatal_reason = nullptr;
+  int threads = 0;               // how many copy threads ran
+};
+
+// Asked once per directory, with the entries the walk is about to copy:
+// `keep` gets one flag per entry (true: copy it). Called on the walker thread.
+class TreeFilter {
+ public:
+  struct Entry {
+    std::string rel;  // path relative to the source root, '/'-separated
+    unsigned char type;  // DT_REG, DT_DIR, DT_LNK, ...
+  };
+  virtual ~TreeFilter() = default;
+  virtual void keep(const std::vector<Entry>& entries, std::vector<char>& keep) = 0;
+};
+
+// Threads for a destination on filesystem `magic` (statfs f_type), measured
+// with bench/tree.js: see the table in batch.cc.
+int default_concurrency(long magic);
+
+BatchResult copy_files(const std::vector<std::pair<std::string, std::string>>& pairs,
+                       const BatchOptions& opts);
+
+BatchResult copy_tree(const std::string& src_root, const std::string& dest_root,
+                      const BatchOptions& opts, TreeFilter* filter);
+
+}  // namespace cowcopy

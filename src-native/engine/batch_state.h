@@ -1,0 +1,44 @@
+// What the threads of one batch share: options, the result under a mutex,
+// the stop flag. Per-thread counters are merged once, at the thread's end.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "batch.h"
+#include "copy_file.h"
+
+namespace cowcopy {
+
+struct LocalStats {
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+  uint64_t dirs = 0;
+  uint64_t symlinks = 0;
+  uint64_t methods[5] = {0, 0, 0, 0, 0};
+};
+
+struct BatchState {
+  explicit BatchState(const BatchOptions& o) : opts(o) {}
+
+  const BatchOptions& opts;
+  std::mutex mu;
+  BatchResult result;
+  std::atomic<bool> stop{false};
+
+  int threads_for(const std::string& dest_dir) const;
+  void add_error(std::string src, std::string dest, int err, const char* reason);
+  void add_skipped(std::string path, const char* type);
+  void merge(const LocalStats& s);
+  bool should_stop() const;
+  void file_done(LocalStats& local, const CopyResult& r);
+  // A request with the batch's options; the caller fills in the paths.
+  CopyRequest file_request() const;
+};
+
+// Runs body on n threads (the calling thread is one of them) and waits.
+void run_threads(int n, const std::function<void()>& body, BatchState& state);
+
+}  // namespace cowcopy
