@@ -103,3 +103,125 @@ export function openFds() {
 export function sameBytes(a, b) {
   return fs.readFileSync(a).equals(fs.readFileSync(b))
 }
+
+/**
+ * A node_modules-like tree: `packages` packages of nested dirs, mostly small
+ * files (a few of 1 MiB), exec bits, relative and dangling symlinks, empty
+ * directories, names with spaces, unicode and a newline. Returns the number
+ * of regular files.
+ */
+export function makeTree(root, { packages = 100, filesPerPackage = 30 } = {}) {
+  let n = 0
+  let seed = 42
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+  fs.mkdirSync(root, { recursive: true })
+  for (let p = 0; p < packages; p++) {
+    const pkg = path.join(root, 'node_modules', p % 7 === 0 ? `@scope/pkg-${p}` : `pkg-${p}`)
+    fs.mkdirSync(path.join(pkg, 'lib', 'deep', 'er'), { recursive: true })
+    fs.mkdirSync(path.join(pkg, 'empty'), { recursive: true })
+    for (let f = 0; f < filesPerPackage; f++) {
+      const dir = [pkg, path.join(pkg, 'lib'), path.join(pkg, 'lib', 'deep'), path.join(pkg, 'lib', 'deep', 'er')][f % 4]
+      const big = rand() < 0.01
+      const size = big ? 1 << 20 : Math.floor(rand() * 8192)
+      const file = path.join(dir, `file-${f}.js`)
+      fs.writeFileSync(file, randomBytes(size))
+      if (f % 5 === 0) fs.chmodSync(file, 0o755)
+      if (f % 11 === 0) fs.chmodSync(file, 0o600)
+      n++
+    }
+    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: `pkg-${p}` }))
+    n++
+    fs.symlinkSync('lib/file-1.js', path.join(pkg, 'main.js'))
+    fs.symlinkSync(`../pkg-${(p + 1) % packages}`, path.join(pkg, 'sibling'))
+    fs.symlinkSync('does-not-exist', path.join(pkg, 'dangling'))
+  }
+  const odd = path.join(root, 'odd names')
+  fs.mkdirSync(odd, { recursive: true })
+  for (const name of ['with space.txt', 'ünïcödé-名前.txt', 'new\nline.txt', '.hidden']) {
+    fs.writeFileSync(path.join(odd, name), name)
+    n++
+  }
+  fs.chmodSync(path.join(root, 'node_modules'), 0o751)
+  fs.mkdirSync(path.join(root, 'bin'), { mode: 0o700 })
+  return n
+}
+
+/** Walks two trees and lists every difference in type, mode, link target or bytes. */
+export function diffTrees(a, b) {
+  const diffs = []
+  const walk = (rel) => {
+    const pa = path.join(a, rel)
+    const pb = path.join(b, rel)
+    let sa, sb
+    try {
+      sa = fs.lstatSync(pa)
+      sb = fs.lstatSync(pb)
+    } catch (err) {
+      diffs.push(`${rel}: ${err.code}`)
+      return
+    }
+    if ((sa.mode & 0o170000) !== (sb.mode & 0o170000)) return diffs.push(`${rel}: type`)
+    if (!sa.isSymbolicLink() && (sa.mode & 0o7777) !== (sb.mode & 0o7777)) {
+      diffs.push(`${rel}: mode ${(sa.mode & 0o7777).toString(8)} vs ${(sb.mode & 0o7777).toString(8)}`)
+    }
+    if (sa.isSymbolicLink() && fs.readlinkSync(pa) !== fs.readlinkSync(pb)) diffs.push(`${rel}: link target`)
+    if (sa.isFile() && !fs.readFileSync(pa).equals(fs.readFileSync(pb))) diffs.push(`${rel}: bytes`)
+    if (sa.isDirectory()) {
+      const ea = fs.readdirSync(pa).sort()
+      const eb = fs.readdirSync(pb).sort()
+      if (ea.join('\0') !== eb.join('\0')) diffs.push(`${rel}: entries differ`)
+      for (const e of ea) walk(path.join(rel, e))
+    }
+  }
+  walk('')
+  return diffs
+}
+
+/** Regular files under root, for FIEMAP checks. */
+export function listFiles(root) {
+  const out = []
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (e.isFile()) out.push(p)
+    }
+  }
+  walk(root)
+  return out
+}
+
+/** Files (of those given) whose extents are not all shared; empty and btrfs-inline files count as shared. */
+export function unsharedFiles(files) {
+  const bad = []
+  for (let i = 0; i < files.length; i += 200) {
+    const chunk = files.slice(i, i + 200).filter((f) => fs.statSync(f).size > 0 && !f.includes('\n'))
+    if (chunk.length === 0) continue
+    const out = execFileSync('filefrag', ['-s', '-v', ...chunk], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    let current = null
+    let size = 0
+    let shared = true
+    const finish = () => {
+      if (current !== null && !shared) bad.push(current)
+    }
+    for (const line of out.split('\n')) {
+      const head = line.match(/^File size of (.*) is (\d+)/)
+      if (head) {
+        finish()
+        current = head[1]
+        size = Number(head[2])
+        shared = true
+        continue
+      }
+      const m = line.match(/^\s*\d+:\s+\d+\.\.\s*\d+:\s+\d+\.\.\s*\d+:\s+\d+:\s*(?:\d+:)?\s*(\S*)\s*$/)
+      if (!m) continue
+      const flags = m[1].split(',')
+      // btrfs keeps files up to max_inline (2 KiB by default) inside its
+      // metadata: a clone copies them, there is no extent to share.
+      const inlineSmall = flags.includes('inline') && size <= 2048
+      if (!flags.includes('shared') && !inlineSmall) shared = false
+    }
+    finish()
+  }
+  return bad
+}

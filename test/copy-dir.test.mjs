@@ -1,0 +1,161 @@
+// copyDir on every filesystem and across filesystems: the copied tree equals
+// the source in type, mode, link target and bytes; on btrfs/XFS every file
+// shares its extents. Plus: filters, skipped types, refusals before anything
+// is created, abort, fd leaks and memory for 100 000 files.
+import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { copyDir } from 'cowcopy'
+import { COW_FS, diffTrees, fsDir, listFiles, makeTree, onFs, openFds, unsharedFiles } from './helpers.mjs'
+
+for (const fsName of ['btrfs', 'xfs', 'ext4', 'tmpfs']) {
+  onFs(t, fsName, 'a node_modules-like tree', async (t, dir) => {
+    const src = path.join(dir, 'src')
+    const files = makeTree(src, { packages: 100, filesPerPackage: 30 })
+    execFileSync('mkfifo', [path.join(src, 'odd names', 'a-fifo')])
+    t.ok(files >= 3000, `${files} files`)
+    const dest = path.join(dir, 'dest')
+    const fdsBefore = openFds()
+    const r = await copyDir(src, dest)
+    t.same(openFds(), fdsBefore, 'no descriptor leaked')
+    t.equal(r.files, files, 'every file copied')
+    t.equal(r.symlinks, 300, 'every symlink recreated')
+    t.same(r.errors, [])
+    t.same(r.skipped, [{ path: path.join(src, 'odd names', 'a-fifo'), type: 'fifo' }], 'the FIFO skipped and reported')
+    fs.unlinkSync(path.join(src, 'odd names', 'a-fifo'))
+    t.same(diffTrees(src, dest), [], 'same types, modes, link targets and bytes')
+    if (COW_FS.includes(fsName)) {
+      t.equal(r.methods.clone, files, 'all cloned')
+      t.same(unsharedFiles(listFiles(dest)), [], 'every file shares its extents (FIEMAP)')
+    } else {
+      t.equal(r.methods.clone, 0)
+    }
+  })
+}
+
+t.test('across filesystems: btrfs -> xfs and ext4 -> tmpfs', async (t) => {
+  for (const [from, to] of [['btrfs', 'xfs'], ['ext4', 'tmpfs']]) {
+    const a = fsDir(from)
+    const b = fsDir(to)
+    if (!a.dir || !b.dir) {
+      if (process.env.CI) t.fail(`CI needs ${from} and ${to}`)
+      else t.skip(a.reason || b.reason)
+      continue
+    }
+    const src = fs.mkdtempSync(path.join(a.dir, 'tree-'))
+    const dest = path.join(fs.mkdtempSync(path.join(b.dir, 'tree-')), 'copy')
+    t.teardown(() => {
+      fs.rmSync(src, { recursive: true, force: true })
+      fs.rmSync(path.dirname(dest), { recursive: true, force: true })
+    })
+    const files = makeTree(src, { packages: 20, filesPerPackage: 10 })
+    const r = await copyDir(src, dest)
+    t.equal(r.files, files, `${from} -> ${to}: every file`)
+    t.equal(r.methods.clone, 0, `${from} -> ${to}: no clone across filesystems`)
+    t.same(diffTrees(src, dest), [], `${from} -> ${to}: trees equal`)
+  }
+})
+
+onFs(t, 'btrfs', "reflink 'never' in a tree: real copies", async (t, dir) => {
+  const src = path.join(dir, 'src')
+  makeTree(src, { packages: 5, filesPerPackage: 8 })
+  const r = await copyDir(src, path.join(dir, 'dest'), { reflink: 'never' })
+  t.equal(r.methods.clone + r.methods.copy_file_range, 0)
+  t.same(diffTrees(src, path.join(dir, 'dest')), [])
+  const files = listFiles(path.join(dir, 'dest')).filter((f) => fs.statSync(f).size > 8192)
+  t.same(unsharedFiles(files), files, 'no file shares its extents')
+})
+
+onFs(t, 'ext4', 'filter: a skipped directory takes its subtree, a throwing filter rejects', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  makeTree(src, { packages: 4, filesPerPackage: 4 })
+  const seen = []
+  const r = await copyDir(src, path.join(dir, 'dest'), {
+    filter: (rel, entry) => {
+      seen.push([rel, entry.isDirectory(), entry.isFile(), entry.isSymbolicLink(), entry.name, entry.parentPath])
+      return !(entry.isDirectory() && entry.name === 'lib') && !rel.endsWith('package.json')
+    },
+  })
+  t.notOk(fs.existsSync(path.join(dir, 'dest', 'node_modules', 'pkg-1', 'lib')), 'lib/ left out')
+  t.notOk(fs.existsSync(path.join(dir, 'dest', 'node_modules', 'pkg-1', 'package.json')))
+  t.ok(fs.existsSync(path.join(dir, 'dest', 'node_modules', 'pkg-1', 'file-0.js')))
+  t.ok(seen.some(([rel, isDir, , , name, parent]) => rel === 'node_modules/pkg-1/lib' && isDir && name === 'lib' && parent === 'node_modules/pkg-1'))
+  t.notOk(seen.some(([rel]) => rel.includes('/lib/')), 'nothing under a skipped directory was asked')
+  t.ok(seen.some(([rel, , , isLink]) => rel.endsWith('main.js') && isLink))
+  t.equal(r.files, 4 * 2, 'pkg files outside lib/, minus package.json')
+  const boom = new Error('filter says no')
+  await t.rejects(copyDir(src, path.join(dir, 'dest2'), { filter: () => { throw boom } }), boom)
+})
+
+onFs(t, 'ext4', 'refused before anything is created', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  makeTree(src, { packages: 2, filesPerPackage: 2 })
+  fs.writeFileSync(path.join(dir, 'file'), 'x')
+  const before = fs.readdirSync(dir).sort()
+  const srcBefore = diffTrees(src, src)
+  await t.rejects(copyDir(src, path.join(src, 'node_modules', 'inside')), {
+    code: 'EINVAL', syscall: 'copydir', message: /cannot copy a directory into itself/,
+  })
+  await t.rejects(copyDir(src, src), { code: 'EINVAL' })
+  await t.rejects(copyDir(src, path.join(dir, 'file')), { code: 'ENOTDIR', message: /destination is not a directory/ })
+  await t.rejects(copyDir(path.join(dir, 'file'), path.join(dir, 'x')), { code: 'ENOTDIR', message: /source is not a directory/ })
+  await t.rejects(copyDir(path.join(dir, 'missing'), path.join(dir, 'x')), { code: 'ENOENT', syscall: 'copydir' })
+  await t.rejects(copyDir(src, path.join(dir, 'x'), { atomic: true }), { code: 'ERR_INVALID_ARG_VALUE' })
+  await t.rejects(copyDir(src, path.join(dir, 'x'), { concurrency: 0 }), { code: 'ERR_OUT_OF_RANGE' })
+  t.same(fs.readdirSync(dir).sort(), before, 'nothing created')
+  t.same(srcBefore, [])
+  t.notOk(fs.existsSync(path.join(src, 'node_modules', 'inside')))
+})
+
+onFs(t, 'ext4', 'overwrite: false merges into an existing tree and reports each clash', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  const files = makeTree(src, { packages: 3, filesPerPackage: 3 })
+  const dest = path.join(dir, 'dest')
+  await copyDir(src, dest)
+  const r = await copyDir(src, dest, { overwrite: false })
+  t.equal(r.files, 0)
+  t.equal(r.errors.length, files + 9, 'every file and symlink clashes')
+  t.ok(r.errors.every((e) => e.error.code === 'EEXIST'))
+  const again = await copyDir(src, dest)
+  t.equal(again.files, files, 'overwrite (the default) replaces')
+  t.same(again.errors, [])
+  t.same(diffTrees(src, dest), [])
+})
+
+onFs(t, 'ext4', 'abort in the middle: AbortError, no half-written file', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  fs.mkdirSync(src)
+  for (let i = 0; i < 64; i++) fs.writeFileSync(path.join(src, `f${i}`), Buffer.alloc(8 << 20, i))
+  // Written back and dropped from the cache, so the copy reads from disk.
+  execFileSync('sync', ['-f', src])
+  fs.writeFileSync('/proc/sys/vm/drop_caches', '1')
+  const ac = new AbortController()
+  const p = copyDir(src, path.join(dir, 'dest'), { signal: ac.signal, reflink: 'never', concurrency: 1 })
+  setTimeout(() => ac.abort(), 50)
+  const err = await p.catch((e) => e)
+  t.equal(err?.name, 'AbortError')
+  t.equal(err?.code, 'ABORT_ERR')
+  const copied = fs.readdirSync(path.join(dir, 'dest'))
+  t.ok(copied.length < 64, `stopped early (${copied.length} of 64 files)`)
+  for (const f of copied) {
+    t.ok(fs.readFileSync(path.join(dir, 'dest', f)).equals(fs.readFileSync(path.join(src, f))), `${f} is complete`)
+  }
+})
+
+onFs(t, 'tmpfs', '100 000 files: memory stays bounded', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  for (let d = 0; d < 100; d++) {
+    const sub = path.join(src, `d${d}`)
+    fs.mkdirSync(sub, { recursive: true })
+    for (let f = 0; f < 1000; f++) fs.writeFileSync(path.join(sub, `f${f}`), 'x')
+  }
+  globalThis.gc?.()
+  const before = process.memoryUsage().rss
+  const r = await copyDir(src, path.join(dir, 'dest'))
+  const grew = (process.memoryUsage().rss - before) / 2 ** 20
+  t.equal(r.files, 100000)
+  t.comment(`RSS grew ${grew.toFixed(1)} MiB`)
+  t.ok(grew < 64, `RSS growth ${grew.toFixed(1)} MiB < 64 MiB`)
+  t.equal(fs.readdirSync(path.join(dir, 'dest', 'd99')).length, 1000)
+})
