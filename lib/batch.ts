@@ -15,7 +15,7 @@ export interface BatchProgress {
 }
 
 export interface BatchOptions extends Omit<CopyOptions, 'atomic' | 'fsync' | 'onProgress'> {
-  /** Copy threads (1-64). Default: measured per filesystem type (btrfs 4, others 2). */
+  /** Copy threads (1-64). Default: measured per filesystem type (btrfs and XFS 1, ext4, tmpfs and others 2). */
   concurrency?: number
   /** Stop at the first failed file (default false: the others go on, errors are listed). */
   stopOnError?: boolean

@@ -48,10 +48,14 @@ struct DirNode {
   }
 };
 
+// Files of one directory, handed over together: one queue operation (and at
+// most one thread wake-up) per chunk rather than per file.
 struct FileTask {
   std::shared_ptr<DirNode> dir;
-  std::string name;
+  std::vector<std::string> names;
 };
+
+constexpr size_t kChunk = 32;
 
 struct PendingDir {
   std::shared_ptr<DirNode> parent;
@@ -115,8 +119,13 @@ int list_dir(int fd, std::vector<Entry>& out) {
 
 class Tree {
  public:
-  Tree(BatchState& state, TreeFilter* filter, size_t queue_capacity)
-      : state_(state), filter_(filter), queue_(queue_capacity) {}
+  // copy_threads: threads besides the walker (0: the walker copies everything).
+  Tree(BatchState& state, TreeFilter* filter, int copy_threads)
+      : state_(state),
+        filter_(filter),
+        queue_(static_cast<size_t>(copy_threads > 0 ? 2 * copy_threads : 1)),
+        inline_(copy_threads == 0),
+        walker_req_(state.file_request()) {}
 
   // The copy threads' loop.
   void work() {
@@ -124,25 +133,38 @@ class Tree {
     CopyRequest req = state_.file_request();
     FileTask task;
     while (queue_.pop(task)) {
-      if (state_.should_stop()) {
-        task.dir.reset();
-        continue;
-      }
-      req.src = task.name;
-      req.dest = task.name;
-      req.src_dir = task.dir->src.get();
-      req.dest_dir = task.dir->dst.get();
-      req.dest_dir_private = task.dir->created;
+      copy_chunk(task, req, local);
+      task.dir.reset();  // may finish the directory (mode, times)
+    }
+    state_.merge(local);
+  }
+
+  void copy_chunk(FileTask& task, CopyRequest& req, LocalStats& local) {
+    req.src_dir = task.dir->src.get();
+    req.dest_dir = task.dir->dst.get();
+    req.dest_dir_private = task.dir->created;
+    for (std::string& name : task.names) {
+      if (state_.should_stop()) return;
+      req.src.swap(name);
+      req.dest = req.src;
       CopyResult r = copy_file(req);
       if (r.err == 0) {
         state_.file_done(local, r);
       } else if (r.err != ECANCELED) {
-        state_.add_error(join(task.dir->src_path, task.name), join(task.dir->dest_path, task.name), r.err,
+        state_.add_error(join(task.dir->src_path, req.src), join(task.dir->dest_path, req.src), r.err,
                          r.reason);
       }
-      task.dir.reset();  // may finish the directory (mode, times)
     }
-    state_.merge(local);
+  }
+
+  // Hands a chunk to the copy threads; with none (concurrency 1), or when
+  // they are all busy and the queue is full, the walker copies it itself.
+  bool hand_over(FileTask& task) {
+    if (task.names.empty()) return true;
+    if (!inline_ && queue_.try_push(task)) return true;
+    copy_chunk(task, walker_req_, walker_stats_);
+    task.names.clear();
+    return !state_.should_stop();
   }
 
   // The walker: depth first, one directory at a time.
@@ -186,13 +208,18 @@ class Tree {
         return;
       }
     }
+    FileTask chunk{node, {}};
     for (size_t i = 0; i < entries.size(); ++i) {
       if (!keep[i]) continue;
       if (state_.should_stop()) return;
       Entry& e = entries[i];
       switch (e.type) {
         case DT_REG:
-          if (!queue_.push(FileTask{node, e.name})) return;
+          chunk.names.push_back(std::move(e.name));
+          if (chunk.names.size() == kChunk) {
+            if (!hand_over(chunk)) return;
+            chunk = FileTask{node, {}};
+          }
           break;
         case DT_DIR:
           pending.push_back(PendingDir{node, e.name});
@@ -204,6 +231,7 @@ class Tree {
           state_.add_skipped(join(node->src_path, e.name), type_name(e.type));
       }
     }
+    hand_over(chunk);
   }
 
   std::string rel_of(const DirNode& node) const {
@@ -305,6 +333,8 @@ class Tree {
   BatchState& state_;
   TreeFilter* filter_;
   WorkQueue<FileTask> queue_;
+  bool inline_;
+  CopyRequest walker_req_;
   LocalStats walker_stats_;
   struct stat dest_root_st_ {};
   size_t src_root_len_ = 0;
@@ -344,22 +374,23 @@ BatchResult copy_tree(const std::string& src_root, const std::string& dest_root,
     return fatal(EINVAL, "cannot copy a directory onto itself");
   }
 
+  // n threads copy in all: the walker and n - 1 others.
   int n = state.threads_for(dest_root);
-  Tree tree(state, filter, 4096);
+  Tree tree(state, filter, n - 1);
   tree.set_dest_root(dest_st);
   tree.set_src_root_len(src_root.size());
   std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i) {
+  for (int i = 1; i < n; ++i) {
     try {
       threads.emplace_back([&] { tree.work(); });
     } catch (const std::system_error&) {
-      break;
+      break;  // fewer threads: the walker copies whatever the queue cannot take
     }
   }
-  state.result.threads = static_cast<int>(threads.size());
+  state.result.threads = static_cast<int>(threads.size()) + 1;
   state.result.dirs = 1;
   tree.walk(std::move(root));
-  if (threads.empty()) tree.work();  // no thread could start: the walker copies
+  tree.work();  // the walk is done: help drain the queue
   for (auto& t : threads) t.join();
   if (tree.filter_error()) state.result.fatal = tree.filter_error();
   if (opts.cancel && __atomic_load_n(opts.cancel, __ATOMIC_RELAXED) != 0) state.result.fatal = ECANCELED;

@@ -1,0 +1,178 @@
+'use strict'
+// Part of npm run bench: a 10 000-file, node_modules-like tree (most files
+// under 8 KiB, a few of 1-4 MiB, nested directories, symlinks) copied on
+// btrfs, XFS and ext4 by cowcopy and its peers. Medians of ROUNDS interleaved,
+// shuffled rounds; files/s and the ratio to the fastest Node peer and to the
+// 1-thread C loop, all measured in the same run. Contenders that take a file
+// list (copyFiles, the loops, the C loop) get the directories made for them,
+// untimed; copyDir, fs.cp and cp -r make their own.
+const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { randomBytes } = require('node:crypto')
+const cowcopy = require('..')
+const reflinkPkg = require('@reflink/reflink')
+const { fsType } = require('./fs-type')
+
+const ROUNDS = Number(process.env.ROUNDS || 9)
+const FILES = Number(process.env.TREE_FILES || 10000)
+
+function makeTree(root) {
+  let seed = 7
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+  const files = []
+  const dirs = new Set()
+  const blob = randomBytes(4 << 20)
+  for (let i = 0; i < FILES; i++) {
+    const pkg = `node_modules/pkg-${Math.floor(i / 40)}`
+    const sub = ['', 'lib', 'lib/util', 'dist/esm'][i % 4]
+    const dir = path.join(pkg, sub)
+    const r = rand()
+    const size = r < 0.005 ? (1 + Math.floor(rand() * 4)) << 20 : r < 0.9 ? Math.floor(rand() * 8192) : 8192 + Math.floor(rand() * 65536)
+    const rel = path.join(dir, `f${i}.js`)
+    fs.mkdirSync(path.join(root, dir), { recursive: true })
+    dirs.add(dir)
+    const start = Math.floor(rand() * (blob.length - size))
+    fs.writeFileSync(path.join(root, rel), blob.subarray(start, start + size))
+    if (i % 7 === 0) fs.chmodSync(path.join(root, rel), 0o755)
+    files.push(rel)
+    if (i % 40 === 0) fs.symlinkSync('lib/f1.js', path.join(root, pkg, 'main.js'))
+  }
+  return { files, dirs: [...dirs] }
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+function shuffled(xs, seed) {
+  const out = [...xs]
+  let a = seed
+  for (let i = out.length - 1; i > 0; i--) {
+    a = (a * 1103515245 + 12345) % 2 ** 31
+    const j = a % (i + 1)
+    ;[out[i], out[j]] = [out[j], out[i]]
+  }
+  return out
+}
+
+async function inFlight(n, items, fn) {
+  let next = 0
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < items.length) await fn(items[next++])
+  }))
+}
+
+function contenders(cow, cLoop) {
+  const FICLONE = fs.constants.COPYFILE_FICLONE
+  const list = [
+    { name: 'cowcopy copyDir', kind: 'cowcopy', tree: true, run: (s, d) => cowcopy.copyDir(s, d) },
+    { name: 'cowcopy copyDir (1 thread)', kind: 'cowcopy', tree: true, run: (s, d) => cowcopy.copyDir(s, d, { concurrency: 1 }) },
+    { name: 'cowcopy copyDir (4 threads)', kind: 'cowcopy', tree: true, run: (s, d) => cowcopy.copyDir(s, d, { concurrency: 4 }) },
+    { name: 'cowcopy copyFiles', kind: 'cowcopy', run: (s, d, t) => cowcopy.copyFiles(t.pairs(s, d)) },
+    { name: 'fs.copyFileSync(FICLONE) loop', kind: 'node', run: (s, d, t) => { for (const [a, b] of t.pairs(s, d)) fs.copyFileSync(a, b, FICLONE) } },
+    { name: 'fs.promises.copyFile, 64 in flight', kind: 'node', run: (s, d, t) => inFlight(64, t.pairs(s, d), ([a, b]) => fs.promises.copyFile(a, b, FICLONE)) },
+    { name: 'fs.cpSync(recursive)', kind: 'node', tree: true, run: (s, d) => fs.cpSync(s, d, { recursive: true, mode: FICLONE, verbatimSymlinks: true }) },
+    { name: 'fs.promises.cp(recursive)', kind: 'node', tree: true, run: (s, d) => fs.promises.cp(s, d, { recursive: true, mode: FICLONE, verbatimSymlinks: true }) },
+    { name: 'cp -r --reflink=auto', kind: 'process', tree: true, run: (s, d) => execFileSync('cp', ['-r', '--reflink=auto', s, d]) },
+  ]
+  if (cow) {
+    list.push(
+      { name: '@reflink/reflink sync loop', kind: 'node', run: (s, d, t) => { for (const [a, b] of t.pairs(s, d)) reflinkPkg.reflinkFileSync(a, b) } },
+      { name: '@reflink/reflink, 16 in flight', kind: 'node', run: (s, d, t) => inFlight(16, t.pairs(s, d), ([a, b]) => reflinkPkg.reflinkFile(a, b)) },
+    )
+  }
+  if (cLoop) {
+    for (const threads of [1, 2]) {
+      list.push({ name: `C loop, ${threads} thread${threads > 1 ? 's' : ''}`, kind: 'c', threads, run: (s, d, t) => t.cLoop(s, d, threads) })
+    }
+  }
+  return list
+}
+
+function buildCLoop() {
+  const out = path.join(os.tmpdir(), `cowcopy-c-loop-${process.pid}`)
+  try {
+    execFileSync('cc', ['-O2', '-pthread', '-o', out, path.join(__dirname, 'c-loop.c')], { stdio: 'pipe' })
+    return out
+  } catch {
+    console.error('(no C compiler: the C reference loop is left out)')
+    return null
+  }
+}
+
+async function benchDir(dir, cBin) {
+  const work = fs.mkdtempSync(path.join(dir, 'cowcopy-tree-'))
+  try {
+    const src = path.join(work, 'src')
+    const { files, dirs } = makeTree(src)
+    execFileSync('sync', ['-f', work])
+    const listFile = path.join(work, 'list.txt')
+    const tools = {
+      pairs: (s, d) => files.map((f) => [path.join(s, f), path.join(d, f)]),
+      cLoop: (s, d, threads) => {
+        fs.writeFileSync(listFile, files.map((f) => `${path.join(s, f)}\t${path.join(d, f)}`).join('\n'))
+        return Number(execFileSync(cBin, [listFile, String(threads)], { encoding: 'utf8' })) / 1000
+      },
+    }
+    const list = contenders(['btrfs', 'xfs'].includes(fsType(dir)), cBin)
+    const samples = list.map(() => [])
+    const dest = path.join(work, 'dest')
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const i of shuffled(list.map((_, i) => i), round + 1)) {
+        const c = list[i]
+        fs.rmSync(dest, { recursive: true, force: true })
+        if (!c.tree) for (const d of dirs) fs.mkdirSync(path.join(dest, d), { recursive: true })
+        execFileSync('sync', ['-f', work])
+        const t0 = process.hrtime.bigint()
+        const inner = await c.run(src, dest, tools)
+        const ms = c.kind === 'c' ? inner : Number(process.hrtime.bigint() - t0) / 1e6
+        samples[i].push(ms)
+      }
+    }
+    fs.rmSync(dest, { recursive: true, force: true })
+    return list.map((c, i) => ({ ...c, median: median(samples[i]) }))
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+}
+
+async function main() {
+  const root = process.env.COWCOPY_MOUNT_ROOT || '/var/tmp/cowcopy-mounts'
+  const dirs = ['btrfs', 'xfs', 'ext4'].map((n) => path.join(root, n)).filter((d) => {
+    try {
+      return ['btrfs', 'xfs', 'ext4'].includes(fsType(d))
+    } catch {
+      return false
+    }
+  })
+  if (dirs.length === 0) {
+    console.error('No test mounts: run `sudo bash test/fixtures/mounts.sh` first.')
+    process.exit(1)
+  }
+  const cBin = buildCLoop()
+  console.log(`\nA ${FILES}-file tree, median of ${ROUNDS} shuffled rounds. vs Node = the fastest Node peer's time / this time; vs C = the 1-thread C loop's time / this time (above 1: faster).\n`)
+  console.log('| fs | contender | median ms | files/s | vs Node | vs C 1 thread |')
+  console.log('|---|---|---:|---:|---:|---:|')
+  try {
+    for (const dir of dirs) {
+      const rows = await benchDir(dir, cBin)
+      const bestNode = Math.min(...rows.filter((r) => r.kind === 'node').map((r) => r.median))
+      const c1 = rows.find((r) => r.kind === 'c' && r.threads === 1)?.median
+      for (const r of rows) {
+        const vsC = c1 ? `${(c1 / r.median).toFixed(2)}×` : '-'
+        console.log(`| ${fsType(dir)} | ${r.name} | ${r.median.toFixed(1)} | ${Math.round(FILES / (r.median / 1000))} | ${(bestNode / r.median).toFixed(2)}× | ${vsC} |`)
+      }
+    }
+  } finally {
+    if (cBin) fs.rmSync(cBin, { force: true })
+  }
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})
