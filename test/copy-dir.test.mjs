@@ -71,7 +71,8 @@ onFs(t, 'ext4', 'filter: a skipped directory takes its subtree, a throwing filte
   const src = path.join(dir, 'src')
   makeTree(src, { packages: 4, filesPerPackage: 4 })
   const seen = []
-  const r = await copyDir(src, path.join(dir, 'dest'), {
+  // A trailing slash on the source must not shift the relative paths.
+  const r = await copyDir(src + '/', path.join(dir, 'dest'), {
     filter: (rel, entry) => {
       seen.push([rel, entry.isDirectory(), entry.isFile(), entry.isSymbolicLink(), entry.name, entry.parentPath])
       return !(entry.isDirectory() && entry.name === 'lib') && !rel.endsWith('package.json')
@@ -82,6 +83,7 @@ onFs(t, 'ext4', 'filter: a skipped directory takes its subtree, a throwing filte
   t.ok(fs.existsSync(path.join(dir, 'dest', 'node_modules', 'pkg-1', 'file-0.js')))
   t.ok(seen.some(([rel, isDir, , , name, parent]) => rel === 'node_modules/pkg-1/lib' && isDir && name === 'lib' && parent === 'node_modules/pkg-1'))
   t.notOk(seen.some(([rel]) => rel.includes('/lib/')), 'nothing under a skipped directory was asked')
+  t.ok(seen.every(([rel]) => rel.startsWith('node_modules') || rel.startsWith('odd names') || rel === 'bin'), 'paths relative to the root')
   t.ok(seen.some(([rel, , , isLink]) => rel.endsWith('main.js') && isLink))
   t.equal(r.files, 4 * 2, 'pkg files outside lib/, minus package.json')
   const boom = new Error('filter says no')

@@ -35,6 +35,7 @@ struct DirNode {
   UniqueFd dst;
   std::string src_path;
   std::string dest_path;
+  std::string rel;  // relative to the source root ("" for the root)
   struct stat st {};
   bool created = false;
 
@@ -199,8 +200,7 @@ class Tree {
     if (filter_ && !entries.empty()) {
       std::vector<TreeFilter::Entry> asked;
       asked.reserve(entries.size());
-      std::string base = node->parent ? rel_of(*node) : std::string();
-      for (const Entry& e : entries) asked.push_back(TreeFilter::Entry{join(base, e.name), e.type});
+      for (const Entry& e : entries) asked.push_back(TreeFilter::Entry{join(node->rel, e.name), e.type});
       filter_->keep(asked, keep);
       if (keep.size() != entries.size()) {
         filter_error_ = EINVAL;
@@ -234,14 +234,6 @@ class Tree {
     hand_over(chunk);
   }
 
-  std::string rel_of(const DirNode& node) const {
-    // src_path is root + "/" + rel: the part after the root.
-    return node.src_path.substr(src_root_len_ + 1);
-  }
-
- public:
-  void set_src_root_len(size_t n) { src_root_len_ = n; }
-
  private:
   std::shared_ptr<DirNode> open_child(const PendingDir& p) {
     auto node = std::make_shared<DirNode>();
@@ -249,6 +241,7 @@ class Tree {
     node->parent = p.parent;
     node->src_path = join(p.parent->src_path, p.name);
     node->dest_path = join(p.parent->dest_path, p.name);
+    node->rel = join(p.parent->rel, p.name);
     int fd = retry_eintr([&] {
       return ::openat(p.parent->src.get(), p.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     });
@@ -337,7 +330,6 @@ class Tree {
   CopyRequest walker_req_;
   LocalStats walker_stats_;
   struct stat dest_root_st_ {};
-  size_t src_root_len_ = 0;
   int filter_error_ = 0;
 };
 
@@ -378,7 +370,6 @@ BatchResult copy_tree(const std::string& src_root, const std::string& dest_root,
   int n = state.threads_for(dest_root);
   Tree tree(state, filter, n - 1);
   tree.set_dest_root(dest_st);
-  tree.set_src_root_len(src_root.size());
   std::vector<std::thread> threads;
   for (int i = 1; i < n; ++i) {
     try {
