@@ -13,13 +13,22 @@
         "src-native/engine/preserve.cc",
         "src-native/engine/atomic_dest.cc",
         "src-native/engine/batch.cc",
-        "src-native/engine/tree.cc"
+        "src-native/engine/tree.cc",
+        "src-native/engine/threads.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_FILE_OFFSET_BITS=64"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "_FILE_OFFSET_BITS=64",
+        "COWCOPY_SOURCE_HASH=<!(node src-native/source-hash.js)"
+      ],
       "cflags!": ["-fno-exceptions", "-O3"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-O3"],
-      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Werror"]
+      "cflags_cc": [
+        "-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Werror",
+        "-include", "<(module_root_dir)/src-native/glibc_compat.h"
+      ]
     }
   ]
 }

@@ -60,15 +60,36 @@ function load(): { binding: NativeBinding | null; loadError: Error | null } {
   if (process.env.COWCOPY_NATIVE === '0') {
     return { binding: null, loadError: new Error('disabled by COWCOPY_NATIVE=0') }
   }
+  const root = path.join(__dirname, '..')
+  let binding: NativeBinding & { sourceHash?: string }
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding
-    return { binding: nodeGypBuild(path.join(__dirname, '..')), loadError: null }
+    binding = nodeGypBuild(root)
   } catch (err) {
     return { binding: null, loadError: err as Error }
   }
+  // A binary built from other sources (a stale prebuild, a build/ left from
+  // an older checkout) may lack functions or behave differently: refuse it.
+  let expected: string | undefined
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    expected = (require(path.join(root, 'src-native', 'source-hash.js')) as { sourceHash(): string }).sourceHash()
+  } catch {
+    expected = undefined // sources not shipped: nothing to compare with
+  }
+  if (expected !== undefined && binding.sourceHash !== expected) {
+    const err = new Error(
+      `cowcopy: the native addon was built from other sources (${binding.sourceHash ?? 'unknown'}, ` +
+        `sources are ${expected}); rebuild it (npm rebuild cowcopy). Using the fs.copyFile fallback.`,
+    )
+    process.emitWarning(err.message, 'CowcopyWarning')
+    return { binding: null, loadError: err }
+  }
+  return { binding, loadError: null }
 }
 
 const loaded = load()
 export const native: NativeBinding | null = loaded.binding
+/** Why the addon is not in use (null when it is). */
 export const nativeLoadError: Error | null = loaded.loadError

@@ -6,7 +6,8 @@
 
 #include <cstdio>
 #include <cstring>
-#include <future>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <utility>
@@ -42,10 +43,15 @@ mode_t read_umask() {
 // Asks the JS filter on the main thread and waits for its answer.
 class JsFilter : public cowcopy::TreeFilter {
  public:
+  // One question to the main thread; the walker waits on `cv` for `answered`.
+  // (A mutex and condition variable rather than std::promise: std::future
+  // needs pthread_once from glibc 2.34.)
   struct Call {
     const std::vector<Entry>* entries;
     std::vector<char>* keep;
-    std::promise<void> done;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool answered = false;
   };
 
   bool init(Napi::Env env, Napi::Function fn) {
@@ -58,13 +64,15 @@ class JsFilter : public cowcopy::TreeFilter {
   }
 
   void keep(const std::vector<Entry>& entries, std::vector<char>& keep) override {
-    Call call{&entries, &keep, {}};
-    std::future<void> done = call.done.get_future();
+    Call call;
+    call.entries = &entries;
+    call.keep = &keep;
     if (napi_call_threadsafe_function(tsfn_, &call, napi_tsfn_blocking) != napi_ok) {
       keep.clear();  // the walker stops: size mismatch
       return;
     }
-    done.wait();
+    std::unique_lock<std::mutex> lock(call.mu);
+    call.cv.wait(lock, [&] { return call.answered; });
   }
 
  private:
@@ -97,7 +105,9 @@ class JsFilter : public cowcopy::TreeFilter {
     } else {
       keep.clear();  // environment going away
     }
-    call->done.set_value();
+    std::lock_guard<std::mutex> lock(call->mu);
+    call->answered = true;
+    call->cv.notify_one();
   }
 
   napi_threadsafe_function tsfn_ = nullptr;

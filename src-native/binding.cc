@@ -157,6 +157,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copyFile", Napi::Function::New(env, CopyFile, "copyFile"));
   exports.Set("setErrorFactory", Napi::Function::New(env, cowcopy_napi::SetErrorFactory, "setErrorFactory"));
   cowcopy_napi::register_batch(env, exports);
+  // Which sources this binary was built from (src-native/source-hash.js).
+#define COWCOPY_STR2(x) #x
+#define COWCOPY_STR(x) COWCOPY_STR2(x)
+  exports.Set("sourceHash", Napi::String::New(env, COWCOPY_STR(COWCOPY_SOURCE_HASH)));
   env.SetInstanceData(new cowcopy_napi::AddonData());
   return exports;
 }

@@ -4,12 +4,16 @@
 #include <sys/vfs.h>
 
 #include <atomic>
-#include <thread>
 
 #include "batch_state.h"
 #include "copy_file.h"
+#include "threads.h"
 
 namespace cowcopy {
+
+// glibc_compat.h points libstdc++ here: never "single-threaded".
+extern "C" char cowcopy_libc_single_threaded;
+char cowcopy_libc_single_threaded = 0;
 
 int default_concurrency(long magic) {
   // Measured on the 2-core VM: copyDir of a 4 000-file tree, median of 9
@@ -81,16 +85,13 @@ CopyRequest BatchState::file_request() const {
 }
 
 void run_threads(int n, const std::function<void()>& body, BatchState& state) {
-  std::vector<std::thread> threads;
-  threads.reserve(static_cast<size_t>(n > 0 ? n - 1 : 0));
-  for (int i = 1; i < n; ++i) {
-    try {
-      threads.emplace_back(body);
-    } catch (const std::system_error&) {
-      break;  // no more threads to be had: the ones we have do the work
-    }
+  std::vector<Thread> threads(static_cast<size_t>(n > 1 ? n - 1 : 0));
+  int started = 0;
+  for (auto& t : threads) {
+    if (!t.start(body)) break;  // no more threads to be had: the ones we have do the work
+    ++started;
   }
-  state.result.threads = static_cast<int>(threads.size()) + 1;
+  state.result.threads = started + 1;
   body();  // the calling thread works too
   for (auto& t : threads) t.join();
 }

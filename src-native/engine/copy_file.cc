@@ -14,6 +14,7 @@
 #include "copy_data.h"
 #include "fallback.h"
 #include "sparse.h"
+#include "stat_calls.h"
 #include "sys.h"
 #include "unique_fd.h"
 
@@ -47,7 +48,7 @@ int open_source(int dir, const char* path, UniqueFd& fd, struct stat& st, const 
       [&] { return ::openat(dir, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); });
   if (raw == -1) return errno;
   fd = UniqueFd(raw);
-  if (::fstat(raw, &st) == -1) return errno;
+  if (sys_fstat(raw, &st) == -1) return errno;
   if (S_ISDIR(st.st_mode)) return EISDIR;
   if (!S_ISREG(st.st_mode)) {
     reason = not_regular_reason(st.st_mode, true);
@@ -90,7 +91,7 @@ int open_dest(int dir, const char* path, mode_t create_mode, bool overwrite, Uni
     if (raw != -1) {
       fd = UniqueFd(raw);
       created = false;
-      if (::fstat(raw, &st) == -1) return errno;
+      if (sys_fstat(raw, &st) == -1) return errno;
       if (S_ISDIR(st.st_mode)) return EISDIR;
       if (!S_ISREG(st.st_mode)) {
         reason = not_regular_reason(st.st_mode, false);
@@ -101,7 +102,7 @@ int open_dest(int dir, const char* path, mode_t create_mode, bool overwrite, Uni
     if (errno == ENXIO) {
       // A FIFO without a reader (or a socket): say what it is, not "no such device".
       struct stat what;
-      if (::fstatat(dir, path, &what, 0) == 0 && !S_ISREG(what.st_mode)) {
+      if (sys_fstatat(dir, path, &what, 0) == 0 && !S_ISREG(what.st_mode)) {
         reason = not_regular_reason(what.st_mode, false);
         return EINVAL;
       }
@@ -118,7 +119,7 @@ int open_dest(int dir, const char* path, mode_t create_mode, bool overwrite, Uni
 // our inode (fd still open): someone may have replaced it meanwhile.
 void remove_created(int dir, const char* path, int fd) {
   struct stat ours, now;
-  if (::fstat(fd, &ours) == 0 && ::fstatat(dir, path, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+  if (sys_fstat(fd, &ours) == 0 && sys_fstatat(dir, path, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
       now.st_dev == ours.st_dev && now.st_ino == ours.st_ino) {
     ::unlinkat(dir, path, 0);
   }
@@ -207,7 +208,7 @@ struct Dest {
 int check_atomic_target(const CopyRequest& req, const struct stat& src_st, bool& same) {
   struct stat st;
   same = false;
-  if (::stat(req.dest.c_str(), &st) == 0) {
+  if (sys_stat(req.dest.c_str(), &st) == 0) {
     if (st.st_dev == src_st.st_dev && st.st_ino == src_st.st_ino) {
       same = true;
       return 0;
@@ -216,7 +217,7 @@ int check_atomic_target(const CopyRequest& req, const struct stat& src_st, bool&
     if (!req.overwrite) return EEXIST;
   } else if (errno != ENOENT) {
     return errno;
-  } else if (!req.overwrite && ::lstat(req.dest.c_str(), &st) == 0) {
+  } else if (!req.overwrite && sys_lstat(req.dest.c_str(), &st) == 0) {
     return EEXIST;  // a dangling symlink: the name is taken
   }
   return 0;

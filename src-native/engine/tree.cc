@@ -11,13 +11,14 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <thread>
 
 #include "batch.h"
 #include "batch_state.h"
 #include "copy_file.h"
 #include "preserve.h"
+#include "stat_calls.h"
 #include "sys.h"
+#include "threads.h"
 #include "unique_fd.h"
 #include "work_queue.h"
 
@@ -111,7 +112,7 @@ int list_dir(int fd, std::vector<Entry>& out) {
       unsigned char type = d->d_type;
       if (type == DT_UNKNOWN) {
         struct stat st;
-        if (::fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) type = type_of(st.st_mode);
+        if (sys_fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) type = type_of(st.st_mode);
       }
       out.push_back(Entry{name, type});
     }
@@ -245,7 +246,7 @@ class Tree {
     int fd = retry_eintr([&] {
       return ::openat(p.parent->src.get(), p.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     });
-    if (fd == -1 || (node->src = UniqueFd(fd), ::fstat(fd, &node->st) == -1)) {
+    if (fd == -1 || (node->src = UniqueFd(fd), sys_fstat(fd, &node->st) == -1)) {
       state_.add_error(node->src_path, node->dest_path, errno, nullptr);
       return nullptr;
     }
@@ -295,7 +296,7 @@ class Tree {
       int err = errno;
       struct stat there;
       if (err == EEXIST && state_.opts.overwrite &&
-          ::fstatat(dst, name.c_str(), &there, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(there.st_mode) &&
+          sys_fstatat(dst, name.c_str(), &there, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(there.st_mode) &&
           ::unlinkat(dst, name.c_str(), 0) == 0 && ::symlinkat(target.c_str(), dst, name.c_str()) == 0) {
         err = 0;
       } else if (err == EEXIST && state_.opts.overwrite && S_ISDIR(there.st_mode)) {
@@ -309,7 +310,7 @@ class Tree {
     const Preserve& p = state_.opts.preserve;
     if (p.timestamps || p.ownership) {
       struct stat st;
-      if (::fstatat(dir.src.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (sys_fstatat(dir.src.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
         // Not permitted (EPERM) is fine for a link's owner, as for files.
         if (p.ownership) (void)::fchownat(dst, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
         if (p.timestamps) {
@@ -351,7 +352,7 @@ BatchResult copy_tree(const std::string& src_root, const std::string& dest_root,
   int fd = retry_eintr([&] { return ::open(src_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
   if (fd == -1) return fatal(errno);
   root->src = UniqueFd(fd);
-  if (::fstat(fd, &root->st) == -1) return fatal(errno);
+  if (sys_fstat(fd, &root->st) == -1) return fatal(errno);
   if (::mkdir(dest_root.c_str(), 0700) == 0) {
     root->created = true;
   } else if (errno != EEXIST) {
@@ -361,7 +362,7 @@ BatchResult copy_tree(const std::string& src_root, const std::string& dest_root,
   if (fd == -1) return fatal(errno == ENOTDIR ? ENOTDIR : errno, errno == ENOTDIR ? "destination is not a directory" : nullptr);
   root->dst = UniqueFd(fd);
   struct stat dest_st;
-  if (::fstat(fd, &dest_st) == -1) return fatal(errno);
+  if (sys_fstat(fd, &dest_st) == -1) return fatal(errno);
   if (dest_st.st_dev == root->st.st_dev && dest_st.st_ino == root->st.st_ino) {
     return fatal(EINVAL, "cannot copy a directory onto itself");
   }
@@ -370,15 +371,14 @@ BatchResult copy_tree(const std::string& src_root, const std::string& dest_root,
   int n = state.threads_for(dest_root);
   Tree tree(state, filter, n - 1);
   tree.set_dest_root(dest_st);
-  std::vector<std::thread> threads;
-  for (int i = 1; i < n; ++i) {
-    try {
-      threads.emplace_back([&] { tree.work(); });
-    } catch (const std::system_error&) {
-      break;  // fewer threads: the walker copies whatever the queue cannot take
-    }
+  std::vector<Thread> threads(static_cast<size_t>(n - 1));
+  int started = 0;
+  for (auto& t : threads) {
+    // Fewer threads: the walker copies whatever the queue cannot take.
+    if (!t.start([&] { tree.work(); })) break;
+    ++started;
   }
-  state.result.threads = static_cast<int>(threads.size()) + 1;
+  state.result.threads = started + 1;
   state.result.dirs = 1;
   tree.walk(std::move(root));
   tree.work();  // the walk is done: help drain the queue
