@@ -1,0 +1,187 @@
+// The package as a user gets it: `npm pack`, installed into a fresh app with
+// no compiler on the PATH, used as ESM, CJS and from TypeScript, cloning on
+// btrfs with the x64 prebuild and, under qemu, with the arm64 one. Also: the
+// committed prebuilds are built from the current sources, need no glibc
+// newer than 2.28, and an install with no prebuild and no compiler succeeds
+// and falls back to fs.copyFile.
+import t from 'tap'
+import { execFileSync, spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+import { allShared, fsDir, noneShared } from './helpers.mjs'
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const require = createRequire(import.meta.url)
+const { sourceHash } = require('../src-native/source-hash.js')
+
+function need(t, ...names) {
+  const dirs = names.map(fsDir)
+  const missing = dirs.find((d) => !d.dir)
+  if (!missing) return dirs.map((d) => d.dir)
+  if (process.env.CI) t.fail(`CI needs the mounts: ${missing.reason}`)
+  else t.skip(missing.reason)
+  return null
+}
+
+// A PATH with node, npm and sh only: no g++, cc, make or python3.
+function bareBin(t) {
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-bin-'))
+  t.teardown(() => fs.rmSync(bin, { recursive: true, force: true }))
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'))
+  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'))
+  const npmCli = execFileSync('npm', ['root', '-g'], { encoding: 'utf8' }).trim()
+  fs.writeFileSync(path.join(bin, 'npm'), `#!/bin/sh\nexec "${process.execPath}" "${path.join(npmCli, 'npm', 'bin', 'npm-cli.js')}" "$@"\n`, { mode: 0o755 })
+  return bin
+}
+
+function pack(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-pack-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const name = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()
+  return path.join(dir, name)
+}
+
+function installApp(t, tarball, bin) {
+  const app = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-app-'))
+  t.teardown(() => fs.rmSync(app, { recursive: true, force: true }))
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }))
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', tarball], {
+    cwd: app, encoding: 'utf8', env: { ...process.env, PATH: bin, npm_config_nodedir: '/nonexistent' },
+  })
+  return { app, status: r.status, log: r.stdout + r.stderr }
+}
+
+t.test('the committed prebuilds', async (t) => {
+  for (const arch of ['x64', 'arm64']) {
+    const file = path.join(root, 'prebuilds', `linux-${arch}`, 'cowcopy.glibc.node')
+    t.ok(fs.existsSync(file), `prebuilds/linux-${arch} is there`)
+    if (!fs.existsSync(file)) continue
+    const syms = execFileSync('objdump', ['-T', file], { encoding: 'utf8' })
+    const glibc = [...syms.matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => [+m[1], +m[2]])
+    const max = glibc.reduce((a, b) => (b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]) ? b : a), [0, 0])
+    t.ok(max[0] === 2 && max[1] <= 28, `${arch}: needs glibc ${max.join('.')} (<= 2.28)`)
+    const cxx = [...syms.matchAll(/GLIBCXX_3\.4\.(\d+)/g)].map((m) => +m[1])
+    t.ok(Math.max(...cxx) <= 21, `${arch}: needs GLIBCXX_3.4.${Math.max(...cxx)} (<= 3.4.21, GCC 5)`)
+    // The source hash is a plain string in the binary: built from these sources?
+    t.ok(fs.readFileSync(file).includes(Buffer.from(sourceHash())), `${arch}: built from the current sources (${sourceHash()})`)
+  }
+})
+
+t.test('packed, installed without a compiler, used as ESM, CJS and TypeScript', async (t) => {
+  const dirs = need(t, 'btrfs', 'ext4', 'xfs')
+  if (!dirs) return
+  const [btrfs, ext4, xfs] = dirs.map((d) => fs.mkdtempSync(path.join(d, 'pkg-')))
+  t.teardown(() => [btrfs, ext4, xfs].forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+  const tarball = pack(t)
+  const size = fs.statSync(tarball).size
+  t.comment(`tarball ${path.basename(tarball)}: ${(size / 1024).toFixed(0)} KiB`)
+  t.ok(size < 400 * 1024, 'the tarball stays small')
+  const listing = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' })
+  t.notMatch(listing, /package\/test\//, 'no tests in the tarball')
+  t.notMatch(listing, /\.map$|package\/build\/|\.tsbuildinfo/m, 'no build intermediates or source maps')
+  t.match(listing, /package\/prebuilds\/linux-x64\/cowcopy\.glibc\.node/)
+  t.match(listing, /package\/prebuilds\/linux-arm64\/cowcopy\.glibc\.node/)
+
+  const bin = bareBin(t)
+  const { app, status, log } = installApp(t, tarball, bin)
+  t.equal(status, 0, `npm install succeeded with PATH=${bin}`)
+  t.notOk(fs.existsSync(path.join(app, 'node_modules', 'cowcopy', 'build')), 'nothing compiled: the prebuild was used')
+  if (status !== 0) return t.comment(log)
+
+  const env = { ...process.env, PATH: bin }
+  // CJS, and the core cases, from the app.
+  const smoke = path.join(app, 'smoke.cjs')
+  fs.copyFileSync(path.join(root, 'test', 'fixtures', 'smoke.cjs'), smoke)
+  const res = JSON.parse(execFileSync(process.execPath, [smoke, btrfs, ext4, xfs], { cwd: app, env, encoding: 'utf8' }))
+  t.same(res.clone, { method: 'clone', bytes: 300000 })
+  t.ok(allShared(path.join(btrfs, 'clone')), 'x64: the clone shares its extents')
+  t.equal(res.cloneMode, '755')
+  t.equal(res.ext4Auto.method, 'copy_file_range')
+  t.equal(res.ext4Always.code, 'ENOTSUP')
+  t.equal(res.ext4AlwaysLeft, false)
+  t.equal(res.crossFs.code, 'EXDEV')
+  t.equal(res.never.method, 'sendfile')
+  t.ok(noneShared(path.join(btrfs, 'never')))
+  t.equal(res.tree.errors, 0)
+  t.equal(res.async.method, 'clone')
+
+  // ESM.
+  const esm = path.join(app, 'esm.mjs')
+  fs.writeFileSync(esm, `import { copyFile, reflink, copyDir, constants } from 'cowcopy'
+import cowcopy from 'cowcopy'
+const r = await copyFile(process.argv[2], process.argv[3])
+await reflink(process.argv[2], process.argv[3] + '-2')
+console.log(JSON.stringify({ r, dir: typeof copyDir, excl: constants.COPYFILE_EXCL, def: typeof cowcopy.copyFileSync }))`)
+  const e = JSON.parse(execFileSync(process.execPath, [esm, path.join(btrfs, 'src'), path.join(btrfs, 'esm')], { cwd: app, env, encoding: 'utf8' }))
+  t.same(e, { r: { method: 'clone', bytes: 300000 }, dir: 'function', excl: 1, def: 'function' })
+
+  // TypeScript against the shipped types.
+  fs.writeFileSync(path.join(app, 'check.ts'), `import { copyFile, copyDir, type CopyResult, type BatchResult } from 'cowcopy'
+const r: Promise<CopyResult> = copyFile('a', 'b', { reflink: 'never', preserve: { timestamps: true } })
+const d: Promise<BatchResult> = copyDir('a', 'b', { filter: (rel, entry) => entry.isFile() && rel.length > 0 })
+void r; void d
+// @ts-expect-error: 'sometimes' is not a reflink mode
+copyFile('a', 'b', { reflink: 'sometimes' })
+`)
+  fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { module: 'node16', moduleResolution: 'node16', strict: true, noEmit: true, types: ['node'], typeRoots: [path.join(root, 'node_modules', '@types')], skipLibCheck: false },
+    files: ['check.ts'],
+  }))
+  const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { encoding: 'utf8' })
+  t.equal(tsc.status, 0, `tsc --noEmit against the shipped types ${tsc.stdout}`)
+
+  // The fallback, forced.
+  const fb = execFileSync(process.execPath, ['-e', `require('cowcopy').copyFile(process.argv[1], process.argv[2]).then((r) => console.log(JSON.stringify(r)))`, path.join(btrfs, 'src'), path.join(btrfs, 'fb')], { cwd: app, env: { ...env, COWCOPY_NATIVE: '0' }, encoding: 'utf8' })
+  t.same(JSON.parse(fb), { method: 'fs', bytes: 300000 })
+
+  // arm64, under qemu, with a real arm64 Node.
+  t.test('arm64 under qemu', async (t) => {
+    const qemu = spawnSync('qemu-aarch64-static', ['--version'])
+    let node
+    try {
+      node = execFileSync('bash', [path.join(root, 'test', 'fixtures', 'arm64-node.sh')], { encoding: 'utf8' }).trim()
+    } catch {}
+    if (qemu.status !== 0 || !node) {
+      if (process.env.CI) t.fail('CI needs qemu-user-static and the arm64 Node (test/fixtures/arm64-node.sh)')
+      else t.skip('no qemu-aarch64-static or arm64 Node')
+      return
+    }
+    for (const d of [btrfs, ext4, xfs]) for (const f of fs.readdirSync(d)) fs.rmSync(path.join(d, f), { recursive: true, force: true })
+    const r = spawnSync('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', node, smoke, btrfs, ext4, xfs], { cwd: app, encoding: 'utf8', timeout: 300000 })
+    t.equal(r.status, 0, `ran (${r.stderr.slice(0, 500)})`)
+    const a = JSON.parse(r.stdout)
+    t.equal(a.arch, 'arm64')
+    t.same(a.clone, { method: 'clone', bytes: 300000 }, 'arm64 prebuild: clone')
+    t.ok(allShared(path.join(btrfs, 'clone')), 'arm64: the clone shares its extents (FIEMAP from the host)')
+    t.equal(a.cloneMode, '755')
+    t.equal(a.ext4Auto.method, 'copy_file_range')
+    t.equal(a.ext4Always.code, 'ENOTSUP')
+    t.equal(a.crossFs.code, 'EXDEV')
+    t.equal(a.never.method, 'sendfile')
+    t.equal(a.tree.errors, 0)
+    t.equal(a.async.method, 'clone')
+  })
+})
+
+t.test('no prebuild for the platform and no compiler: install succeeds, fs fallback', async (t) => {
+  const tarball = pack(t)
+  // The same package without its prebuilds, as on a platform we build none for.
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-bare-'))
+  t.teardown(() => fs.rmSync(work, { recursive: true, force: true }))
+  execFileSync('tar', ['xzf', tarball, '-C', work])
+  fs.rmSync(path.join(work, 'package', 'prebuilds'), { recursive: true, force: true })
+  execFileSync('tar', ['czf', path.join(work, 'bare.tgz'), '-C', work, 'package'])
+  const bin = bareBin(t)
+  const { app, status, log } = installApp(t, path.join(work, 'bare.tgz'), bin)
+  t.equal(status, 0, 'npm install exits 0')
+  t.match(log, /no prebuilt binary for this platform and no compiler/, 'and says why')
+  const src = path.join(app, 'package.json')
+  const out = execFileSync(process.execPath, ['-e', `
+    const c = require('cowcopy')
+    const r = c.copyFileSync(process.argv[1], process.argv[1] + '.copy')
+    c.copyDir('.', 'x').catch((e) => console.log(JSON.stringify({ r, dir: e.code })))`, src], { cwd: app, env: { ...process.env, PATH: bin }, encoding: 'utf8' })
+  t.same(JSON.parse(out), { r: { method: 'fs', bytes: fs.statSync(src).size }, dir: 'ENOSYS' })
+})
