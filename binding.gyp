@@ -6,6 +6,7 @@
         "src-native/binding.cc",
         "src-native/binding_util.cc",
         "src-native/batch_binding.cc",
+        "src-native/range_binding.cc",
         "src-native/engine/copy_file.cc",
         "src-native/engine/copy_data.cc",
         "src-native/engine/fallback.cc",
@@ -14,7 +15,8 @@
         "src-native/engine/atomic_dest.cc",
         "src-native/engine/batch.cc",
         "src-native/engine/tree.cc",
-        "src-native/engine/threads.cc"
+        "src-native/engine/threads.cc",
+        "src-native/engine/range.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

@@ -1,7 +1,24 @@
 // The ESM entry: the same module instance as the CommonJS one, re-exported by name.
 import cjs from './index.js'
 
-export const { constants, copyFile, copyFileSync, copyDir, copyFiles, DirEntry, reflink, reflinkSync } = cjs
+export const {
+  cloneRange,
+  cloneRangeSync,
+  constants,
+  copyDir,
+  copyFile,
+  copyFileSync,
+  copyFiles,
+  copyRange,
+  copyRangeSync,
+  dedupeRange,
+  dedupeRangeSync,
+  DirEntry,
+  probe,
+  probeSync,
+  reflink,
+  reflinkSync,
+} = cjs
 export type {
   BatchOptions,
   BatchProgress,
@@ -9,6 +26,12 @@ export type {
   CopyDirOptions,
   CopyOptions,
   CopyResult,
+  DedupeResult,
+  DedupeTargetSpec,
+  FileLike,
+  Offset,
+  ProbeResult,
+  RangeOptions,
   Method,
   PathLike,
   PreserveOptions,

@@ -1,6 +1,8 @@
 export { constants } from './constants'
 export { copyFile, copyFileSync, reflink, reflinkSync } from './copy-file'
 export { copyFiles, copyDir, DirEntry } from './batch'
+export { cloneRange, cloneRangeSync, copyRange, copyRangeSync, dedupeRange, dedupeRangeSync, probe, probeSync } from './range'
+export type { DedupeResult, DedupeTargetSpec, FileLike, Offset, ProbeResult, RangeOptions } from './range'
 export type { BatchOptions, BatchProgress, BatchResult, CopyDirOptions } from './batch'
 export type { CopyResult, Method, ReflinkOptions } from './copy-file'
 export type { CopyOptions, PathLike, PreserveOptions, Progress, ReflinkMode } from './validate'

@@ -45,6 +45,14 @@ export interface NativeBinding {
     concurrency: number,
     control?: BigInt64Array,
   ): Promise<NativeBatchResult>
+  /** FICLONERANGE; sync: returns undefined or throws; else a promise. */
+  cloneRange(src: PathArg | number, dest: PathArg | number, srcOff: bigint, destOff: bigint, len: bigint, sync: boolean): unknown
+  /** copy_file_range loop; bytes copied as a bigint (or a promise of it). */
+  copyRange(src: PathArg | number, dest: PathArg | number, srcOff: bigint, destOff: bigint, len: bigint, sync: boolean): unknown
+  /** FIDEDUPERANGE per target: [{ bytesDeduped: bigint, status, error? }] (or a promise of it). */
+  dedupeRange(src: PathArg | number, off: bigint, len: bigint, targets: [PathArg | number, bigint][], sync: boolean): unknown
+  /** statfs + tries; { fsType, blockSize, clone, dedupe, copyFileRange } (or a promise of it). */
+  probe(dir: PathArg, sync: boolean): unknown
   /** A whole tree; filter(relPaths, types) answers once per directory. */
   copyDir(
     src: PathArg,

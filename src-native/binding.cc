@@ -157,6 +157,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copyFile", Napi::Function::New(env, CopyFile, "copyFile"));
   exports.Set("setErrorFactory", Napi::Function::New(env, cowcopy_napi::SetErrorFactory, "setErrorFactory"));
   cowcopy_napi::register_batch(env, exports);
+  cowcopy_napi::register_range(env, exports);
   // Which sources this binary was built from (src-native/source-hash.js).
 #define COWCOPY_STR2(x) #x
 #define COWCOPY_STR(x) COWCOPY_STR2(x)

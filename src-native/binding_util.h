@@ -63,4 +63,7 @@ Napi::String path_value(Napi::Env env, const std::string& p);
 // copyFiles and copyDir (batch_binding.cc).
 void register_batch(Napi::Env env, Napi::Object exports);
 
+// cloneRange, copyRange, dedupeRange, probe (range_binding.cc).
+void register_range(Napi::Env env, Napi::Object exports);
+
 }  // namespace cowcopy_napi
