@@ -5,13 +5,11 @@
 // each contender's median is reported as a ratio to the fastest of its kind
 // (sync or promise) measured in the same run. Needs the mounts of
 // test/fixtures/mounts.sh (or COWCOPY_BENCH_DIRS=dir1:dir2).
-const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { randomBytes } = require('node:crypto')
 const cowcopy = require('..')
 const reflinkPkg = require('@reflink/reflink')
-const { fsType } = require('./fs-type')
+const { fsType, median, settle, shuffled, writeRandomFile } = require('./common')
 
 const ROUNDS = Number(process.env.ROUNDS || 15)
 // A clone of 1 GiB takes tens of microseconds: one sample times BATCH clones
@@ -29,53 +27,15 @@ const contenders = [
   { kind: 'promise', name: '@reflink/reflink reflinkFile', run: (s, d) => reflinkPkg.reflinkFile(s, d) },
 ]
 
-// Deterministic shuffle (mulberry32): each round runs the contenders in a new
-// order, so none always follows the same neighbour's clean-up.
-function shuffler(seed) {
-  let a = seed >>> 0
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  return (xs) => {
-    const out = [...xs]
-    for (let i = out.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1))
-      ;[out[i], out[j]] = [out[j], out[i]]
-    }
-    return out
-  }
-}
 
-// Unlinking cloned files leaves the filesystem work to do in the background
-// (XFS inodegc, btrfs cleaner); syncfs waits for it, untimed, so it does not
-// land on whichever contender runs next.
-function settle(dir) {
-  execFileSync('sync', ['-f', dir])
-}
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 
-function makeSource(file) {
-  const fd = fs.openSync(file, 'w')
-  const chunk = randomBytes(8 << 20)
-  for (let off = 0; off < SIZE; off += chunk.length) fs.writeSync(fd, chunk, 0, chunk.length, off)
-  fs.fsyncSync(fd)
-  fs.closeSync(fd)
-}
 
 async function benchDir(dir) {
   const work = fs.mkdtempSync(path.join(dir, 'cowcopy-bench-'))
   try {
     const src = path.join(work, 'src')
-    makeSource(src)
+    writeRandomFile(src, SIZE)
     const dest = path.join(work, 'dest')
     const dests = Array.from({ length: BATCH }, (_, i) => path.join(work, `dest-${i}`))
     const samples = contenders.map(() => [])
@@ -85,10 +45,9 @@ async function benchDir(dir) {
       if (fs.statSync(dest).size !== SIZE) throw new Error(`${c.name} produced a wrong size`)
       fs.unlinkSync(dest)
     }
-    const shuffle = shuffler(12345)
     settle(work)
     for (let round = 0; round < ROUNDS; round++) {
-      for (const i of shuffle(contenders.map((_, i) => i))) {
+      for (const i of shuffled(contenders.map((_, i) => i), round + 1)) {
         const run = contenders[i].run
         const t0 = process.hrtime.bigint()
         for (const d of dests) await run(src, d)

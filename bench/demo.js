@@ -6,19 +6,11 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { randomBytes } = require('node:crypto')
 const cowcopy = require('..')
-const { fsType } = require('./fs-type')
+const { fsType, writeRandomFile } = require('./common')
 
 const SIZE = 256 << 20
 
-function makeSource(file) {
-  const fd = fs.openSync(file, 'w')
-  const chunk = randomBytes(1 << 20)
-  for (let off = 0; off < SIZE; off += chunk.length) fs.writeSync(fd, chunk, 0, chunk.length, off)
-  fs.fsyncSync(fd)
-  fs.closeSync(fd)
-}
 
 async function time(fn) {
   const t0 = process.hrtime.bigint()
@@ -30,7 +22,7 @@ async function demo(dir) {
   const work = fs.mkdtempSync(path.join(dir, 'cowcopy-demo-'))
   try {
     const src = path.join(work, 'source.bin')
-    makeSource(src)
+    writeRandomFile(src, SIZE)
     console.log(`\n${dir} (${fsType(dir)}): copying a ${SIZE >> 20} MiB file`)
     // Warm up both (module load, thread pool start) so the times compare copies.
     const tiny = path.join(work, 'tiny')

@@ -13,7 +13,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { randomBytes } = require('node:crypto')
 const cowcopy = require('..')
-const { fsType } = require('./fs-type')
+const { fsType, median, settle, shuffled, writeRandomFile } = require('./common')
 
 const ROUNDS = Number(process.env.ROUNDS || 9)
 const BIG = Number(process.env.BIG_MIB || 2048) * 2 ** 20
@@ -46,26 +46,8 @@ const sparseContenders = [
   { name: 'cp --sparse=always --reflink=never', cp: true, run: (s, d) => execFileSync('cp', ['--sparse=always', '--reflink=never', s, d]) },
 ]
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 
-function shuffled(xs, seed) {
-  const out = [...xs]
-  let a = seed
-  for (let i = out.length - 1; i > 0; i--) {
-    a = (a * 1103515245 + 12345) % 2 ** 31
-    const j = a % (i + 1)
-    ;[out[i], out[j]] = [out[j], out[i]]
-  }
-  return out
-}
 
-function settle(dir) {
-  execFileSync('sync', ['-f', dir])
-}
 
 function measure(dir, src, contenders) {
   const dest = path.join(dir, 'dest')
@@ -93,12 +75,6 @@ function table(title, rows, fsName, unit) {
   }
 }
 
-function makeBig(file) {
-  const fd = fs.openSync(file, 'w')
-  const chunk = randomBytes(8 << 20)
-  for (let off = 0; off < BIG; off += chunk.length) fs.writeSync(fd, chunk, 0, chunk.length, off)
-  fs.closeSync(fd)
-}
 
 function makeSparse(file) {
   fs.writeFileSync(file, '')
@@ -131,7 +107,7 @@ function main() {
       const name = fsType(dir)
       if (name !== 'xfs') {
         const big = path.join(work, 'big')
-        makeBig(big)
+        writeRandomFile(big, BIG)
         table(`${BIG / 2 ** 30} GiB`, measure(work, big, bigContenders), name, 'ms')
         fs.rmSync(big)
       }

@@ -7,29 +7,15 @@
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { randomBytes } = require('node:crypto')
 const cowcopy = require('..')
-const { fsType } = require('./fs-type')
+const { fsType, median, settle, writeRandomFile } = require('./common')
 
 const ROUNDS = Number(process.env.ROUNDS || 9)
 const GiB = 2 ** 30
 const RANGE = 64 * 1024
 const RANGES = 1000
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 
-function writeFile(file, size, seed) {
-  const chunk = randomBytes(8 << 20)
-  chunk[0] = seed
-  const fd = fs.openSync(file, 'w')
-  for (let off = 0; off < size; off += chunk.length) fs.writeSync(fd, chunk, 0, Math.min(chunk.length, size - off), off)
-  fs.fsyncSync(fd)
-  fs.closeSync(fd)
-}
 
 function time(fn) {
   const t0 = process.hrtime.bigint()
@@ -43,13 +29,13 @@ function bench(dir) {
     const name = fsType(dir)
     // 1. dedupe: a fresh identical pair each round (once shared, it is fast).
     const a = path.join(work, 'a')
-    writeFile(a, GiB, 1)
+    writeRandomFile(a, GiB, 1)
     const dedupe = []
     for (let r = 0; r < ROUNDS; r++) {
       const b = path.join(work, 'b')
       fs.rmSync(b, { force: true })
       execFileSync('cp', ['--reflink=never', a, b])
-      execFileSync('sync', ['-f', work])
+      settle(work)
       dedupe.push(time(() => {
         const [res] = cowcopy.dedupeRangeSync(a, { offset: 0, length: GiB }, [{ path: b }])
         if (res.status !== 'same' || res.bytesDeduped !== GiB) throw new Error(`dedupe: ${JSON.stringify(res)}`)
@@ -60,7 +46,7 @@ function bench(dir) {
 
     // 2. 1 000 ranges of 64 KiB from a 256 MiB file into one file.
     const src = path.join(work, 'src')
-    writeFile(src, 256 << 20, 2)
+    writeRandomFile(src, 256 << 20, 2)
     const offsets = Array.from({ length: RANGES }, (_, i) => ((i * 7919) % 4096) * RANGE)
     const buf = Buffer.allocUnsafe(RANGE)
     const clone = []
@@ -69,7 +55,7 @@ function bench(dir) {
       const out = path.join(work, 'out')
       for (const which of r % 2 ? ['rw', 'clone'] : ['clone', 'rw']) {
         fs.rmSync(out, { force: true })
-        execFileSync('sync', ['-f', work])
+        settle(work)
         if (which === 'clone') {
           const fdIn = fs.openSync(src, 'r')
           const fdOut = fs.openSync(out, 'w')

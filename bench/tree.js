@@ -13,7 +13,7 @@ const path = require('node:path')
 const { randomBytes } = require('node:crypto')
 const cowcopy = require('..')
 const reflinkPkg = require('@reflink/reflink')
-const { fsType } = require('./fs-type')
+const { fsType, median, settle, shuffled } = require('./common')
 
 const ROUNDS = Number(process.env.ROUNDS || 9)
 const FILES = Number(process.env.TREE_FILES || 10000)
@@ -42,22 +42,7 @@ function makeTree(root) {
   return { files, dirs: [...dirs] }
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 
-function shuffled(xs, seed) {
-  const out = [...xs]
-  let a = seed
-  for (let i = out.length - 1; i > 0; i--) {
-    a = (a * 1103515245 + 12345) % 2 ** 31
-    const j = a % (i + 1)
-    ;[out[i], out[j]] = [out[j], out[i]]
-  }
-  return out
-}
 
 async function inFlight(n, items, fn) {
   let next = 0
@@ -126,7 +111,7 @@ async function benchDir(dir, cBin) {
         const c = list[i]
         fs.rmSync(dest, { recursive: true, force: true })
         if (!c.tree) for (const d of dirs) fs.mkdirSync(path.join(dest, d), { recursive: true })
-        execFileSync('sync', ['-f', work])
+        settle(work)
         const t0 = process.hrtime.bigint()
         const inner = await c.run(src, dest, tools)
         const ms = c.kind === 'c' ? inner : Number(process.hrtime.bigint() - t0) / 1e6

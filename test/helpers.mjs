@@ -100,6 +100,17 @@ export function openFds() {
   return fs.readdirSync('/proc/self/fd').sort()
 }
 
+/** Up to `len` bytes of `file` at `off`. */
+export function readAt(file, off, len) {
+  const fd = fs.openSync(file, 'r')
+  try {
+    const buf = Buffer.alloc(len)
+    return buf.subarray(0, fs.readSync(fd, buf, 0, len, off))
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 export function sameBytes(a, b) {
   return fs.readFileSync(a).equals(fs.readFileSync(b))
 }

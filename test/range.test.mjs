@@ -7,7 +7,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { cloneRange, cloneRangeSync, copyRange, copyRangeSync, dedupeRange, dedupeRangeSync, probe, probeSync } from 'cowcopy'
-import { extents, fsDir, onFs, openFds } from './helpers.mjs'
+import { extents, fsDir, onFs, openFds, readAt } from './helpers.mjs'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -21,15 +21,6 @@ function write(file, data) {
   return data
 }
 
-function readAt(file, off, len) {
-  const fd = fs.openSync(file, 'r')
-  try {
-    const b = Buffer.alloc(len)
-    return b.subarray(0, fs.readSync(fd, b, 0, len, off))
-  } finally {
-    fs.closeSync(fd)
-  }
-}
 
 // Bytes of `file` in [from, to) covered by extents flagged (or not) shared.
 function sharedBytes(file) {

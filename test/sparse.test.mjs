@@ -6,7 +6,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { copyFile, copyFileSync } from 'cowcopy'
-import { onFs } from './helpers.mjs'
+import { onFs, readAt } from './helpers.mjs'
 
 const GiB = 2 ** 30
 const MiB = 2 ** 20
@@ -26,16 +26,6 @@ function makeSparse(file, size, offsets) {
   return chunks
 }
 
-function readAt(file, off, len) {
-  const fd = fs.openSync(file, 'r')
-  try {
-    const buf = Buffer.alloc(len)
-    const n = fs.readSync(fd, buf, 0, len, off)
-    return buf.subarray(0, n)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
 
 const layouts = {
   'holes at start, middle and end': (size) => [256 * MiB, Math.floor(size / 2 / MiB) * MiB],
