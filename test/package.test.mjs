@@ -133,6 +133,10 @@ copyFile('a', 'b', { reflink: 'sometimes' })
   const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { encoding: 'utf8' })
   t.equal(tsc.status, 0, `tsc --noEmit against the shipped types ${tsc.stdout}`)
 
+  // The command, through the bin link npm made.
+  const probed = JSON.parse(execFileSync(path.join(app, 'node_modules', '.bin', 'cowcopy'), ['probe', '--json', btrfs], { env, encoding: 'utf8' }))
+  t.match(probed, { fsType: 'btrfs', clone: true }, 'the cowcopy command works from the install')
+
   // The fallback, forced.
   const fb = execFileSync(process.execPath, ['-e', `require('cowcopy').copyFile(process.argv[1], process.argv[2]).then((r) => console.log(JSON.stringify(r)))`, path.join(btrfs, 'src'), path.join(btrfs, 'fb')], { cwd: app, env: { ...env, COWCOPY_NATIVE: '0' }, encoding: 'utf8' })
   t.same(JSON.parse(fb), { method: 'fs', bytes: 300000 })
