@@ -19,6 +19,8 @@ export interface BatchOptions extends Omit<CopyOptions, 'atomic' | 'fsync' | 'on
   concurrency?: number
   /** Stop at the first failed file (default false: the others go on, errors are listed). */
   stopOnError?: boolean
+  /** List every copied file with the method that copied it in `copied` (default false). */
+  listFiles?: boolean
   /** Called on the main thread at most every 100 ms, and once at the end. */
   onProgress?: (progress: BatchProgress) => void
 }
@@ -68,6 +70,8 @@ export interface BatchResult {
   errors: { src: string; dest: string; error: Error }[]
   /** Entries that are neither file, directory nor symlink (FIFOs, sockets, devices), not copied. */
   skipped: { path: string; type: string }[]
+  /** With `listFiles`: every copied file, in the order they finished. */
+  copied?: { src: string; dest: string; method: 'clone' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
 }
 
 const EINVAL = 22
@@ -77,6 +81,7 @@ const ENOTDIR = 20
 interface ParsedBatch extends ParsedCopy {
   concurrency: number
   stopOnError: boolean
+  listFiles: boolean
   batchProgress?: (p: BatchProgress) => void
 }
 
@@ -89,7 +94,7 @@ function parseBatch(options: unknown): ParsedBatch {
     if (o[key] !== undefined) throw invalidArgValue(`options.${key}`, o[key], 'is not supported by batch copies')
   }
   // onProgress has another shape here: keep it away from the single-file parser.
-  const { onProgress, concurrency, stopOnError, filter, ...rest } = o
+  const { onProgress, concurrency, stopOnError, listFiles, filter, ...rest } = o
   void filter
   const p = parseOptions(rest, 'options', true) as ParsedBatch
   p.concurrency = 0
@@ -105,6 +110,11 @@ function parseBatch(options: unknown): ParsedBatch {
     if (typeof stopOnError !== 'boolean') throw invalidArgType('options.stopOnError', 'of type boolean', stopOnError)
     p.stopOnError = stopOnError
   }
+  p.listFiles = false
+  if (listFiles !== undefined) {
+    if (typeof listFiles !== 'boolean') throw invalidArgType('options.listFiles', 'of type boolean', listFiles)
+    p.listFiles = listFiles
+  }
   if (onProgress !== undefined) {
     if (typeof onProgress !== 'function') throw invalidArgType('options.onProgress', 'of type function', onProgress)
     p.batchProgress = onProgress as ParsedBatch['batchProgress']
@@ -113,7 +123,7 @@ function parseBatch(options: unknown): ParsedBatch {
 }
 
 function flagsOf(p: ParsedBatch): number {
-  return toFlags(p) | (p.stopOnError ? FLAG.STOP_ON_ERROR : 0)
+  return toFlags(p) | (p.stopOnError ? FLAG.STOP_ON_ERROR : 0) | (p.listFiles ? FLAG.LIST_FILES : 0)
 }
 
 // Progress polling and abort wiring shared by copyFiles and copyDir.
@@ -282,8 +292,10 @@ async function fsCopyFiles(srcs: (string | Buffer)[], dests: (string | Buffer)[]
       const i = next++
       try {
         await fs.promises.copyFile(srcs[i], dests[i], flags)
+        const bytes = (await fs.promises.stat(dests[i])).size
         result.files++
-        result.bytes += (await fs.promises.stat(dests[i])).size
+        result.bytes += bytes
+        if (p.listFiles) (result.copied ??= []).push({ src: srcs[i].toString(), dest: dests[i].toString(), method: 'fs' as never, bytes })
       } catch (error) {
         result.errors.push({ src: srcs[i].toString(), dest: dests[i].toString(), error: error as Error })
       }

@@ -25,7 +25,7 @@ where the filesystem can and saying which method did the work.
   -p, --preserve        keep mode, ownership and timestamps
       --atomic          write to a temporary file, rename it into place
       --sparse=WHEN     auto/always: keep holes (default); never: write every byte
-  -v, --verbose         one line per file (per tree with -r) with the method
+  -v, --verbose         one line per file with the method (and a total per tree)
       --json            JSON lines: one object per source, or the probe/dedupe result
       --progress        a progress bar on a terminal (nothing when not a TTY)
   -h, --help            this help
@@ -44,6 +44,13 @@ function describe(err: unknown): string {
   const m = /^[A-Z0-9_]+: (.*?), [a-z_]+ '/.exec(e?.message ?? '')
   const text = m ? m[1] : (e?.message ?? String(err))
   return text.charAt(0).toUpperCase() + text.slice(1)
+}
+
+// A path as printed: in single quotes, control characters (a newline in a
+// file name) escaped so one file stays one line and a name cannot drive the
+// terminal.
+function q(p: string): string {
+  return `'${p.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}'`
 }
 
 function fail(msg: string): void {
@@ -102,11 +109,11 @@ function parse(argv: string[]): { flags: Flags; positionals: string[]; help: boo
   const v = parsed.values
   const reflink = v.reflink ?? 'auto'
   if (reflink !== 'auto' && reflink !== 'always' && reflink !== 'never') {
-    throw new UsageError(`invalid argument '${reflink}' for '--reflink' (valid: auto, always, never)`)
+    throw new UsageError(`invalid argument ${q(reflink)} for '--reflink' (valid: auto, always, never)`)
   }
   const sparse = v.sparse ?? 'auto'
   if (sparse !== 'auto' && sparse !== 'always' && sparse !== 'never') {
-    throw new UsageError(`invalid argument '${sparse}' for '--sparse' (valid: auto, always, never)`)
+    throw new UsageError(`invalid argument ${q(sparse)} for '--sparse' (valid: auto, always, never)`)
   }
   return {
     flags: {
@@ -143,14 +150,14 @@ async function copyOne(src: string, dest: string, f: Flags, signal: AbortSignal,
   try {
     st = fs.statSync(src)
   } catch (err) {
-    fail(`cannot stat '${src}': ${describe(err)}`)
+    fail(`cannot stat ${q(src)}: ${describe(err)}`)
     if (f.json) out(JSON.stringify({ src, dest, error: { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message } }))
     return false
   }
   try {
     if (st.isDirectory()) {
       if (!f.recursive) {
-        fail(`-r not specified; omitting directory '${src}'`)
+        fail(`-r not specified; omitting directory ${q(src)}`)
         return false
       }
       bar?.start(src, 0)
@@ -160,16 +167,20 @@ async function copyOne(src: string, dest: string, f: Flags, signal: AbortSignal,
         sparse: f.sparse,
         preserve: f.preserve ? { timestamps: true, ownership: true } : false,
         signal,
+        listFiles: f.verbose,
         onProgress: bar ? (p) => bar.update(p.bytes, 0, p.files) : undefined,
       })
       bar?.done()
       // -n: existing files are skipped, not failures (cp -n).
       const errors = f.noClobber ? r.errors.filter((e) => (e.error as NodeJS.ErrnoException).code !== 'EEXIST') : r.errors
-      for (const e of errors) fail(`cannot copy '${e.src}' to '${e.dest}': ${describe(e.error)}`)
-      for (const s of r.skipped) fail(`skipping '${s.path}': not a regular file, directory or symlink (${s.type})`)
+      for (const e of errors) fail(`cannot copy ${q(e.src)} to ${q(e.dest)}: ${describe(e.error)}`)
+      for (const s of r.skipped) fail(`skipping ${q(s.path)}: not a regular file, directory or symlink (${s.type})`)
       const methods = Object.entries(r.methods).filter(([, n]) => n > 0).map(([m, n]) => `${m} ${n}`).join(', ')
       if (f.json) out(JSON.stringify({ src, dest, files: r.files, bytes: r.bytes, dirs: r.dirs, symlinks: r.symlinks, methods: r.methods, errors: errors.length, skipped: r.skipped.length }))
-      else if (f.verbose) out(`'${src}' -> '${dest}' (${r.files} files${methods ? `: ${methods}` : ''}; ${r.dirs} dirs, ${r.symlinks} symlinks, ${humanBytes(r.bytes)})`)
+      else if (f.verbose) {
+        for (const c of r.copied ?? []) out(`${q(c.src)} -> ${q(c.dest)} (${c.method}, ${humanBytes(c.bytes)})`)
+        out(`${q(src)} -> ${q(dest)} (${r.files} files${methods ? `: ${methods}` : ''}; ${r.dirs} dirs, ${r.symlinks} symlinks, ${humanBytes(r.bytes)})`)
+      }
       return errors.length === 0
     }
     bar?.start(src, st.size)
@@ -188,19 +199,19 @@ async function copyOne(src: string, dest: string, f: Flags, signal: AbortSignal,
     } catch (err) {
       if (f.noClobber && (err as NodeJS.ErrnoException).code === 'EEXIST') {
         bar?.done()
-        if (f.verbose) out(`skipped '${dest}' (exists)`)
+        if (f.verbose) out(`skipped ${q(dest)} (exists)`)
         return true
       }
       throw err
     }
     bar?.done()
     if (f.json) out(JSON.stringify({ src, dest, method: r.method, bytes: r.bytes }))
-    else if (f.verbose) out(`'${src}' -> '${dest}' (${r.method}, ${humanBytes(r.bytes)})`)
+    else if (f.verbose) out(`${q(src)} -> ${q(dest)} (${r.method}, ${humanBytes(r.bytes)})`)
     return true
   } catch (err) {
     bar?.done()
     if ((err as Error).name === 'AbortError') throw err
-    fail(`cannot copy '${src}' to '${dest}': ${describe(err)}`)
+    fail(`cannot copy ${q(src)} to ${q(dest)}: ${describe(err)}`)
     if (f.json) out(JSON.stringify({ src, dest, error: { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message } }))
     return false
   }
@@ -208,12 +219,12 @@ async function copyOne(src: string, dest: string, f: Flags, signal: AbortSignal,
 
 async function runCopy(f: Flags, positionals: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('missing file operand')
-  if (positionals.length === 1) throw new UsageError(`missing destination file operand after '${positionals[0]}'`)
+  if (positionals.length === 1) throw new UsageError(`missing destination file operand after ${q(positionals[0])}`)
   const target = positionals[positionals.length - 1]
   const sources = positionals.slice(0, -1)
   const targetIsDir = isDir(target)
   if (sources.length > 1 && !targetIsDir) {
-    fail(`target '${target}' is not a directory`)
+    fail(`target ${q(target)} is not a directory`)
     return 1
   }
   const ac = new AbortController()
@@ -260,7 +271,7 @@ async function runProbe(f: Flags, positionals: string[]): Promise<number> {
     }
     return 0
   } catch (err) {
-    fail(`cannot probe '${dir}': ${describe(err)}`)
+    fail(`cannot probe ${q(dir)}: ${describe(err)}`)
     return 1
   }
 }
@@ -272,7 +283,7 @@ async function runDedupe(f: Flags, positionals: string[]): Promise<number> {
   try {
     srcSize = fs.statSync(src).size
   } catch (err) {
-    fail(`cannot stat '${src}': ${describe(err)}`)
+    fail(`cannot stat ${q(src)}: ${describe(err)}`)
     return 1
   }
   let ok = true
@@ -282,7 +293,7 @@ async function runDedupe(f: Flags, positionals: string[]): Promise<number> {
     try {
       size = fs.statSync(t).size
     } catch (err) {
-      fail(`cannot stat '${t}': ${describe(err)}`)
+      fail(`cannot stat ${q(t)}: ${describe(err)}`)
       ok = false
       continue
     }
@@ -293,10 +304,10 @@ async function runDedupe(f: Flags, positionals: string[]): Promise<number> {
       const bytes = Number(r.bytesDeduped)
       total += bytes
       if (f.json) out(JSON.stringify({ src, target: t, status: r.status, bytesDeduped: bytes }))
-      else if (r.status === 'same') out(`'${t}': ${humanBytes(bytes)} shared with '${src}'`)
-      else out(`'${t}': differs from '${src}' (${humanBytes(bytes)} shared before the first difference)`)
+      else if (r.status === 'same') out(`${q(t)}: ${humanBytes(bytes)} shared with ${q(src)}`)
+      else out(`${q(t)}: differs from ${q(src)} (${humanBytes(bytes)} shared before the first difference)`)
     } catch (err) {
-      fail(`cannot dedupe '${t}' with '${src}': ${describe(err)}`)
+      fail(`cannot dedupe ${q(t)} with ${q(src)}: ${describe(err)}`)
       if (f.json) out(JSON.stringify({ src, target: t, status: 'error', error: { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message } }))
       ok = false
     }

@@ -59,6 +59,7 @@ export const FLAG = {
   KEEP_OWNERSHIP: 1 << 7,
   KEEP_XATTRS: 1 << 8,
   STOP_ON_ERROR: 1 << 9,
+  LIST_FILES: 1 << 10,
 } as const
 
 export interface ParsedCopy {

@@ -174,6 +174,19 @@ Napi::Value to_js(Napi::Env env, BatchJob& job, bool& ok) {
     skipped.Set(i, row);
   }
   o.Set("skipped", skipped);
+  if (job.opts.list_files) {
+    Napi::Array copied = Napi::Array::New(env, r.copied.size());
+    for (uint32_t i = 0; i < r.copied.size(); ++i) {
+      const auto& c = r.copied[i];
+      Napi::Object row = Napi::Object::New(env);
+      row.Set("src", path_value(env, c.src));
+      row.Set("dest", path_value(env, c.dest));
+      row.Set("method", kMethodNames[static_cast<int>(c.method)]);
+      row.Set("bytes", static_cast<double>(c.bytes));
+      copied.Set(i, row);
+    }
+    o.Set("copied", copied);
+  }
   return o;
 }
 
@@ -210,6 +223,7 @@ Napi::Value start(const Napi::CallbackInfo& info, std::unique_ptr<BatchJob> job,
   job->opts.sparse = o.sparse;
   job->opts.preserve = o.preserve;
   job->opts.stop_on_error = o.stop_on_error;
+  job->opts.list_files = o.list_files;
   job->opts.concurrency = info[flags_at + 1].IsNumber() ? info[flags_at + 1].As<Napi::Number>().Int32Value() : 0;
   job->opts.umask = read_umask();
   Napi::Value control = info[flags_at + 2];

@@ -37,6 +37,7 @@ bool read_flags(Napi::Env env, const Napi::Value& v, CommonOptions& out) {
   out.atomic = flags & kAtomic;
   out.fsync = flags & kFsync;
   out.stop_on_error = flags & kStopOnError;
+  out.list_files = flags & kListFiles;
   out.preserve.timestamps = flags & kKeepTimestamps;
   out.preserve.ownership = flags & kKeepOwnership;
   out.preserve.xattrs = flags & kKeepXattrs;

@@ -26,6 +26,7 @@ enum Flags : uint32_t {
   kKeepOwnership = 1u << 7,
   kKeepXattrs = 1u << 8,
   kStopOnError = 1u << 9,
+  kListFiles = 1u << 10,
 };
 
 struct CommonOptions {
@@ -35,6 +36,7 @@ struct CommonOptions {
   bool atomic = false;
   bool fsync = false;
   bool stop_on_error = false;
+  bool list_files = false;
   cowcopy::Preserve preserve;
 };
 

@@ -57,6 +57,17 @@ t.test('across filesystems: btrfs -> xfs and ext4 -> tmpfs', async (t) => {
   }
 })
 
+onFs(t, 'xfs', 'listFiles: every copied file with its method', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  const files = makeTree(src, { packages: 3, filesPerPackage: 5 })
+  const r = await copyDir(src, path.join(dir, 'dest'), { listFiles: true, concurrency: 2 })
+  t.equal(r.copied.length, files)
+  t.ok(r.copied.every((c) => c.method === 'clone' && c.src.startsWith(src + '/') && c.dest === c.src.replace(src, path.join(dir, 'dest'))))
+  t.equal(r.copied.reduce((n, c) => n + c.bytes, 0), r.bytes)
+  const plain = await copyDir(src, path.join(dir, 'dest2'))
+  t.equal(plain.copied, undefined, 'not listed unless asked')
+})
+
 onFs(t, 'btrfs', "reflink 'never' in a tree: real copies", async (t, dir) => {
   const src = path.join(dir, 'src')
   makeTree(src, { packages: 5, filesPerPackage: 8 })

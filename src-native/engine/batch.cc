@@ -63,7 +63,12 @@ bool BatchState::should_stop() const {
          (opts.cancel && __atomic_load_n(opts.cancel, __ATOMIC_RELAXED) != 0);
 }
 
-void BatchState::file_done(LocalStats& local, const CopyResult& r) {
+void BatchState::file_done(LocalStats& local, const CopyResult& r, const std::function<std::string()>& src,
+                           const std::function<std::string()>& dest) {
+  if (opts.list_files) {
+    std::lock_guard<std::mutex> lock(mu);
+    result.copied.push_back(CopiedFile{src(), dest(), r.method, r.bytes});
+  }
   local.files += 1;
   local.bytes += r.bytes;
   local.methods[static_cast<int>(r.method)] += 1;
@@ -118,7 +123,7 @@ BatchResult copy_files(const std::vector<std::pair<std::string, std::string>>& p
       req.dest = pairs[i].second;
       CopyResult r = copy_file(req);
       if (r.err == 0) {
-        state.file_done(local, r);
+        state.file_done(local, r, [&] { return pairs[i].first; }, [&] { return pairs[i].second; });
       } else if (r.err != ECANCELED) {
         state.add_error(pairs[i].first, pairs[i].second, r.err, r.reason);
       }

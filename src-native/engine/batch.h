@@ -27,6 +27,14 @@ struct BatchOptions {
   mode_t umask = 022;           // the process umask, read by the caller
   int64_t* cancel = nullptr;    // non-zero: stop (files in flight finish or are removed)
   int64_t* progress = nullptr;  // [bytes done, files done], updated as files finish
+  bool list_files = false;      // record every copied file with its method (BatchResult.copied)
+};
+
+struct CopiedFile {
+  std::string src;
+  std::string dest;
+  Method method;
+  uint64_t bytes;
 };
 
 struct BatchError {
@@ -49,6 +57,7 @@ struct BatchResult {
   uint64_t methods[5] = {0, 0, 0, 0, 0};  // indexed by Method
   std::vector<BatchError> errors;
   std::vector<Skipped> skipped;
+  std::vector<CopiedFile> copied;  // with BatchOptions.list_files, in completion order
   int fatal = 0;                 // the whole call failed before copying (or was cancelled)
   const char* fatal_reason = nullptr;
   int threads = 0;               // how many copy threads ran

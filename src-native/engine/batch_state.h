@@ -33,7 +33,9 @@ struct BatchState {
   void add_skipped(std::string path, const char* type);
   void merge(const LocalStats& s);
   bool should_stop() const;
-  void file_done(LocalStats& local, const CopyResult& r);
+  // A file copied; src/dest are only built when the caller listed files.
+  void file_done(LocalStats& local, const CopyResult& r, const std::function<std::string()>& src,
+                 const std::function<std::string()>& dest);
   // A request with the batch's options; the caller fills in the paths.
   CopyRequest file_request() const;
 };

@@ -151,7 +151,8 @@ class Tree {
       req.dest = req.src;
       CopyResult r = copy_file(req);
       if (r.err == 0) {
-        state_.file_done(local, r);
+        state_.file_done(local, r, [&] { return join(task.dir->src_path, req.src); },
+                         [&] { return join(task.dir->dest_path, req.src); });
       } else if (r.err != ECANCELED) {
         state_.add_error(join(task.dir->src_path, req.src), join(task.dir->dest_path, req.src), r.err,
                          r.reason);
