@@ -6,7 +6,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { parseArgs } from 'node:util'
 import { copyDir, copyFile, dedupeRange, probe, type BatchResult, type CopyOptions, type CopyResult } from './index'
-import { ProgressBar } from './progress-bar'
+import { human as humanBytes, ProgressBar } from './progress-bar'
 
 const USAGE = `Usage: cowcopy [OPTION]... SOURCE DEST
   or:  cowcopy [OPTION]... SOURCE... DIRECTORY
@@ -57,15 +57,6 @@ function fail(msg: string): void {
   process.stderr.write(`cowcopy: ${msg}\n`)
 }
 
-function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let i = 0
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024
-    i++
-  }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`
-}
 
 interface Flags {
   recursive: boolean

@@ -4,7 +4,8 @@
 // progress interval) and clears itself when done.
 import type { WriteStream } from 'node:tty'
 
-function human(n: number): string {
+/** 1536 -> "1.5 KiB"; bytes under 1 KiB as a whole number ("10 B"). */
+export function human(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
   let i = 0
   while (n >= 1024 && i < units.length - 1) {

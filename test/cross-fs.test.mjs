@@ -4,7 +4,7 @@ import t from 'tap'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyFile, copyFileSync } from 'cowcopy'
-import { fsDir, makeFile, noneShared, sameBytes } from './helpers.mjs'
+import { makeFile, needMounts, noneShared, sameBytes } from './helpers.mjs'
 
 const pairs = [
   ['btrfs', 'xfs'],
@@ -16,15 +16,10 @@ const pairs = [
 
 for (const [from, to] of pairs) {
   t.test(`${from} -> ${to}`, async (t) => {
-    const a = fsDir(from)
-    const b = fsDir(to)
-    if (!a.dir || !b.dir) {
-      if (process.env.CI) t.fail(`CI needs the ${from} and ${to} mounts`)
-      else t.skip(a.reason || b.reason)
-      return
-    }
-    const srcDir = fs.mkdtempSync(path.join(a.dir, 'xfs-'))
-    const destDir = fs.mkdtempSync(path.join(b.dir, 'xfs-'))
+    const dirs = needMounts(t, from, to)
+    if (!dirs) return
+    const srcDir = fs.mkdtempSync(path.join(dirs[0], 'xfs-'))
+    const destDir = fs.mkdtempSync(path.join(dirs[1], 'xfs-'))
     t.teardown(() => {
       fs.rmSync(srcDir, { recursive: true, force: true })
       fs.rmSync(destDir, { recursive: true, force: true })

@@ -6,7 +6,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { copyFile, copyFileSync, reflinkSync, constants } from 'cowcopy'
-import { fsDir, onFs, tmpScratch } from './helpers.mjs'
+import { needMounts, onFs, tmpScratch } from './helpers.mjs'
 
 const FIELDS = ['name', 'message', 'code', 'errno', 'syscall', 'path', 'dest']
 const pick = (e) => Object.fromEntries(FIELDS.map((k) => [k, e?.[k]]))
@@ -80,15 +80,10 @@ onFs(t, 'ext4', 'COPYFILE_FICLONE_FORCE where clones are impossible: same error 
 })
 
 t.test('cross-filesystem reflink is EXDEV', async (t) => {
-  const a = fsDir('btrfs')
-  const b = fsDir('xfs')
-  if (!a.dir || !b.dir) {
-    if (process.env.CI) t.fail('CI needs the btrfs and xfs mounts')
-    else t.skip(a.reason || b.reason)
-    return
-  }
-  const src = path.join(a.dir, `xdev-${process.pid}`)
-  const dest = path.join(b.dir, `xdev-${process.pid}`)
+  const dirs = needMounts(t, 'btrfs', 'xfs')
+  if (!dirs) return
+  const src = path.join(dirs[0], `xdev-${process.pid}`)
+  const dest = path.join(dirs[1], `xdev-${process.pid}`)
   fs.writeFileSync(src, 'x'.repeat(100000))
   t.teardown(() => fs.rmSync(src, { force: true }))
   const err = nodeError(() => copyFileSync(src, dest, { reflink: 'always' }))

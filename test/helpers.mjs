@@ -46,6 +46,19 @@ export function onFs(t, name, title, fn) {
   })
 }
 
+/**
+ * The directories of several test filesystems, or null after skipping (or,
+ * in CI, failing) the test with the reason one is missing.
+ */
+export function needMounts(t, ...names) {
+  const found = names.map(fsDir)
+  const missing = found.find((f) => !f.dir)
+  if (!missing) return found.map((f) => f.dir)
+  if (process.env.CI) t.fail(`CI needs the ${names.join(' and ')} mounts: ${missing.reason}`)
+  else t.skip(missing.reason)
+  return null
+}
+
 /** A scratch directory on any filesystem (the OS temp dir). */
 export function tmpScratch(t) {
   const d = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cowcopy-test-'))

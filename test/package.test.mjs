@@ -11,20 +11,12 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
-import { allShared, fsDir, noneShared } from './helpers.mjs'
+import { allShared, needMounts, noneShared } from './helpers.mjs'
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const require = createRequire(import.meta.url)
 const { sourceHash } = require('../src-native/source-hash.js')
 
-function need(t, ...names) {
-  const dirs = names.map(fsDir)
-  const missing = dirs.find((d) => !d.dir)
-  if (!missing) return dirs.map((d) => d.dir)
-  if (process.env.CI) t.fail(`CI needs the mounts: ${missing.reason}`)
-  else t.skip(missing.reason)
-  return null
-}
 
 // A PATH with node, npm and sh only: no g++, cc, make or python3.
 function bareBin(t) {
@@ -71,7 +63,7 @@ t.test('the committed prebuilds', async (t) => {
 })
 
 t.test('packed, installed without a compiler, used as ESM, CJS and TypeScript', async (t) => {
-  const dirs = need(t, 'btrfs', 'ext4', 'xfs')
+  const dirs = needMounts(t, 'btrfs', 'ext4', 'xfs')
   if (!dirs) return
   const [btrfs, ext4, xfs] = dirs.map((d) => fs.mkdtempSync(path.join(d, 'pkg-')))
   t.teardown(() => [btrfs, ext4, xfs].forEach((d) => fs.rmSync(d, { recursive: true, force: true })))

@@ -7,7 +7,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { cloneRange, cloneRangeSync, copyRange, copyRangeSync, dedupeRange, dedupeRangeSync, probe, probeSync } from 'cowcopy'
-import { extents, fsDir, onFs, openFds, readAt } from './helpers.mjs'
+import { extents, needMounts, onFs, openFds, readAt } from './helpers.mjs'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -155,15 +155,10 @@ onFs(t, 'ext4', 'no remap support: clone and dedupe say EOPNOTSUPP, copyRange wo
 })
 
 t.test('across filesystems: clone is EXDEV, copyRange works', async (t) => {
-  const a = fsDir('btrfs')
-  const b = fsDir('xfs')
-  if (!a.dir || !b.dir) {
-    if (process.env.CI) t.fail('CI needs btrfs and xfs')
-    else t.skip(a.reason || b.reason)
-    return
-  }
-  const src = path.join(a.dir, `range-${process.pid}`)
-  const dest = path.join(b.dir, `range-${process.pid}`)
+  const dirs = needMounts(t, 'btrfs', 'xfs')
+  if (!dirs) return
+  const src = path.join(dirs[0], `range-${process.pid}`)
+  const dest = path.join(dirs[1], `range-${process.pid}`)
   t.teardown(() => [src, dest].forEach((f) => fs.rmSync(f, { force: true })))
   const data = write(src, randomBytes(MiB))
   t.throws(() => cloneRangeSync(src, dest, { length: 65536 }), { code: 'EXDEV', syscall: 'ioctl_ficlonerange' })
