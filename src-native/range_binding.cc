@@ -139,6 +139,21 @@ struct PairArgs {
   uint64_t src_off = 0, dst_off = 0, len = 0;
 };
 
+// Opens both sides of a range call (paths owned here, fds lent) and runs op;
+// a path destination is closed here, where close() may still report an error.
+template <class Op>
+RangeError with_pair(const PairArgs& a, const char* sc, Op op) {
+  UniqueFd s_own, d_own;
+  int s = -1, d = -1;
+  if (int err = open_arg(a.src, O_RDONLY, s_own, s)) return RangeError{err, sc, {}};
+  if (int err = open_arg(a.dest, O_WRONLY | O_CREAT, d_own, d)) return RangeError{err, sc, {}};
+  RangeError e = op(s, d);
+  if (e.err == 0 && d_own.valid()) {
+    if (int err = d_own.close_checked()) e = RangeError{err, "close", {}};
+  }
+  return e;
+}
+
 bool read_pair(const Napi::CallbackInfo& info, PairArgs& a) {
   return info.Length() >= 6 && read_file_arg(info[0], a.src) && read_file_arg(info[1], a.dest) &&
          read_u64(info[2], a.src_off) && read_u64(info[3], a.dst_off) && read_u64(info[4], a.len);
@@ -150,13 +165,9 @@ Napi::Value CloneRange(const Napi::CallbackInfo& info) {
   auto result = std::make_shared<RangeError>();
   auto job = std::make_unique<Job>();
   job->run = [args, result] {
-    UniqueFd s_own, d_own;
-    int s = -1, d = -1;
-    const char* sc = "ioctl_ficlonerange";
-    if (int err = open_arg(args->src, O_RDONLY, s_own, s)) return void(*result = RangeError{err, sc, {}});
-    if (int err = open_arg(args->dest, O_WRONLY | O_CREAT, d_own, d)) return void(*result = RangeError{err, sc, {}});
-    *result = cowcopy::clone_range(s, args->src_off, d, args->dst_off, args->len);
-    if (result->err == 0 && d_own.valid() && d_own.close_checked() != 0) *result = RangeError{errno, "close", {}};
+    *result = with_pair(*args, "ioctl_ficlonerange", [&](int s, int d) {
+      return cowcopy::clone_range(s, args->src_off, d, args->dst_off, args->len);
+    });
   };
   job->finish = [args, result](Napi::Env env, bool& ok) -> Napi::Value {
     ok = result->err == 0;
@@ -175,13 +186,9 @@ Napi::Value CopyRange(const Napi::CallbackInfo& info) {
   auto out = std::make_shared<Out>();
   auto job = std::make_unique<Job>();
   job->run = [args, out] {
-    UniqueFd s_own, d_own;
-    int s = -1, d = -1;
-    const char* sc = "copy_file_range";
-    if (int err = open_arg(args->src, O_RDONLY, s_own, s)) return void(out->e = RangeError{err, sc, {}});
-    if (int err = open_arg(args->dest, O_WRONLY | O_CREAT, d_own, d)) return void(out->e = RangeError{err, sc, {}});
-    out->e = cowcopy::copy_range(s, args->src_off, d, args->dst_off, args->len, out->copied);
-    if (out->e.err == 0 && d_own.valid() && d_own.close_checked() != 0) out->e = RangeError{errno, "close", {}};
+    out->e = with_pair(*args, "copy_file_range", [&](int s, int d) {
+      return cowcopy::copy_range(s, args->src_off, d, args->dst_off, args->len, out->copied);
+    });
   };
   job->finish = [args, out](Napi::Env env, bool& ok) -> Napi::Value {
     ok = out->e.err == 0;
