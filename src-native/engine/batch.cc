@@ -16,13 +16,14 @@ extern "C" char cowcopy_libc_single_threaded;
 char cowcopy_libc_single_threaded = 0;
 
 int default_concurrency(long magic) {
-  // Measured on the 2-core VM: copyDir of a 4 000-file tree, median of 9
-  // runs, at 1/2/3/4 threads (ms): btrfs 62/92/85/83 (clones into one
-  // subvolume serialise; extra threads only add contention), xfs 48/49/50/52,
-  // ext4 41/30/31/31 (copy_file_range does real work that overlaps).
+  // Measured on the 2-core VM with bench/tree.js's 10 000-file tree, median
+  // of 7 runs, copyDir at 1 / 2 / 3 copy threads (ms): btrfs 190 / 249 / 237
+  // (clones into one subvolume serialise; extra threads only add contention),
+  // xfs 149 / 133 / -, ext4 192 / 125 / 125 (copy_file_range does real work
+  // that overlaps). With more than one, the walker is a thread of its own.
   switch (static_cast<unsigned long>(magic)) {
     case 0x9123683e: return 1;  // btrfs
-    case 0x58465342: return 1;  // xfs
+    case 0x58465342: return 2;  // xfs
     case 0xef53: return 2;      // ext4
     case 0x01021994: return 2;  // tmpfs
     default: return 2;
