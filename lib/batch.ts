@@ -15,7 +15,7 @@ export interface BatchProgress {
 }
 
 export interface BatchOptions extends Omit<CopyOptions, 'atomic' | 'fsync' | 'onProgress'> {
-  /** Copy threads (1-64). Default: measured per filesystem type (btrfs and XFS 1, ext4, tmpfs and others 2). */
+  /** Copy threads (1-64). Default: measured per filesystem type (btrfs 1; XFS, ext4, tmpfs and others 2). copyDir adds a walker thread when there is more than one. */
   concurrency?: number
   /** Stop at the first failed file (default false: the others go on, errors are listed). */
   stopOnError?: boolean

@@ -19,6 +19,7 @@ for (const fsName of ['btrfs', 'xfs', 'ext4', 'tmpfs']) {
     const fdsBefore = openFds()
     const r = await copyDir(src, dest)
     t.same(openFds(), fdsBefore, 'no descriptor leaked')
+    t.equal(r.threads, fsName === 'btrfs' ? 1 : 2, 'the measured default number of copy threads')
     t.equal(r.files, files, 'every file copied')
     t.equal(r.symlinks, 300, 'every symlink recreated')
     t.same(r.errors, [])
@@ -62,6 +63,25 @@ onFs(t, 'xfs', 'listFiles: every copied file with its method', async (t, dir) =>
   const plain = await copyDir(src, path.join(dir, 'dest2'))
   t.equal(plain.copied, undefined, 'not listed unless asked')
 })
+
+for (const fsName of ['xfs', 'ext4']) {
+  // 1: the walker copies; more: it only walks, up to 64 chunks ahead, while
+  // the copy threads drain the queue (a tree of 250 directories fills it).
+  onFs(t, fsName, 'the same tree at 1, 2 and 5 copy threads', async (t, dir) => {
+    const src = path.join(dir, 'src')
+    const files = makeTree(src, { packages: 50, filesPerPackage: 12 })
+    for (const concurrency of [1, 2, 5]) {
+      const dest = path.join(dir, `dest-${concurrency}`)
+      const fdsBefore = openFds()
+      const r = await copyDir(src, dest, { concurrency })
+      t.same(openFds(), fdsBefore, `${concurrency}: no descriptor leaked`)
+      t.equal(r.threads, concurrency, `${concurrency}: copy threads`)
+      t.equal(r.files, files, `${concurrency}: every file`)
+      t.same(r.errors, [])
+      t.same(diffTrees(src, dest), [], `${concurrency}: trees equal`)
+    }
+  })
+}
 
 onFs(t, 'btrfs', "reflink 'never' in a tree: real copies", async (t, dir) => {
   const src = path.join(dir, 'src')
