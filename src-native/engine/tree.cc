@@ -169,9 +169,10 @@ class Tree {
     }
   }
 
-  // Hands a chunk to the copy threads, waiting while the queue is full (the
-  // walker only walks: copying in between, it made directories late and cost
-  // XFS 20 %); with no copy threads (concurrency 1) the walker copies it.
+  // Hands a chunk to the copy threads, waiting while the queue is full: the
+  // walker only walks (when it copied in between, it made directories late
+  // and two threads were slower than one on XFS). With no copy threads
+  // (concurrency 1) the walker copies the chunk itself.
   bool hand_over(FileTask& task) {
     if (task.names.empty()) return true;
     if (inline_) {

@@ -24,15 +24,6 @@ class WorkQueue {
     return true;
   }
 
-  // false when the queue is full (or closed): the caller does the work itself.
-  bool try_push(T& item) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closed_ || items_.size() >= capacity_) return false;
-    items_.push_back(std::move(item));
-    not_empty_.notify_one();
-    return true;
-  }
-
   // false when the queue is closed and empty.
   bool pop(T& out) {
     std::unique_lock<std::mutex> lock(mu_);
