@@ -140,6 +140,18 @@ void Execute(napi_env, void* data) {
 
 const char* const kMethodNames[] = {"none", "clone", "copy_file_range", "sendfile", "readwrite"};
 
+// An array with one object per item, filled in by `fill`.
+template <class T, class Fill>
+Napi::Array rows(Napi::Env env, const std::vector<T>& items, Fill fill) {
+  Napi::Array out = Napi::Array::New(env, items.size());
+  for (uint32_t i = 0; i < items.size(); ++i) {
+    Napi::Object row = Napi::Object::New(env);
+    fill(row, items[i]);
+    out.Set(i, row);
+  }
+  return out;
+}
+
 Napi::Value to_js(Napi::Env env, BatchJob& job, bool& ok) {
   ok = false;
   if (!job.failure.empty()) return Napi::Error::New(env, job.failure).Value();
@@ -156,36 +168,22 @@ Napi::Value to_js(Napi::Env env, BatchJob& job, bool& ok) {
   for (int i = 1; i < 5; ++i) methods.Set(kMethodNames[i], static_cast<double>(r.methods[i]));
   methods.Set("none", static_cast<double>(r.methods[0]));
   o.Set("methods", methods);
-  Napi::Array errors = Napi::Array::New(env, r.errors.size());
-  for (uint32_t i = 0; i < r.errors.size(); ++i) {
-    const auto& e = r.errors[i];
-    Napi::Object row = Napi::Object::New(env);
+  o.Set("errors", rows(env, r.errors, [&](Napi::Object row, const auto& e) {
     row.Set("src", path_value(env, e.src));
     row.Set("dest", path_value(env, e.dest));
     row.Set("error", make_error(env, e.err, e.reason, e.src, e.dest));
-    errors.Set(i, row);
-  }
-  o.Set("errors", errors);
-  Napi::Array skipped = Napi::Array::New(env, r.skipped.size());
-  for (uint32_t i = 0; i < r.skipped.size(); ++i) {
-    Napi::Object row = Napi::Object::New(env);
-    row.Set("path", path_value(env, r.skipped[i].path));
-    row.Set("type", r.skipped[i].type);
-    skipped.Set(i, row);
-  }
-  o.Set("skipped", skipped);
+  }));
+  o.Set("skipped", rows(env, r.skipped, [&](Napi::Object row, const auto& k) {
+    row.Set("path", path_value(env, k.path));
+    row.Set("type", k.type);
+  }));
   if (job.opts.list_files) {
-    Napi::Array copied = Napi::Array::New(env, r.copied.size());
-    for (uint32_t i = 0; i < r.copied.size(); ++i) {
-      const auto& c = r.copied[i];
-      Napi::Object row = Napi::Object::New(env);
+    o.Set("copied", rows(env, r.copied, [&](Napi::Object row, const auto& c) {
       row.Set("src", path_value(env, c.src));
       row.Set("dest", path_value(env, c.dest));
       row.Set("method", kMethodNames[static_cast<int>(c.method)]);
       row.Set("bytes", static_cast<double>(c.bytes));
-      copied.Set(i, row);
-    }
-    o.Set("copied", copied);
+    }));
   }
   return o;
 }
