@@ -29,6 +29,7 @@ for (const fsName of ['xfs', 'ext4']) {
     const r = await copyFiles(pairs)
     t.same(openFds(), fds, 'no descriptor leaked')
     t.equal(r.files, 999)
+    t.equal(r.threads, 2, 'the measured default: 2 copy threads on XFS and ext4')
     t.equal(r.errors.length, 1)
     const e = r.errors[0]
     t.equal(e.src, pairs[bad][0])
