@@ -9,7 +9,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const cowcopy = require('..')
 const reflinkPkg = require('@reflink/reflink')
-const { fsType, median, settle, shuffled, writeRandomFile } = require('./common')
+const { fsType, median, settle, shuffled, testMounts, writeRandomFile } = require('./common')
 
 const ROUNDS = Number(process.env.ROUNDS || 15)
 // A clone of 1 GiB takes tens of microseconds: one sample times BATCH clones
@@ -64,14 +64,7 @@ async function benchDir(dir) {
 
 function defaultDirs() {
   if (process.env.COWCOPY_BENCH_DIRS) return process.env.COWCOPY_BENCH_DIRS.split(':')
-  const root = process.env.COWCOPY_MOUNT_ROOT || '/var/tmp/cowcopy-mounts'
-  return ['btrfs', 'xfs'].map((n) => path.join(root, n)).filter((d) => {
-    try {
-      return ['btrfs', 'xfs'].includes(fsType(d))
-    } catch {
-      return false
-    }
-  })
+  return testMounts(['btrfs', 'xfs'])
 }
 
 async function main() {

@@ -4,6 +4,7 @@
 const { execFileSync } = require('node:child_process')
 const { randomBytes } = require('node:crypto')
 const fs = require('node:fs')
+const path = require('node:path')
 
 const NAMES = new Map([
   [0x9123683e, 'btrfs'],
@@ -60,4 +61,27 @@ function writeRandomFile(file, size, seed = 0) {
   fs.closeSync(fd)
 }
 
-module.exports = { fsType, median, shuffled, settle, writeRandomFile }
+// The test mounts (test/fixtures/mounts.sh) among `names` that are really
+// mounted with that filesystem.
+function testMounts(names) {
+  const root = process.env.COWCOPY_MOUNT_ROOT || '/var/tmp/cowcopy-mounts'
+  return names.map((n) => path.join(root, n)).filter((d) => {
+    try {
+      return fsType(d) === path.basename(d)
+    } catch {
+      return false
+    }
+  })
+}
+
+// Those mounts, or exit with how to make them.
+function needTestMounts(names) {
+  const dirs = testMounts(names)
+  if (dirs.length === 0) {
+    console.error(`No ${names.join('/')} test mount: run \`sudo bash test/fixtures/mounts.sh\` first.`)
+    process.exit(1)
+  }
+  return dirs
+}
+
+module.exports = { fsType, median, needTestMounts, shuffled, settle, testMounts, writeRandomFile }

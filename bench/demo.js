@@ -7,7 +7,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const cowcopy = require('..')
-const { fsType, writeRandomFile } = require('./common')
+const { fsType, testMounts, writeRandomFile } = require('./common')
 
 const SIZE = 256 << 20
 
@@ -48,13 +48,7 @@ async function main() {
   let dirs = process.argv.slice(2)
   if (dirs.length === 0) {
     dirs = [os.tmpdir()]
-    const root = process.env.COWCOPY_MOUNT_ROOT || '/var/tmp/cowcopy-mounts'
-    for (const name of ['btrfs', 'xfs']) {
-      const d = path.join(root, name)
-      try {
-        if (fsType(d) === name) dirs.push(d)
-      } catch {}
-    }
+    dirs.push(...testMounts(['btrfs', 'xfs']))
   }
   for (const dir of dirs) await demo(dir)
   console.log('\nA CoW filesystem (btrfs, XFS) shows method "clone"; mount one with: sudo bash test/fixtures/mounts.sh')

@@ -13,7 +13,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { randomBytes } = require('node:crypto')
 const cowcopy = require('..')
-const { fsType, median, settle, shuffled, writeRandomFile } = require('./common')
+const { fsType, median, needTestMounts, settle, shuffled, writeRandomFile } = require('./common')
 
 const ROUNDS = Number(process.env.ROUNDS || 9)
 const BIG = Number(process.env.BIG_MIB || 2048) * 2 ** 20
@@ -86,18 +86,7 @@ function makeSparse(file) {
 }
 
 function main() {
-  const root = process.env.COWCOPY_MOUNT_ROOT || '/var/tmp/cowcopy-mounts'
-  const dirs = ['ext4', 'tmpfs', 'xfs'].map((n) => path.join(root, n)).filter((d) => {
-    try {
-      return ['ext4', 'tmpfs', 'xfs'].includes(fsType(d))
-    } catch {
-      return false
-    }
-  })
-  if (dirs.length === 0) {
-    console.error('No test mounts: run `sudo bash test/fixtures/mounts.sh` first.')
-    process.exit(1)
-  }
+  const dirs = needTestMounts(['ext4', 'tmpfs', 'xfs'])
   console.log(`\nByte copies: time until the copy is on disk (copy + syncfs), median of ${ROUNDS} shuffled rounds; ratio = cp's time / this time, so > 1 is faster than cp.\n`)
   console.log('| fs | file | contender | median ms | vs cp |')
   console.log('|---|---|---|---:|---:|')

@@ -8,7 +8,7 @@ const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const cowcopy = require('..')
-const { fsType, median, settle, writeRandomFile } = require('./common')
+const { fsType, median, needTestMounts, settle, writeRandomFile } = require('./common')
 
 const ROUNDS = Number(process.env.ROUNDS || 9)
 const GiB = 2 ** 30
@@ -87,18 +87,7 @@ function bench(dir) {
   }
 }
 
-const root = process.env.COWCOPY_MOUNT_ROOT || '/var/tmp/cowcopy-mounts'
-const dirs = ['btrfs', 'xfs'].map((n) => path.join(root, n)).filter((d) => {
-  try {
-    return ['btrfs', 'xfs'].includes(fsType(d))
-  } catch {
-    return false
-  }
-})
-if (dirs.length === 0) {
-  console.error('No btrfs or XFS mount: run `sudo bash test/fixtures/mounts.sh` first.')
-  process.exit(1)
-}
+const dirs = needTestMounts(['btrfs', 'xfs'])
 console.log(`\nRange operations, median of ${ROUNDS} rounds; ratio = the fs read/write time / this time:\n`)
 console.log('| fs | operation | median | throughput | vs fs |')
 console.log('|---|---|---:|---:|---:|')

@@ -15,7 +15,7 @@ const path = require('node:path')
 const { randomBytes } = require('node:crypto')
 const cowcopy = require('..')
 const reflinkPkg = require('@reflink/reflink')
-const { fsType, median, settle, shuffled } = require('./common')
+const { fsType, median, needTestMounts, settle, shuffled } = require('./common')
 
 const ROUNDS = Number(process.env.ROUNDS || 9)
 const FILES = Number(process.env.TREE_FILES || 10000)
@@ -156,18 +156,7 @@ async function benchDir(dir, cBin) {
 }
 
 async function main() {
-  const root = process.env.COWCOPY_MOUNT_ROOT || '/var/tmp/cowcopy-mounts'
-  const dirs = ['btrfs', 'xfs', 'ext4'].map((n) => path.join(root, n)).filter((d) => {
-    try {
-      return ['btrfs', 'xfs', 'ext4'].includes(fsType(d))
-    } catch {
-      return false
-    }
-  })
-  if (dirs.length === 0) {
-    console.error('No test mounts: run `sudo bash test/fixtures/mounts.sh` first.')
-    process.exit(1)
-  }
+  const dirs = needTestMounts(['btrfs', 'xfs', 'ext4'])
   const cBin = buildCLoop()
   console.log(`\nA ${FILES}-file tree, median of ${ROUNDS} shuffled rounds; every contender makes the directories and symlinks inside its time but the last row. vs Node = the fastest Node peer's time / this time; vs C = the 1-thread C loop's; vs floor = the C loop's given its directories and symlinks (above 1: faster).\n`)
   console.log('| fs | contender | median ms | files/s | vs Node | vs C 1 thread | vs C floor |')
