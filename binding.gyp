@@ -8,6 +8,7 @@
         "src-native/batch_binding.cc",
         "src-native/range_binding.cc",
         "src-native/engine/copy_file.cc",
+        "src-native/engine/open_path.cc",
         "src-native/engine/copy_data.cc",
         "src-native/engine/fallback.cc",
         "src-native/engine/sparse.cc",

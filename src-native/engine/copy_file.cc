@@ -13,6 +13,7 @@
 #include "atomic_dest.h"
 #include "copy_data.h"
 #include "fallback.h"
+#include "open_path.h"
 #include "sparse.h"
 #include "stat_calls.h"
 #include "sys.h"
@@ -28,101 +29,18 @@ CopyResult fail(int err, const char* reason = nullptr) {
   return r;
 }
 
-const char* not_regular_reason(mode_t mode, bool is_source) {
-  if (S_ISCHR(mode)) return is_source ? "source is a character device, not a regular file"
-                                      : "destination is a character device, not a regular file";
-  if (S_ISBLK(mode)) return is_source ? "source is a block device, not a regular file"
-                                      : "destination is a block device, not a regular file";
-  if (S_ISFIFO(mode)) return is_source ? "source is a FIFO, not a regular file"
-                                       : "destination is a FIFO, not a regular file";
-  if (S_ISSOCK(mode)) return is_source ? "source is a socket, not a regular file"
-                                       : "destination is a socket, not a regular file";
-  return is_source ? "source is not a regular file" : "destination is not a regular file";
-}
-
 // Opens the source without blocking: opening a FIFO for reading would wait for
 // a writer forever. O_NONBLOCK stays until a method that reads data runs
 // (blocking_io); FICLONE ignores it, so a clone saves the fcntl.
-int open_source(int dir, const char* path, UniqueFd& fd, struct stat& st, const char*& reason) {
-  int raw = retry_eintr(
-      [&] { return ::openat(dir, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); });
-  if (raw == -1) return errno;
-  fd = UniqueFd(raw);
-  if (sys_fstat(raw, &st) == -1) return errno;
-  if (S_ISDIR(st.st_mode)) return EISDIR;
-  if (!S_ISREG(st.st_mode)) {
-    reason = not_regular_reason(st.st_mode, true);
-    return EINVAL;
-  }
-  return 0;
+int open_source(const CopyRequest& req, UniqueFd& fd, struct stat& st, const char*& reason) {
+  return open_regular(req.src_dir, req.src.c_str(), O_RDONLY, req.src_rules, fd, st, reason);
 }
 
 // Clears O_NONBLOCK from both descriptors before data is read or written
-// through them. F_SETFL only touches status flags: access mode and CLOEXEC stay.
+// through them.
 int blocking_io(int src, int dst, bool dst_nonblock) {
-  if (::fcntl(src, F_SETFL, 0) == -1) return errno;
-  if (dst_nonblock && ::fcntl(dst, F_SETFL, 0) == -1) return errno;
-  return 0;
-}
-
-// Creates the destination private (0600) so no one reads it half-written,
-// or opens the existing one when overwriting is allowed. `created` says which
-// happened: only a file we created may be removed on failure. `st` is filled
-// for an existing destination only.
-int open_dest(int dir, const char* path, mode_t create_mode, bool overwrite, UniqueFd& fd,
-              struct stat& st, bool& created, const char*& reason) {
-  // Each round: exclusive create, else open what is there. ENOENT from the
-  // second open means the name exists but leads nowhere: a dangling symlink
-  // (or a file removed between the two calls, hence the retry).
-  for (int round = 0; round < 3; ++round) {
-    int raw = retry_eintr(
-        [&] { return ::openat(dir, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, create_mode); });
-    if (raw != -1) {
-      // No fstat: a new file cannot be the source, and its identity is only
-      // needed on failure (remove_created).
-      fd = UniqueFd(raw);
-      created = true;
-      return 0;
-    }
-    if (errno != EEXIST || !overwrite) return errno;
-    // O_NONBLOCK: an existing FIFO must not block us waiting for a reader.
-    raw = retry_eintr(
-        [&] { return ::openat(dir, path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); });
-    if (raw != -1) {
-      fd = UniqueFd(raw);
-      created = false;
-      if (sys_fstat(raw, &st) == -1) return errno;
-      if (S_ISDIR(st.st_mode)) return EISDIR;
-      if (!S_ISREG(st.st_mode)) {
-        reason = not_regular_reason(st.st_mode, false);
-        return EINVAL;
-      }
-      return 0;
-    }
-    if (errno == ENXIO) {
-      // A FIFO without a reader (or a socket): say what it is, not "no such device".
-      struct stat what;
-      if (sys_fstatat(dir, path, &what, 0) == 0 && !S_ISREG(what.st_mode)) {
-        reason = not_regular_reason(what.st_mode, false);
-        return EINVAL;
-      }
-      return ENXIO;
-    }
-    if (errno != ENOENT) return errno;
-  }
-  // Like cp: never create a file at the far end of a dangling symlink.
-  reason = "destination is a dangling symbolic link, not writing through it";
-  return EEXIST;
-}
-
-// Removes the destination we created, but only if the name still leads to
-// our inode (fd still open): someone may have replaced it meanwhile.
-void remove_created(int dir, const char* path, int fd) {
-  struct stat ours, now;
-  if (sys_fstat(fd, &ours) == 0 && sys_fstatat(dir, path, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-      now.st_dev == ours.st_dev && now.st_ino == ours.st_ino) {
-    ::unlinkat(dir, path, 0);
-  }
+  if (int err = clear_nonblock(src)) return err;
+  return dst_nonblock ? clear_nonblock(dst) : 0;
 }
 
 // The destination as the data phase sees it: an open descriptor, whether we
@@ -229,7 +147,7 @@ CopyResult copy_file(const CopyRequest& req) {
   const char* reason = nullptr;
   UniqueFd src;
   struct stat src_st;
-  if (int err = open_source(req.src_dir, req.src.c_str(), src, src_st, reason)) return fail(err, reason);
+  if (int err = open_source(req, src, src_st, reason)) return fail(err, reason);
   if (req.control.cancelled()) return fail(ECANCELED);
 
   Dest dest;
@@ -250,8 +168,8 @@ CopyResult copy_file(const CopyRequest& req) {
     const mode_t final_mode = src_st.st_mode & 07777;
     const bool mode_at_create = req.dest_dir_private && (final_mode & 07000) == 0 &&
                                 (final_mode & ~req.umask) == final_mode;
-    if (int err = open_dest(req.dest_dir, req.dest.c_str(), mode_at_create ? final_mode : 0600,
-                            req.overwrite, dest.fd, dst_st, dest.created, reason)) {
+    if (int err = open_dest(req.dest_dir, req.dest.c_str(), O_WRONLY, mode_at_create ? final_mode : 0600,
+                            req.overwrite, req.dest_rules, dest.fd, dst_st, dest.created, reason)) {
       return fail(err, reason);
     }
     dest.mode_set = mode_at_create && dest.created;
@@ -282,7 +200,7 @@ CopyResult copy_file(const CopyRequest& req) {
     if (err == 0) err = dest.temp.publish(req.dest, req.overwrite, req.fsync);
     if (err != 0) dest.temp.discard();
   } else if (err != 0) {
-    if (dest.created) remove_created(req.dest_dir, req.dest.c_str(), dest.fd.get());
+    if (dest.created) remove_if_ours(req.dest_dir, req.dest.c_str(), dest.fd.get());
     dest.fd.reset();
   } else if (int close_err = dest.fd.close_checked()) {
     // close() can be the first to report a failed write-back (NFS, quota).

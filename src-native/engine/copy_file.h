@@ -9,6 +9,7 @@
 
 #include "control.h"
 #include "method.h"
+#include "open_path.h"
 #include "preserve.h"
 
 namespace cowcopy {
@@ -30,6 +31,11 @@ struct CopyRequest {
   bool fsync = false;     // flush data (and, with atomic, the directory) before returning
   Preserve preserve;      // mode is always kept
   Control control;        // cancel flag and progress words, if any
+  // Tree walks (DESIGN principle 8): the source leaf is never a symlink and
+  // must be the inode the listing returned; the destination leaf is never
+  // followed.
+  OpenRules src_rules;
+  OpenRules dest_rules;
 };
 
 struct CopyResult {

@@ -1,0 +1,109 @@
+#include "open_path.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "stat_calls.h"
+#include "sys.h"
+
+namespace cowcopy {
+
+const char* const kReplacedReason = "replaced while being copied";
+
+const char* not_regular_reason(mode_t mode, bool is_source) {
+  if (S_ISCHR(mode)) return is_source ? "source is a character device, not a regular file"
+                                      : "destination is a character device, not a regular file";
+  if (S_ISBLK(mode)) return is_source ? "source is a block device, not a regular file"
+                                      : "destination is a block device, not a regular file";
+  if (S_ISFIFO(mode)) return is_source ? "source is a FIFO, not a regular file"
+                                       : "destination is a FIFO, not a regular file";
+  if (S_ISSOCK(mode)) return is_source ? "source is a socket, not a regular file"
+                                       : "destination is a socket, not a regular file";
+  if (S_ISLNK(mode)) return is_source ? "source is a symbolic link, not following it"
+                                      : "destination is a symbolic link, not writing through it";
+  return is_source ? "source is not a regular file" : "destination is not a regular file";
+}
+
+namespace {
+
+// What an open that was refused found at the name (ELOOP from O_NOFOLLOW,
+// ENXIO from a FIFO without a reader): say what it is.
+int explain(int dir, const char* name, int err, bool is_source, const char*& reason) {
+  struct stat what;
+  if ((err == ELOOP || err == ENXIO) && sys_fstatat(dir, name, &what, AT_SYMLINK_NOFOLLOW) == 0 &&
+      !S_ISREG(what.st_mode) && !S_ISDIR(what.st_mode)) {
+    reason = not_regular_reason(what.st_mode, is_source);
+    return S_ISLNK(what.st_mode) ? ELOOP : EINVAL;
+  }
+  return err;
+}
+
+int check_opened(int fd, const OpenRules& rules, bool is_source, struct stat& st, const char*& reason) {
+  if (sys_fstat(fd, &st) == -1) return errno;
+  if (rules.expect_ino != 0 && static_cast<uint64_t>(st.st_ino) != rules.expect_ino) {
+    reason = kReplacedReason;
+    return kReplacedErr;
+  }
+  if (S_ISDIR(st.st_mode)) return EISDIR;
+  if (!S_ISREG(st.st_mode)) {
+    reason = not_regular_reason(st.st_mode, is_source);
+    return EINVAL;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int open_regular(int dir, const char* name, int access, const OpenRules& rules, UniqueFd& fd,
+                 struct stat& st, const char*& reason) {
+  const int flags = access | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (rules.nofollow ? O_NOFOLLOW : 0);
+  const bool is_source = access == O_RDONLY;
+  int raw = retry_eintr([&] { return ::openat(dir, name, flags); });
+  if (raw == -1) return explain(dir, name, errno, is_source, reason);
+  fd = UniqueFd(raw);
+  return check_opened(raw, rules, is_source, st, reason);
+}
+
+int open_dest(int dir, const char* name, int access, mode_t create_mode, bool overwrite,
+              const OpenRules& rules, UniqueFd& fd, struct stat& st, bool& created, const char*& reason) {
+  // Each round: exclusive create, else open what is there. ENOENT from the
+  // second open means the name exists but leads nowhere: a dangling symlink
+  // (or a file removed between the two calls, hence the retry).
+  const int nofollow = rules.nofollow ? O_NOFOLLOW : 0;
+  for (int round = 0; round < 3; ++round) {
+    int raw = retry_eintr([&] {
+      return ::openat(dir, name, access | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, create_mode);
+    });
+    if (raw != -1) {
+      fd = UniqueFd(raw);
+      created = true;
+      return 0;
+    }
+    if (errno != EEXIST || !overwrite) return errno;
+    raw = retry_eintr([&] { return ::openat(dir, name, access | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | nofollow); });
+    if (raw != -1) {
+      fd = UniqueFd(raw);
+      created = false;
+      OpenRules existing;  // the destination is not from a listing
+      return check_opened(raw, existing, false, st, reason);
+    }
+    if (errno != ENOENT) return explain(dir, name, errno, false, reason);
+  }
+  // Like cp: never create a file at the far end of a dangling symlink.
+  reason = "destination is a dangling symbolic link, not writing through it";
+  return EEXIST;
+}
+
+// F_SETFL only sets O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME and O_NONBLOCK,
+// none of which open_regular/open_dest set but O_NONBLOCK: one call, no F_GETFL.
+int clear_nonblock(int fd) { return ::fcntl(fd, F_SETFL, 0) == -1 ? errno : 0; }
+
+void remove_if_ours(int dir, const char* name, int fd) {
+  struct stat ours, now;
+  if (sys_fstat(fd, &ours) == 0 && sys_fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+      now.st_dev == ours.st_dev && now.st_ino == ours.st_ino) {
+    ::unlinkat(dir, name, 0);
+  }
+}
+
+}  // namespace cowcopy

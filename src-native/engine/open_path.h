@@ -1,0 +1,54 @@
+// The one place where a copy opens a path (DESIGN principle 8). Every file a
+// copy reads or writes is opened here, relative to a directory descriptor,
+// without blocking (a FIFO or a device must not hang a thread), checked to be
+// a regular file, and, for tree walks, never through a symlink at the leaf
+// and proved to be the inode the listing returned.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "unique_fd.h"
+
+namespace cowcopy {
+
+// A listed entry that is another file by the time it is opened: skipped with
+// this errno and kReplacedReason (coreutils: "skipping file ..., as it was
+// replaced while being copied").
+constexpr int kReplacedErr = ESTALE;
+extern const char* const kReplacedReason;
+
+struct OpenRules {
+  bool nofollow = false;    // a symlink at the leaf is refused (ELOOP), never followed
+  uint64_t expect_ino = 0;  // non-zero: the opened file must be this inode (getdents64 d_ino)
+};
+
+// Why a non-regular file is refused, as text for the error message.
+const char* not_regular_reason(mode_t mode, bool is_source);
+
+// Opens an existing regular file (access: O_RDONLY, O_WRONLY or O_RDWR) with
+// O_NONBLOCK still set; `st` is its fstat. Errors: the open's errno, EISDIR,
+// EINVAL with a reason for FIFOs, sockets and devices, kReplacedErr.
+int open_regular(int dir, const char* name, int access, const OpenRules& rules, UniqueFd& fd,
+                 struct stat& st, const char*& reason);
+
+// Opens a destination: created exclusively with `create_mode` (created =
+// true; st is not filled), or, when `overwrite`, the regular file already
+// there (created = false; st filled). Never creates a file at the far end of
+// a dangling symlink (EEXIST with a reason); with rules.nofollow never opens
+// any symlink (ELOOP).
+int open_dest(int dir, const char* name, int access, mode_t create_mode, bool overwrite,
+              const OpenRules& rules, UniqueFd& fd, struct stat& st, bool& created, const char*& reason);
+
+// Clears O_NONBLOCK before data is read or written (access mode and
+// FD_CLOEXEC stay). 0 or errno.
+int clear_nonblock(int fd);
+
+// Removes `name` only while it still names the file open as `fd`: someone may
+// have replaced it meanwhile, and their file is not ours to delete.
+void remove_if_ours(int dir, const char* name, int fd);
+
+}  // namespace cowcopy
