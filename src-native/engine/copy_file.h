@@ -36,6 +36,11 @@ struct CopyRequest {
   // followed.
   OpenRules src_rules;
   OpenRules dest_rules;
+  // Batches (copyFiles, copyDir): an existing destination is never opened or
+  // truncated; the copy goes to a temporary file in dest_dir that renameat
+  // puts in its place, so a failed file keeps its old content and a symlink
+  // at the name is replaced, not followed.
+  bool replace_by_rename = false;
 };
 
 struct CopyResult {
