@@ -22,9 +22,9 @@ export function fsDir(name) {
   const magic = name === 'tiny' ? MAGIC.xfs : MAGIC[name]
   try {
     if (fs.statfsSync(dir).type === magic) return { dir, reason: null }
-    return { dir: null, reason: `${dir} is not a ${name} mount (run: sudo bash test/fixtures/mounts.sh)` }
+    return { dir: null, reason: `${dir} is not a ${name} mount (run: bash test/fixtures/mounts.sh)` }
   } catch {
-    return { dir: null, reason: `${dir} is missing (run: sudo bash test/fixtures/mounts.sh)` }
+    return { dir: null, reason: `${dir} is missing (run: bash test/fixtures/mounts.sh)` }
   }
 }
 
