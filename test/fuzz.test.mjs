@@ -20,8 +20,8 @@ for (const name of FS_NAMES) {
     const t0 = Date.now()
     const { details, report, findings } = await fuzzDir(dir, { runs: RUNS, seed: SEED, timeout: LIMIT_MS })
     t.comment(`${name}: ${details.numRuns} runs (${details.numSkips} skipped) in ${((Date.now() - t0) / 1000).toFixed(1)} s, seed ${SEED}${details.interrupted ? ', stopped at the time limit' : ''}`)
-    for (const [item, f] of [...findings].sort((a, b) => a[0] - b[0])) {
-      t.comment(`known defect met (issue 12 item ${item}: ${KNOWN_DEFECTS[item]}): ${f.count}x, e.g. ${f.example}`)
+    for (const [item, f] of [...findings].sort((a, b) => String(a[0]).localeCompare(String(b[0]), 'en', { numeric: true }))) {
+      t.comment(`known defect met (${typeof item === 'number' ? `issue 12 item ${item}` : `unfiled '${item}'`}: ${KNOWN_DEFECTS[item]}): ${f.count}x, e.g. ${f.example}`)
     }
     if (report) {
       // The seed and the shrunk case, in the TAP log.

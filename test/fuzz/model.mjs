@@ -32,6 +32,15 @@ export const KNOWN_DEFECTS = {
   15: 'cloneRange/copyRange leave a destination they created behind when they fail',
 }
 
+/**
+ * Discrepancies the fuzzer found that issue 12 does not list yet (reported
+ * with the fuzzer; gated like the items above until they are filed and fixed).
+ */
+export const UNFILED_DEFECTS = {
+  'dedupe-tail': "dedupeRange answers 'same' with bytesDeduped = length for a range ending at the source's unaligned EOF but not at the target's, although the bytes differ and nothing is shared",
+}
+Object.assign(KNOWN_DEFECTS, UNFILED_DEFECTS)
+
 const STRICT = process.env.COWCOPY_FUZZ_STRICT === '1'
 const MAX_DEEP = 240
 
@@ -375,7 +384,7 @@ class World {
       }
       p = target
     }
-    return { parent: null, key: null, node: undefined, path: p, outside: true }
+    return { parent: null, key: null, node: undefined, path: p, outside: true, loop: true }
   }
 
   srcFile(ref) {
@@ -510,8 +519,9 @@ async function runCopyFile(w, op) {
   else if (sameFile) want = !o.overwrite ? { code: 'EEXIST', orNone: o.atomic } : 'none'
   else if (before?.t === 'd') want = { code: 'EISDIR', loose: true }
   else if (before && !o.overwrite) want = { code: 'EEXIST' }
+  else if (!o.atomic && target.loop) want = { code: 'ELOOP', alt: ['EEXIST'] }
   else if (!o.atomic && before?.t === 'l' && target.outside && before.target[0] !== 0x2f) want = { code: 'EEXIST' } // dangling (relative targets never exist here)
-  else if (!o.atomic && before?.t === 'l' && !target.node) want = { code: 'EEXIST' }
+  else if (!o.atomic && before?.t === 'l' && !target.node) want = { code: 'EEXIST', alt: ['ENAMETOOLONG'] }
   else if (!o.atomic && target.node?.t === 'd') want = { code: 'EISDIR', loose: true }
   else if (o.reflink === 'always' && !w.info.clone) want = { code: 'ENOTSUP', alt: ['EXDEV', 'EOPNOTSUPP', 'EINVAL'] }
   else want = 'new'
@@ -546,7 +556,7 @@ async function runCopyFile(w, op) {
     }
   } else if (want === 'none') {
     if (!res.ok) w.fail(op, `same file: expected method 'none', got ${res.err.message}`, o.atomic ? 12 : null)
-    if (op.op === 'copyFile' && res.value.method !== 'none') w.fail(op, `same file: method ${res.value.method}`)
+    if (op.op === 'copyFile' && res.value.method !== 'none') w.fail(op, `same file: method ${res.value.method}`, tag)
   } else {
     if (res.ok) {
       if (want.orNone && (op.op !== 'copyFile' || res.value.method === 'none')) {
@@ -665,7 +675,7 @@ async function runDedupe(w, op) {
       const a = s.data.subarray(off, off + len)
       const b = t.node.data.subarray(t.offset, t.offset + len)
       if (r.status === 'same' && !a.subarray(0, Number(r.bytesDeduped)).equals(b.subarray(0, Number(r.bytesDeduped)))) {
-        w.fail(op, `target ${i}: 'same' for ${r.bytesDeduped} bytes that differ`)
+        w.fail(op, `target ${i}: 'same' for ${r.bytesDeduped} bytes that differ (source ${s.data.length} bytes, offset ${off}, target ${t.node.data.length} bytes at ${t.offset})`, 'dedupe-tail')
       }
       if (r.status === 'error' && !nodeStyle(r.error)) w.fail(op, `target ${i}: not a Node-style error: ${r.error}`)
       const full = a.length === len && b.length === len && a.equals(b) && len > 0
@@ -761,7 +771,7 @@ async function runCopyDir(w, op) {
   if (!Array.isArray(r.errors)) w.fail(op, 'no errors array')
   for (const e of r.errors) if (!nodeStyle(e.error)) w.fail(op, `error entry not Node-style: ${e.error}`)
   if ((r.errors.length > 0) !== (errors > 0)) {
-    w.fail(op, `expected ${errors} conflicts, errors: ${r.errors.map((e) => e.error.message).join('; ') || 'none'}`, tag)
+    w.fail(op, `expected ${errors} conflicts, errors: ${r.errors.map((e) => e.error.message).join('; ') || 'none'}`, tag ?? (known.leafLinks.length ? 8 : null))
   }
   // Pre-existing directories keep their mode (item 10): mergeTree leaves it.
   w.verify(op, (diff) => {
@@ -804,7 +814,7 @@ async function runCopyFiles(w, op) {
     const at = w.locate(p.d.path)
     const t = w.resolve(p.d.path)
     const f = { t: 'f', data: Buffer.from(p.data), mode: p.mode }
-    if (at.node?.t === 'd' || t.node?.t === 'd') expectErr++
+    if (at.node?.t === 'd' || t.node?.t === 'd' || t.loop) expectErr++
     else if (at.node && !o.overwrite) expectErr++
     else if (at.node?.t === 'l' && !t.node) expectErr++
     else if (o.reflink === 'always' && !w.info.clone) expectErr++

@@ -28,8 +28,8 @@ for (const name of values.fs.split(',')) {
   try {
     const { details, report, findings } = await fuzzDir(scratch, { runs, seed })
     console.log(`# ${name}: ${details.numRuns} runs, seed ${seed}, ${((Date.now() - t0) / 1000).toFixed(1)} s: ${details.failed ? 'FAILED' : 'ok'}`)
-    for (const [item, f] of [...findings].sort((a, b) => a[0] - b[0])) {
-      console.log(`#   known defect, issue 12 item ${item} (${KNOWN_DEFECTS[item]}): met ${f.count}x, e.g. ${f.example}`)
+    for (const [item, f] of [...findings].sort((a, b) => String(a[0]).localeCompare(String(b[0]), 'en', { numeric: true }))) {
+      console.log(`#   known defect, ${typeof item === 'number' ? `issue 12 item ${item}` : `unfiled '${item}'`} (${KNOWN_DEFECTS[item]}): met ${f.count}x, e.g. ${f.example}`)
     }
     if (report) {
       failed = true
