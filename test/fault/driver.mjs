@@ -410,6 +410,16 @@ async function main() {
   // One run configured by COWCOPY_FAULT / COWCOPY_FAULT_OUT (a reproduction).
   const out = await runOne(cc, name, dir, null)
   process.stdout.write(MARK + JSON.stringify(out) + '\n')
+  // For a person replaying a run: what the call said and what changed on disk.
+  const show = (e) => (!e ? 'absent' : e.type === 'f' ? `file ${e.size} B mode ${e.mode.toString(8)} ${e.hash.slice(0, 8)}` : `${e.type} ${e.target ?? e.mode.toString(8)}`)
+  const lines = [out.ok ? `result: ${JSON.stringify(out.result)}` : `error: ${out.error.code} ${out.error.message}`]
+  lines.push(`descriptors: ${out.fdsBefore} before, ${out.fdsAfter} after`)
+  for (const rel of new Set([...Object.keys(out.before), ...Object.keys(out.after)])) {
+    const a = show(out.before[rel])
+    const b = show(out.after[rel])
+    if (a !== b) lines.push(`${rel}: ${a} -> ${b}`)
+  }
+  process.stderr.write(lines.join('\n') + '\n')
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
