@@ -85,7 +85,12 @@ function finishSync(st: fs.Stats, target: Bytes, p: ParsedCopy): void {
 
 export function fsCopySync(src: string | Buffer, dest: string | Buffer, p: ParsedCopy): CopyResult {
   checkSupported(src, dest, p)
-  const st = fs.statSync(src)
+  // A missing source: fs.copyFile's own error ('copyfile'), as without cowcopy.
+  let st = fs.statSync(src, { throwIfNoEntry: false })
+  if (!st) {
+    fs.copyFileSync(src, dest, fsFlags(p)) // throws; if it does not, the source came back
+    st = fs.statSync(src)
+  }
   let staging: Bytes | undefined
   let from: Bytes = src
   try {
@@ -141,7 +146,11 @@ async function finish(st: fs.Stats, target: Bytes, p: ParsedCopy): Promise<void>
 
 export async function fsCopy(src: string | Buffer, dest: string | Buffer, p: ParsedCopy): Promise<CopyResult> {
   checkSupported(src, dest, p)
-  const st = await fs.promises.stat(src)
+  // A missing source: fs.copyFile's own error ('copyfile'), as without cowcopy.
+  const st = await fs.promises.stat(src).catch(async () => {
+    await fs.promises.copyFile(src, dest, fsFlags(p)) // throws; if it does not, the source came back
+    return fs.promises.stat(src)
+  })
   let staging: Bytes | undefined
   let from: Bytes = src
   try {
