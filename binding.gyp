@@ -23,6 +23,7 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
         "_FILE_OFFSET_BITS=64",
         "COWCOPY_SOURCE_HASH=<!(node src-native/source-hash.js)"
       ],

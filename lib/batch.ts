@@ -3,8 +3,10 @@
 // created happen here; the walk and the copies happen in src-native/engine.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { AbortError, invalidArgType, invalidArgValue, outOfRange, systemError } from './errors'
+import { AbortError, invalidArgType, invalidArgValue, invalidReturnValue, outOfRange, systemError } from './errors'
+import { fsCopy } from './fs-fallback'
 import { native, type NativeBatchResult } from './native'
+import { onAbort } from './progress'
 import { parseOptions, toFlags, toPath, FLAG, type CopyOptions, type ParsedCopy, type PathLike } from './validate'
 
 export interface BatchProgress {
@@ -25,7 +27,11 @@ export interface BatchOptions extends Omit<CopyOptions, 'atomic' | 'fsync' | 'on
   onProgress?: (progress: BatchProgress) => void
 }
 
-/** An entry as the copyDir filter sees it (like fs.Dirent). */
+/**
+ * An entry as the copyDir filter sees it (like fs.Dirent). `name` and
+ * `parentPath` are Buffers when copyDir was given a Buffer path or the bytes
+ * are not valid UTF-8 (see {@link CopyDirOptions.filter}).
+ */
 export class DirEntry {
   constructor(
     /** The entry's name. */
@@ -49,8 +55,19 @@ export interface CopyDirOptions extends BatchOptions {
    * `relPath` is relative to the source root. Asked once per directory, in a
    * batch, so giving a filter costs one round trip to the main thread per
    * directory; not giving one costs nothing.
+   *
+   * Synchronous only: a filter that returns a Promise (an async function)
+   * rejects the copy with ERR_INVALID_RETURN_VALUE, as `fs.cpSync` does. The
+   * walker thread waits for each answer while holding a libuv threadpool
+   * thread, so awaiting a filter that itself needs the threadpool (fs calls)
+   * could wait forever once as many copies as threadpool threads run.
+   *
+   * Paths are bytes: when copyDir is given a Buffer path, `relPath`,
+   * `entry.name` and `entry.parentPath` are Buffers; with string paths they
+   * are strings, except a name that is not valid UTF-8, which comes as a
+   * Buffer of its exact bytes rather than decoded lossily.
    */
-  filter?: (relPath: string, entry: DirEntry) => boolean
+  filter?(relPath: string, entry: DirEntry): boolean
 }
 
 export interface BatchResult {
@@ -66,7 +83,10 @@ export interface BatchResult {
   threads: number
   /** How many files each method copied. */
   methods: { clone: number; copy_file_range: number; sendfile: number; readwrite: number; none: number }
-  /** Files that failed; they left no partial destination. */
+  /**
+   * Files that failed; they left no partial destination. `error.path` and
+   * `error.dest` are strings as fs gives them, Buffers when not valid UTF-8.
+   */
   errors: { src: string; dest: string; error: Error }[]
   /** Entries that are neither file, directory nor symlink (FIFOs, sockets, devices), not copied. */
   skipped: { path: string; type: string }[]
@@ -74,11 +94,25 @@ export interface BatchResult {
   copied?: { src: string; dest: string; method: 'clone' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
 }
 
+/**
+ * What copyFiles/copyDir resolve with when given Buffer paths: every path in
+ * it (rows of `errors`, `skipped`, `copied`) is a Buffer of the exact bytes,
+ * as fs.readdir gives names with `encoding: 'buffer'`. With string paths, a
+ * path that is not valid UTF-8 is a Buffer too (never decoded lossily).
+ */
+export interface BatchResultBuffer extends Omit<BatchResult, 'errors' | 'skipped' | 'copied'> {
+  errors: { src: Buffer; dest: Buffer; error: Error }[]
+  skipped: { path: Buffer; type: string }[]
+  copied?: { src: Buffer; dest: Buffer; method: 'clone' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
+}
+
 const EINVAL = 22
 const ENOSYS = 38
 const ENOTDIR = 20
 
 interface ParsedBatch extends ParsedCopy {
+  /** Paths in the result as Buffers: the caller passed a Buffer. */
+  buffers: boolean
   concurrency: number
   stopOnError: boolean
   listFiles: boolean
@@ -97,6 +131,7 @@ function parseBatch(options: unknown): ParsedBatch {
   const { onProgress, concurrency, stopOnError, listFiles, filter, ...rest } = o
   void filter
   const p = parseOptions(rest, 'options', true) as ParsedBatch
+  p.buffers = false
   p.concurrency = 0
   if (concurrency !== undefined) {
     if (typeof concurrency !== 'number') throw invalidArgType('options.concurrency', 'of type number', concurrency)
@@ -123,10 +158,13 @@ function parseBatch(options: unknown): ParsedBatch {
 }
 
 function flagsOf(p: ParsedBatch): number {
-  return toFlags(p) | (p.stopOnError ? FLAG.STOP_ON_ERROR : 0) | (p.listFiles ? FLAG.LIST_FILES : 0)
+  return toFlags(p) | (p.stopOnError ? FLAG.STOP_ON_ERROR : 0) | (p.listFiles ? FLAG.LIST_FILES : 0) |
+    (p.buffers ? FLAG.PATHS_AS_BUFFERS : 0)
 }
 
-// Progress polling and abort wiring shared by copyFiles and copyDir.
+// Progress polling and abort wiring shared by copyFiles and copyDir. A
+// throwing onProgress stops the copy (the cancel flag) and the promise
+// rejects with its error, as copyFile's does.
 function supervise(
   p: ParsedBatch,
   run: (control: BigInt64Array | undefined) => Promise<NativeBatchResult>,
@@ -135,29 +173,37 @@ function supervise(
   const control = p.batchProgress || p.signal ? new BigInt64Array(3) : undefined
   const cancel = () => control && Atomics.store(control, 0, 1n)
   let last = -1
-  const timer = p.batchProgress
-    ? setInterval(() => {
-        const files = Number(control![2])
-        if (files > last) {
-          last = files
-          p.batchProgress!({ files, bytes: Number(control![1]) })
-        }
-      }, 100)
-    : undefined
+  let callbackFailed = false
+  let callbackError: unknown
+  const poll = () => {
+    const files = Number(control![2])
+    if (files <= last || callbackFailed) return
+    last = files
+    try {
+      p.batchProgress!({ files, bytes: Number(control![1]) })
+    } catch (err) {
+      callbackFailed = true
+      callbackError = err
+      cancel()
+    }
+  }
+  const timer = p.batchProgress ? setInterval(poll, 100) : undefined
   timer?.unref()
-  p.signal?.addEventListener('abort', cancel, { once: true })
+  const unsubscribe = onAbort(p.signal, cancel)
   const cleanup = () => {
     if (timer) clearInterval(timer)
-    p.signal?.removeEventListener('abort', cancel)
+    unsubscribe()
   }
   return run(control).then(
     (r) => {
       cleanup()
+      if (callbackFailed) throw callbackError
       p.batchProgress?.({ files: r.files, bytes: r.bytes })
       return r as BatchResult
     },
     (err: NodeJS.ErrnoException) => {
       cleanup()
+      if (callbackFailed) throw callbackError
       const extra = extraFailure()
       if (extra) throw extra
       if (err.code === 'ECANCELED' && p.signal?.aborted) throw new AbortError(undefined, { cause: p.signal.reason })
@@ -171,7 +217,9 @@ function supervise(
  * threads, with copyFile's engine, reflink modes and error rules. One failed
  * pair does not stop the others (unless `stopOnError`): see `errors`.
  */
-export function copyFiles(pairs: Iterable<readonly [PathLike, PathLike]>, options?: BatchOptions): Promise<BatchResult> {
+export function copyFiles(pairs: Iterable<readonly [string | URL, string | URL]>, options?: BatchOptions): Promise<BatchResult>
+export function copyFiles(pairs: Iterable<readonly [PathLike, PathLike]>, options?: BatchOptions): Promise<BatchResult | BatchResultBuffer>
+export function copyFiles(pairs: Iterable<readonly [PathLike, PathLike]>, options?: BatchOptions): Promise<BatchResult | BatchResultBuffer> {
   let srcs: (string | Buffer)[], dests: (string | Buffer)[], p: ParsedBatch
   try {
     if (pairs === null || typeof pairs !== 'object' || !(Symbol.iterator in pairs)) {
@@ -187,6 +235,7 @@ export function copyFiles(pairs: Iterable<readonly [PathLike, PathLike]>, option
       i++
     }
     p = parseBatch(options)
+    p.buffers = srcs.some(Buffer.isBuffer) || dests.some(Buffer.isBuffer)
   } catch (err) {
     return Promise.reject(err)
   }
@@ -196,32 +245,54 @@ export function copyFiles(pairs: Iterable<readonly [PathLike, PathLike]>, option
   return supervise(p, (control) => binding.copyFiles(srcs, dests, flagsOf(p), p.concurrency, control), () => undefined)
 }
 
+const SLASH = 0x2f
+
+// `p` as an absolute path in bytes (relative to the working directory).
+async function absolute(p: Buffer): Promise<Buffer> {
+  if (p[0] === SLASH) return p
+  return Buffer.concat([await fs.promises.realpath('.', { encoding: 'buffer' }), Buffer.from('/'), p])
+}
+
+// The real path of `p`, which may not exist yet: its nearest existing
+// ancestor resolved, the missing names appended. In bytes: a string would
+// decode names that are not UTF-8 lossily (two names could compare equal).
+async function realpathBeneath(p: Buffer): Promise<Buffer> {
+  let probe = await absolute(p)
+  const rest: Buffer[] = []
+  for (;;) {
+    try {
+      probe = await fs.promises.realpath(probe, { encoding: 'buffer' })
+      break
+    } catch {
+      let end = probe.length
+      while (end > 1 && probe[end - 1] === SLASH) end--
+      const slash = probe.lastIndexOf(SLASH, end - 1)
+      if (slash <= 0 && end <= 1) break
+      const name = probe.subarray(slash + 1, end)
+      if (name.length && !(name.length === 1 && name[0] === 0x2e)) rest.unshift(name)
+      probe = slash <= 0 ? Buffer.from('/') : probe.subarray(0, slash)
+    }
+  }
+  // '..' among the missing names: resolved by the kernel later, after the
+  // existing part; path.posix.normalize on latin1 keeps every byte.
+  const joined = Buffer.concat([probe, ...rest.flatMap((r) => [Buffer.from('/'), r])])
+  return Buffer.from(path.posix.normalize(joined.toString('latin1')), 'latin1')
+}
+
 // Before anything is created: the source is a directory, the destination is
 // not inside it, and is a directory if it exists.
-async function checkTree(src: string, dest: string): Promise<void> {
+async function checkTree(src: string | Buffer, dest: string | Buffer): Promise<void> {
   const st = await fs.promises.stat(src).catch((err: NodeJS.ErrnoException) => {
     throw systemError(-(err.errno ?? -EINVAL), 'copydir', src, dest)
   })
   if (!st.isDirectory()) throw systemError(ENOTDIR, 'copydir', src, dest, 'source is not a directory')
-  const realSrc = await fs.promises.realpath(src)
-  // The destination may not exist yet: resolve its nearest existing ancestor.
-  let probe = path.resolve(dest)
-  const rest: string[] = []
-  for (;;) {
-    try {
-      probe = await fs.promises.realpath(probe)
-      break
-    } catch {
-      const parent = path.dirname(probe)
-      if (parent === probe) break
-      rest.unshift(path.basename(probe))
-      probe = parent
-    }
-  }
-  const realDest = path.join(probe, ...rest)
-  if (realDest === realSrc || realDest.startsWith(realSrc.endsWith('/') ? realSrc : realSrc + '/')) {
-    throw systemError(EINVAL, 'copydir', src, dest, 'cannot copy a directory into itself')
-  }
+  const realSrc = await fs.promises.realpath(src, { encoding: 'buffer' })
+  const realDest = await realpathBeneath(Buffer.isBuffer(dest) ? dest : Buffer.from(dest))
+  const inside = realDest.length > realSrc.length
+    ? realDest.subarray(0, realSrc.length).equals(realSrc) &&
+      (realSrc[realSrc.length - 1] === SLASH || realDest[realSrc.length] === SLASH)
+    : realDest.equals(realSrc)
+  if (inside) throw systemError(EINVAL, 'copydir', src, dest, 'cannot copy a directory into itself')
   const d = await fs.promises.stat(dest).catch(() => null)
   if (d && !d.isDirectory()) throw systemError(ENOTDIR, 'copydir', src, dest, 'destination is not a directory')
 }
@@ -233,13 +304,16 @@ async function checkTree(src: string, dest: string): Promise<void> {
  * the walk uses directory descriptors (openat, getdents64), the files go to
  * a pool of native threads.
  */
-export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions): Promise<BatchResult> {
+export function copyDir(src: string | URL, dest: string | URL, options?: CopyDirOptions): Promise<BatchResult>
+export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions): Promise<BatchResult | BatchResultBuffer>
+export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions): Promise<BatchResult | BatchResultBuffer> {
   let s: string | Buffer, d: string | Buffer, p: ParsedBatch
   let filter: CopyDirOptions['filter']
   try {
     s = toPath(src, 'src')
     d = toPath(dest, 'dest')
     p = parseBatch(options)
+    p.buffers = Buffer.isBuffer(s) || Buffer.isBuffer(d)
     filter = (options as CopyDirOptions | undefined)?.filter
     if (filter !== undefined && typeof filter !== 'function') {
       throw invalidArgType('options.filter', 'of type function', filter)
@@ -255,12 +329,18 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
   let filterError: unknown
   const userFilter = filter
   const batchFilter = userFilter
-    ? (rels: string[], types: number[]): boolean[] => {
+    ? (rels: (string | Buffer)[], types: number[]): boolean[] => {
         try {
           return rels.map((rel, i) => {
-            const slash = rel.lastIndexOf('/')
-            const entry = new DirEntry(rel.slice(slash + 1), slash === -1 ? '' : rel.slice(0, slash), types[i])
-            return Boolean(userFilter(rel, entry))
+            const slash = typeof rel === 'string' ? rel.lastIndexOf('/') : rel.lastIndexOf(SLASH)
+            const name = rel.slice(slash + 1)
+            const parent = slash === -1 ? rel.slice(0, 0) : rel.slice(0, slash)
+            const entry = new DirEntry(name as string, parent as string, types[i])
+            const keep: unknown = userFilter.call(options, rel as string, entry)
+            if (typeof (keep as PromiseLike<unknown> | null)?.then === 'function') {
+              throw invalidReturnValue('boolean', 'filter', keep)
+            }
+            return Boolean(keep)
           })
         } catch (err) {
           filterError ??= err
@@ -268,7 +348,7 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
         }
       }
     : undefined
-  return checkTree(s.toString(), d.toString()).then(() =>
+  return checkTree(s, d).then(() =>
     supervise(
       p,
       (control) => binding.copyDir(s, d, flagsOf(p), p.concurrency, control, batchFilter),
@@ -277,27 +357,27 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
   )
 }
 
-// Without the addon: the same result shape over fs.promises.copyFile, a few at a time.
-async function fsCopyFiles(srcs: (string | Buffer)[], dests: (string | Buffer)[], p: ParsedBatch): Promise<BatchResult> {
+// Without the addon: the same result shape over the fs fallback (its
+// setuid/setgid rule included), a few at a time.
+async function fsCopyFiles(srcs: (string | Buffer)[], dests: (string | Buffer)[], p: ParsedBatch): Promise<BatchResult | BatchResultBuffer> {
   const result: BatchResult = {
     files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
     methods: { clone: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0 },
     errors: [], skipped: [],
   }
-  const flags = (p.overwrite ? 0 : fs.constants.COPYFILE_EXCL) |
-    (p.reflink === 'always' ? fs.constants.COPYFILE_FICLONE_FORCE : p.reflink === 'auto' ? fs.constants.COPYFILE_FICLONE : 0)
+  const out = (x: string | Buffer): string => (p.buffers && !Buffer.isBuffer(x) ? Buffer.from(x) : x) as string
+  const one = { ...p, atomic: false, fsync: false, onProgress: undefined, signal: undefined }
   let next = 0
   const worker = async () => {
     while (next < srcs.length && !(p.stopOnError && result.errors.length) && !p.signal?.aborted) {
       const i = next++
       try {
-        await fs.promises.copyFile(srcs[i], dests[i], flags)
-        const bytes = (await fs.promises.stat(dests[i])).size
+        const { bytes } = await fsCopy(srcs[i], dests[i], one)
         result.files++
         result.bytes += bytes
-        if (p.listFiles) (result.copied ??= []).push({ src: srcs[i].toString(), dest: dests[i].toString(), method: 'fs' as never, bytes })
+        if (p.listFiles) (result.copied ??= []).push({ src: out(srcs[i]), dest: out(dests[i]), method: 'fs' as never, bytes })
       } catch (error) {
-        result.errors.push({ src: srcs[i].toString(), dest: dests[i].toString(), error: error as Error })
+        result.errors.push({ src: out(srcs[i]), dest: out(dests[i]), error: error as Error })
       }
     }
   }

@@ -48,9 +48,18 @@ function describe(err: unknown): string {
 
 // A path as printed: in single quotes, control characters (a newline in a
 // file name) escaped so one file stays one line and a name cannot drive the
-// terminal.
-function q(p: string): string {
-  return `'${p.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}'`
+// terminal: C0, DEL and C1 (U+0080-U+009F: a lone CSI, U+009B, starts an
+// escape sequence on many terminals). Bytes that are not UTF-8 (a Buffer
+// path from copyDir) are shown as \xNN, never as U+FFFD.
+function q(p: string | Buffer): string {
+  let text: string
+  if (typeof p === 'string') text = p
+  else if (Buffer.from(p.toString('utf8')).equals(p)) text = p.toString('utf8')
+  else text = [...p].map((b) => (b < 0x80 ? String.fromCharCode(b) : `\\x${b.toString(16)}`)).join('')
+  return `'${text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
+    const n = c.charCodeAt(0)
+    return n < 0x80 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`
+  })}'`
 }
 
 function fail(msg: string): void {
@@ -136,7 +145,13 @@ function isDir(p: string): boolean {
   }
 }
 
-async function copyOne(src: string, dest: string, f: Flags, signal: AbortSignal, bar: ProgressBar | null): Promise<boolean> {
+// What an interruption leaves behind, for the copy in progress: said only
+// when it is true (an in-place overwrite cannot be undone).
+interface Interrupted {
+  message: string
+}
+
+async function copyOne(src: string, dest: string, f: Flags, signal: AbortSignal, bar: ProgressBar | null, state: Interrupted): Promise<boolean> {
   let st: fs.Stats
   try {
     st = fs.statSync(src)
@@ -152,6 +167,8 @@ async function copyOne(src: string, dest: string, f: Flags, signal: AbortSignal,
         return false
       }
       bar?.start(src, 0)
+      state.message = `the copy into ${q(dest)} is incomplete: files finished before the interruption are in place, ` +
+        'files in progress were removed (one replacing an existing file may be left incomplete)'
       const r: BatchResult = await copyDir(src, dest, {
         reflink: f.reflink,
         overwrite: !f.noClobber,
@@ -184,6 +201,17 @@ async function copyOne(src: string, dest: string, f: Flags, signal: AbortSignal,
       signal,
       onProgress: bar ? (p) => bar.update(p.bytesCopied, p.totalBytes) : undefined,
     }
+    let existed = false
+    try {
+      existed = fs.statSync(dest).isFile()
+    } catch {
+      existed = false
+    }
+    state.message = !existed
+      ? `the copy in progress was removed (${q(dest)} was not created)`
+      : f.atomic || f.noClobber
+        ? `${q(dest)} was left as it was`
+        : `${q(dest)} was being overwritten in place and is incomplete: its old content is lost (--atomic replaces a file only once the copy is complete)`
     let r: CopyResult
     try {
       r = await copyFile(src, dest, opts)
@@ -219,6 +247,7 @@ async function runCopy(f: Flags, positionals: string[]): Promise<number> {
     return 1
   }
   const ac = new AbortController()
+  const state: Interrupted = { message: 'nothing was copied' }
   let interrupted = false
   const onSigint = () => {
     interrupted = true
@@ -230,7 +259,9 @@ async function runCopy(f: Flags, positionals: string[]): Promise<number> {
   try {
     for (const src of sources) {
       const dest = targetIsDir ? path.join(target, path.basename(src.replace(/\/+$/, '') || src)) : target
-      ok = (await copyOne(src, dest, f, ac.signal, bar)) && ok
+      ok = (await copyOne(src, dest, f, ac.signal, bar, state)) && ok
+      // Finished (or failed) before it saw the interruption: nothing half done.
+      state.message = 'the copies done before it are complete'
     }
   } catch (err) {
     if ((err as Error).name !== 'AbortError') throw err
@@ -238,7 +269,7 @@ async function runCopy(f: Flags, positionals: string[]): Promise<number> {
     process.off('SIGINT', onSigint)
   }
   if (interrupted) {
-    fail('interrupted: the copy in progress was removed')
+    fail(`interrupted: ${state.message}`)
     return 130
   }
   return ok ? 0 : 1

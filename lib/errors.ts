@@ -8,8 +8,21 @@ export interface SystemError extends Error {
   code: string
   errno: number
   syscall: string
-  path?: string
-  dest?: string
+  /** A string, as fs gives it; a Buffer of the exact bytes when they are not valid UTF-8. */
+  path?: string | Buffer
+  /** As `path`. */
+  dest?: string | Buffer
+}
+
+/** True when the bytes decode to a string and back without a change. */
+export function isExactUtf8(b: Buffer): boolean {
+  return Buffer.from(b.toString('utf8'), 'utf8').equals(b)
+}
+
+// fs gives error paths as strings; a name that is not valid UTF-8 would be
+// decoded lossily (U+FFFD), so it stays the Buffer of its exact bytes.
+function errorPath(p: string | Buffer): string | Buffer {
+  return typeof p === 'string' || !isExactUtf8(p) ? p : p.toString('utf8')
 }
 
 /**
@@ -36,8 +49,8 @@ export function systemError(
   err.errno = -errno
   err.code = code
   err.syscall = syscall
-  if (pathStr !== undefined) err.path = pathStr
-  if (destStr !== undefined) err.dest = destStr
+  if (path !== undefined) err.path = errorPath(path)
+  if (dest !== undefined) err.dest = errorPath(dest)
   return err
 }
 
@@ -93,6 +106,17 @@ export function outOfRange(name: string, range: string, value: unknown): RangeEr
     'ERR_OUT_OF_RANGE',
     `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`,
   ) as RangeError
+}
+
+/** Node's ERR_INVALID_RETURN_VALUE: a callback returned what it may not. */
+export function invalidReturnValue(expected: string, name: string, value: unknown): TypeError {
+  const ctor = (value as { constructor?: { name?: string } } | null | undefined)?.constructor?.name
+  const type = ctor ? `instance of ${ctor}` : `type ${typeof value}`
+  return nodeError(
+    TypeError,
+    'ERR_INVALID_RETURN_VALUE',
+    `Expected ${expected} to be returned from the "${name}" function but got ${type}.`,
+  ) as TypeError
 }
 
 /** Node's AbortError: name 'AbortError', code 'ABORT_ERR', the signal's reason as cause. */

@@ -23,6 +23,7 @@ export type {
   BatchOptions,
   BatchProgress,
   BatchResult,
+  BatchResultBuffer,
   CopyDirOptions,
   CopyOptions,
   CopyResult,

@@ -60,7 +60,7 @@ export interface NativeBinding {
     flags: number,
     concurrency: number,
     control: BigInt64Array | undefined,
-    filter: ((rels: string[], types: number[]) => boolean[]) | undefined,
+    filter: ((rels: (string | Buffer)[], types: number[]) => boolean[]) | undefined,
   ): Promise<NativeBatchResult>
 }
 

@@ -8,6 +8,35 @@ import type { CopyResult } from './copy-file'
 
 const POLL_MS = 100
 
+// One 'abort' listener per signal however many calls share it: a listener
+// per call passes EventTarget's limit of 10 (MaxListenersExceededWarning)
+// when many copies run at once under one signal. Removed with the last call.
+const aborters = new WeakMap<AbortSignal, { run: Set<() => void>; listener: () => void }>()
+
+/** Runs `fn` when `signal` aborts; returns the function that unsubscribes it (call it when the call settles). */
+export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
+  if (!signal) return () => {}
+  let entry = aborters.get(signal)
+  if (!entry) {
+    const run = new Set<() => void>()
+    const listener = () => {
+      aborters.delete(signal)
+      for (const f of run) f()
+    }
+    entry = { run, listener }
+    aborters.set(signal, entry)
+    signal.addEventListener('abort', listener, { once: true })
+  }
+  const e = entry
+  const token = () => fn()
+  e.run.add(token)
+  return () => {
+    if (!e.run.delete(token) || e.run.size > 0 || aborters.get(signal) !== e) return
+    aborters.delete(signal)
+    signal.removeEventListener('abort', e.listener)
+  }
+}
+
 export function watchCopy(
   binding: NativeBinding,
   src: string | Buffer,
@@ -42,15 +71,18 @@ export function watchCopy(
   }
   const timer = p.onProgress ? setInterval(poll, POLL_MS) : undefined
   timer?.unref()
-  p.signal?.addEventListener('abort', cancel, { once: true })
+  const unsubscribe = onAbort(p.signal, cancel)
   const cleanup = () => {
     if (timer) clearInterval(timer)
-    p.signal?.removeEventListener('abort', cancel)
+    unsubscribe()
   }
 
   return binding.copyFile(src, dest, toFlags(p), control).then(
     (r) => {
       cleanup()
+      // The callback threw after the copy's last check for the cancel flag:
+      // its error still wins, whatever the copy did.
+      if (callbackFailed) throw callbackError
       // The last call always says bytesCopied === totalBytes (a clone: the only call).
       if (p.onProgress && !(lastDone === r.bytes && lastTotal === r.bytes)) {
         lastDone = r.bytes

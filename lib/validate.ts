@@ -60,6 +60,7 @@ export const FLAG = {
   KEEP_XATTRS: 1 << 8,
   STOP_ON_ERROR: 1 << 9,
   LIST_FILES: 1 << 10,
+  PATHS_AS_BUFFERS: 1 << 11,
 } as const
 
 export interface ParsedCopy {

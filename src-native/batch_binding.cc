@@ -4,11 +4,13 @@
 // function while the walker waits.
 #include <napi.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <condition_variable>
 #include <mutex>
 #include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,16 +25,20 @@ using cowcopy::BatchOptions;
 using cowcopy::BatchResult;
 
 // The umask without changing it (umask(2) can only be read by setting it,
-// which would race with other threads creating files).
+// which would race with other threads creating files). When it cannot be
+// read (no /proc, a kernel before 4.7): 07777, "unknown", which makes the
+// engine never create a file with its final mode (it checks that the umask
+// leaves the mode whole) but always fchmod it.
 mode_t read_umask() {
+  constexpr mode_t kUnknown = 07777;
   FILE* f = std::fopen("/proc/self/status", "re");
-  if (!f) return 022;
+  if (!f) return kUnknown;
   char line[256];
-  mode_t mask = 022;
+  mode_t mask = kUnknown;
   while (std::fgets(line, sizeof line, f)) {
     unsigned int m;
     if (std::sscanf(line, "Umask: %o", &m) == 1) {
-      mask = static_cast<mode_t>(m);
+      mask = static_cast<mode_t>(m & 0777);
       break;
     }
   }
@@ -54,9 +60,16 @@ class JsFilter : public cowcopy::TreeFilter {
     bool answered = false;
   };
 
+  explicit JsFilter(bool paths_as_buffers) : paths_as_buffers_(paths_as_buffers) {}
+  // Every way out of the binding (an early return included) releases the
+  // thread-safe function: a live one keeps the event loop running forever.
+  ~JsFilter() override { release(); }
+  JsFilter(const JsFilter&) = delete;
+  JsFilter& operator=(const JsFilter&) = delete;
+
   bool init(Napi::Env env, Napi::Function fn) {
     return napi_create_threadsafe_function(env, fn, nullptr, Napi::String::New(env, "cowcopy.filter"), 0,
-                                           1, nullptr, nullptr, nullptr, &CallJs, &tsfn_) == napi_ok;
+                                           1, nullptr, nullptr, this, &CallJs, &tsfn_) == napi_ok;
   }
   void release() {
     if (tsfn_) napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
@@ -76,40 +89,52 @@ class JsFilter : public cowcopy::TreeFilter {
   }
 
  private:
-  // Main thread: fn(relPaths[], types[]) -> booleans[]. lib/ wraps the
-  // user's filter so it never throws here; anything else stops the walk.
-  static void CallJs(napi_env raw_env, napi_value js_fn, void*, void* data) {
-    auto* call = static_cast<Call*>(data);
-    std::vector<char>& keep = *call->keep;
-    if (raw_env) {
-      Napi::Env env(raw_env);
-      try {
-        Napi::HandleScope scope(env);
-        const auto& entries = *call->entries;
-        Napi::Array rels = Napi::Array::New(env, entries.size());
-        Napi::Array types = Napi::Array::New(env, entries.size());
-        for (uint32_t i = 0; i < entries.size(); ++i) {
-          rels.Set(i, path_value(env, entries[i].rel));
-          types.Set(i, Napi::Number::New(env, entries[i].type));
-        }
-        Napi::Value out = Napi::Function(env, js_fn).Call({rels, types});
-        if (out.IsArray() && out.As<Napi::Array>().Length() == entries.size()) {
-          Napi::Array arr = out.As<Napi::Array>();
-          for (uint32_t i = 0; i < entries.size(); ++i) keep[i] = arr.Get(i).ToBoolean().Value();
-        } else {
-          keep.clear();
-        }
-      } catch (const Napi::Error&) {
-        keep.clear();
-      }
-    } else {
-      keep.clear();  // environment going away
-    }
+  static void answer(Call* call) {
     std::lock_guard<std::mutex> lock(call->mu);
     call->answered = true;
     call->cv.notify_one();
   }
 
+  // The answer array into `keep`; anything else stops the walk.
+  static void take(Call* call, const Napi::Value& out) {
+    std::vector<char>& keep = *call->keep;
+    if (out.IsArray() && out.As<Napi::Array>().Length() == call->entries->size()) {
+      Napi::Array arr = out.As<Napi::Array>();
+      for (uint32_t i = 0; i < keep.size(); ++i) keep[i] = arr.Get(i).ToBoolean().Value();
+    } else {
+      keep.clear();
+    }
+  }
+
+  // Main thread: fn(relPaths[], types[]) -> booleans[]. lib/ wraps the
+  // user's filter so it never throws here (and refuses a Promise: see
+  // lib/batch.ts); anything else stops the walk. No exception may leave this
+  // function: Node-API calls it directly, not through node-addon-api.
+  static void CallJs(napi_env raw_env, napi_value js_fn, void* context, void* data) {
+    auto* call = static_cast<Call*>(data);
+    auto* self = static_cast<JsFilter*>(context);
+    if (!raw_env) {
+      call->keep->clear();  // environment going away
+    } else {
+      try {
+        Napi::Env env(raw_env);
+        Napi::HandleScope scope(env);
+        const auto& entries = *call->entries;
+        Napi::Array rels = Napi::Array::New(env, entries.size());
+        Napi::Array types = Napi::Array::New(env, entries.size());
+        for (uint32_t i = 0; i < entries.size(); ++i) {
+          rels.Set(i, path_value(env, entries[i].rel, self->paths_as_buffers_));
+          types.Set(i, Napi::Number::New(env, entries[i].type));
+        }
+        take(call, Napi::Function(env, js_fn).Call({rels, types}));
+      } catch (...) {
+        call->keep->clear();
+      }
+    }
+    answer(call);
+  }
+
+  bool paths_as_buffers_;
   napi_threadsafe_function tsfn_ = nullptr;
 };
 
@@ -121,6 +146,7 @@ struct BatchJob {
   std::vector<std::pair<std::string, std::string>> pairs;
   std::string src, dest;
   BatchOptions opts;
+  bool paths_as_buffers = false;
   std::unique_ptr<JsFilter> filter;
   BatchResult result;
   std::string failure;
@@ -131,6 +157,9 @@ void Execute(napi_env, void* data) {
   try {
     job->result = job->tree ? cowcopy::copy_tree(job->src, job->dest, job->opts, job->filter.get())
                             : cowcopy::copy_files(job->pairs, job->opts);
+  } catch (const std::bad_alloc&) {
+    job->result = BatchResult();  // empty vectors: nothing to allocate
+    job->result.fatal = ENOMEM;
   } catch (const std::exception& e) {
     job->failure = std::string("cowcopy native: ") + e.what();
   } catch (...) {
@@ -156,7 +185,10 @@ Napi::Value to_js(Napi::Env env, BatchJob& job, bool& ok) {
   ok = false;
   if (!job.failure.empty()) return Napi::Error::New(env, job.failure).Value();
   BatchResult& r = job.result;
-  if (r.fatal) return make_error(env, r.fatal, r.fatal_reason, job.src, job.dest, job.tree ? "copydir" : "copyfiles");
+  const bool bufs = job.paths_as_buffers;
+  if (r.fatal) {
+    return make_error(env, r.fatal, r.fatal_reason, job.src, job.dest, job.tree ? "copydir" : "copyfiles", bufs);
+  }
   ok = true;
   Napi::Object o = Napi::Object::New(env);
   o.Set("files", static_cast<double>(r.files));
@@ -169,18 +201,19 @@ Napi::Value to_js(Napi::Env env, BatchJob& job, bool& ok) {
   methods.Set("none", static_cast<double>(r.methods[0]));
   o.Set("methods", methods);
   o.Set("errors", rows(env, r.errors, [&](Napi::Object row, const auto& e) {
-    row.Set("src", path_value(env, e.src));
-    row.Set("dest", path_value(env, e.dest));
+    row.Set("src", path_value(env, e.src, bufs));
+    row.Set("dest", path_value(env, e.dest, bufs));
+    // The error's own path/dest: strings where that loses nothing, as fs gives them.
     row.Set("error", make_error(env, e.err, e.reason, e.src, e.dest));
   }));
   o.Set("skipped", rows(env, r.skipped, [&](Napi::Object row, const auto& k) {
-    row.Set("path", path_value(env, k.path));
+    row.Set("path", path_value(env, k.path, bufs));
     row.Set("type", k.type);
   }));
   if (job.opts.list_files) {
     o.Set("copied", rows(env, r.copied, [&](Napi::Object row, const auto& c) {
-      row.Set("src", path_value(env, c.src));
-      row.Set("dest", path_value(env, c.dest));
+      row.Set("src", path_value(env, c.src, bufs));
+      row.Set("dest", path_value(env, c.dest, bufs));
       row.Set("method", kMethodNames[static_cast<int>(c.method)]);
       row.Set("bytes", static_cast<double>(c.bytes));
     }));
@@ -201,6 +234,12 @@ void Complete(napi_env raw_env, napi_status status, void* data) {
   } catch (const Napi::Error& e) {
     value = e.Value();
     ok = false;
+  } catch (...) {
+    // Out of memory building the result: no exception may reach Node-API.
+    ok = false;
+    napi_value msg = nullptr;
+    napi_create_string_utf8(raw_env, "ENOMEM: out of memory, cowcopy", NAPI_AUTO_LENGTH, &msg);
+    if (napi_create_error(raw_env, nullptr, msg, &value) != napi_ok) napi_get_undefined(raw_env, &value);
   }
   if (ok) napi_resolve_deferred(raw_env, job->deferred, value);
   else napi_reject_deferred(raw_env, job->deferred, value);
@@ -222,6 +261,7 @@ Napi::Value start(const Napi::CallbackInfo& info, std::unique_ptr<BatchJob> job,
   job->opts.preserve = o.preserve;
   job->opts.stop_on_error = o.stop_on_error;
   job->opts.list_files = o.list_files;
+  job->paths_as_buffers = o.paths_as_buffers;
   job->opts.concurrency = info[flags_at + 1].IsNumber() ? info[flags_at + 1].As<Napi::Number>().Int32Value() : 0;
   job->opts.umask = read_umask();
   Napi::Value control = info[flags_at + 2];
@@ -239,7 +279,6 @@ Napi::Value start(const Napi::CallbackInfo& info, std::unique_ptr<BatchJob> job,
   if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
       napi_create_async_work(env, nullptr, name, Execute, Complete, job.get(), &job->work) != napi_ok ||
       napi_queue_async_work(env, job->work) != napi_ok) {
-    if (job->filter) job->filter->release();
     Napi::Error::New(env, "cowcopy native: could not queue the batch").ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -282,7 +321,8 @@ Napi::Value CopyDir(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   if (info[5].IsFunction()) {
-    job->filter = std::make_unique<JsFilter>();
+    const bool bufs = info[2].IsNumber() && (info[2].As<Napi::Number>().Uint32Value() & kPathsAsBuffers);
+    job->filter = std::make_unique<JsFilter>(bufs);
     if (!job->filter->init(env, info[5].As<Napi::Function>())) {
       Napi::Error::New(env, "cowcopy native: could not set up the filter").ThrowAsJavaScriptException();
       return env.Undefined();

@@ -3,8 +3,10 @@
 // plain object. Node-style errors are built in lib/errors.ts from that object.
 #include <napi.h>
 
+#include <cerrno>
 #include <exception>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "binding_util.h"
@@ -51,6 +53,9 @@ Napi::Value CopyFileSync(const Napi::CallbackInfo& info) {
   CopyResult r;
   try {
     r = cowcopy::copy_file(req);
+  } catch (const std::bad_alloc&) {
+    r = CopyResult();
+    r.err = ENOMEM;
   } catch (const std::exception& e) {
     Napi::Error::New(env, std::string("cowcopy native: ") + e.what()).ThrowAsJavaScriptException();
     return env.Undefined();
@@ -77,6 +82,9 @@ void ExecuteCopy(napi_env, void* data) {
   auto* job = static_cast<CopyJob*>(data);
   try {
     job->result = cowcopy::copy_file(job->req);
+  } catch (const std::bad_alloc&) {
+    job->result = CopyResult();
+    job->result.err = ENOMEM;
   } catch (const std::exception& e) {
     job->failure = std::string("cowcopy native: ") + e.what();
   } catch (...) {
@@ -113,9 +121,12 @@ void CompleteCopy(napi_env raw_env, napi_status status, void* data) {
   } catch (const Napi::Error& e) {
     value = e.Value();
     ok = false;
-  } catch (const std::exception& e) {
-    value = Napi::String::New(env, e.what());
+  } catch (...) {
+    // Out of memory building the result: no exception may reach Node-API.
     ok = false;
+    napi_value msg = nullptr;
+    napi_create_string_utf8(raw_env, "ENOMEM: out of memory, copyfile", NAPI_AUTO_LENGTH, &msg);
+    if (napi_create_error(raw_env, nullptr, msg, &value) != napi_ok) napi_get_undefined(raw_env, &value);
   }
   if (ok) {
     napi_resolve_deferred(raw_env, job->deferred, value);

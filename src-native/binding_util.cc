@@ -9,16 +9,24 @@ bool read_path(const Napi::Value& v, std::string& out) {
     return true;
   }
   if (!v.IsString()) return false;
-  // One conversion into a stack buffer covers every usual path; a longer one
-  // takes the two-call route (length first, then the bytes).
+  // One conversion into a stack buffer covers every usual path. The
+  // conversion stops before a character that does not fit, so a result
+  // within 4 bytes (the longest UTF-8 character) of the end may be cut:
+  // then the exact length first, and the bytes into a string that size.
   char stack[1024];
   size_t len = 0;
   if (napi_get_value_string_utf8(v.Env(), v, stack, sizeof stack, &len) != napi_ok) return false;
-  if (len < sizeof stack - 1) {
+  if (len + 4 < sizeof stack) {
     out.assign(stack, len);
-  } else {
-    out = v.As<Napi::String>().Utf8Value();
+    return true;
   }
+  if (napi_get_value_string_utf8(v.Env(), v, nullptr, 0, &len) != napi_ok) return false;
+  out.assign(len + 1, '\0');
+  size_t copied = 0;
+  if (napi_get_value_string_utf8(v.Env(), v, &out[0], len + 1, &copied) != napi_ok || copied != len) {
+    return false;
+  }
+  out.resize(len);
   return true;
 }
 
@@ -38,6 +46,7 @@ bool read_flags(Napi::Env env, const Napi::Value& v, CommonOptions& out) {
   out.fsync = flags & kFsync;
   out.stop_on_error = flags & kStopOnError;
   out.list_files = flags & kListFiles;
+  out.paths_as_buffers = flags & kPathsAsBuffers;
   out.preserve.timestamps = flags & kKeepTimestamps;
   out.preserve.ownership = flags & kKeepOwnership;
   out.preserve.xattrs = flags & kKeepXattrs;
@@ -61,15 +70,47 @@ Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value make_error(Napi::Env env, int err, const char* reason, const std::string& src,
-                       const std::string& dest, const char* syscall) {
+                       const std::string& dest, const char* syscall, bool as_buffer) {
   AddonData* data = env.GetInstanceData<AddonData>();
   Napi::Value why = reason ? Napi::String::New(env, reason) : env.Undefined();
   Napi::Value sys = syscall ? Napi::String::New(env, syscall) : env.Undefined();
   return data->make_error.Call(
-      {Napi::Number::New(env, err), why, path_value(env, src), path_value(env, dest), sys});
+      {Napi::Number::New(env, err), why, path_value(env, src, as_buffer), path_value(env, dest, as_buffer), sys});
 }
 
-Napi::String path_value(Napi::Env env, const std::string& p) {
+bool valid_utf8(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    // RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF, so
+    // the bytes and V8's decoding of them round-trip exactly.
+    int n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c == 0xe0) n = 2, lo = 0xa0;
+    else if (c == 0xed) n = 2, hi = 0x9f;
+    else if (c >= 0xe1 && c <= 0xef) n = 2;
+    else if (c == 0xf0) n = 3, lo = 0x90;
+    else if (c >= 0xf1 && c <= 0xf3) n = 3;
+    else if (c == 0xf4) n = 3, hi = 0x8f;
+    else return false;
+    if (end - p <= n) return false;
+    if (p[1] < lo || p[1] > hi) return false;
+    for (int i = 2; i <= n; ++i) {
+      if (p[i] < 0x80 || p[i] > 0xbf) return false;
+    }
+    p += n + 1;
+  }
+  return true;
+}
+
+Napi::Value path_value(Napi::Env env, const std::string& p, bool as_buffer) {
+  if (as_buffer || !valid_utf8(p)) return Napi::Buffer<char>::Copy(env, p.data(), p.size());
   return Napi::String::New(env, p.data(), p.size());
 }
 

@@ -12,7 +12,8 @@
 
 namespace cowcopy_napi {
 
-// A path as a string (UTF-8) or a Buffer (raw bytes). false for other types.
+// A path as a string (UTF-8, never cut) or a Buffer (raw bytes). false for
+// other types.
 bool read_path(const Napi::Value& v, std::string& out);
 
 // Option bits, as lib/validate.ts FLAG packs them: keep in step.
@@ -27,6 +28,7 @@ enum Flags : uint32_t {
   kKeepXattrs = 1u << 8,
   kStopOnError = 1u << 9,
   kListFiles = 1u << 10,
+  kPathsAsBuffers = 1u << 11,  // results give paths as Buffers (the caller passed Buffers)
 };
 
 struct CommonOptions {
@@ -37,6 +39,7 @@ struct CommonOptions {
   bool fsync = false;
   bool stop_on_error = false;
   bool list_files = false;
+  bool paths_as_buffers = false;
   cowcopy::Preserve preserve;
 };
 
@@ -55,12 +58,16 @@ struct AddonData {
 Napi::Value SetErrorFactory(const Napi::CallbackInfo& info);
 
 // (errno, reason, src, dest, syscall) through the registered factory;
-// syscall nullptr: 'copyfile'.
+// syscall nullptr: 'copyfile'. Paths as path_value gives them.
 Napi::Value make_error(Napi::Env env, int err, const char* reason, const std::string& src,
-                       const std::string& dest, const char* syscall = nullptr);
+                       const std::string& dest, const char* syscall = nullptr, bool as_buffer = false);
 
-// The path as Node would print it: the bytes decoded as UTF-8.
-Napi::String path_value(Napi::Env env, const std::string& p);
+// True when `s` is well-formed UTF-8 (RFC 3629), so decoding it loses nothing.
+bool valid_utf8(const std::string& s);
+
+// A path back to JavaScript without losing a byte: a string when the bytes
+// are valid UTF-8 (and `as_buffer` is false), else a Buffer of the bytes.
+Napi::Value path_value(Napi::Env env, const std::string& p, bool as_buffer = false);
 
 // copyFiles and copyDir (batch_binding.cc).
 void register_batch(Napi::Env env, Napi::Object exports);
