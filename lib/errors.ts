@@ -1,8 +1,19 @@
 // Errors shaped like Node's own: system errors as fs reports them, argument
 // errors with Node's classes, codes and message formats.
+import { constants as osConstants } from 'node:os'
 import { getSystemErrorMap, inspect } from 'node:util'
 
 const systemErrors = getSystemErrorMap()
+
+// libuv's map lacks some errnos a copy meets (EDQUOT, ESTALE on some
+// versions); the kernel's name from os.constants is still the right `code`.
+const errnoNames = new Map<number, string>(
+  Object.entries(osConstants.errno as Record<string, number>).map(([name, n]) => [n, name]),
+)
+const fallbackText: Record<string, string> = {
+  EDQUOT: 'disk quota exceeded',
+  ESTALE: 'stale file handle',
+}
 
 export interface SystemError extends Error {
   code: string
@@ -38,8 +49,9 @@ export function systemError(
   reason?: string,
 ): SystemError {
   const entry = systemErrors.get(-errno)
-  const code = entry ? entry[0] : `Unknown system error ${-errno}`
-  const desc = reason ?? (entry ? entry[1] : `Unknown system error ${-errno}`)
+  const name = errnoNames.get(errno)
+  const code = entry ? entry[0] : (name ?? 'UNKNOWN')
+  const desc = reason ?? (entry ? entry[1] : (name && fallbackText[name]) ?? 'unknown error')
   let message = `${code}: ${desc}, ${syscall}`
   const pathStr = path === undefined ? undefined : path.toString()
   const destStr = dest === undefined ? undefined : dest.toString()
