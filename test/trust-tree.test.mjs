@@ -225,6 +225,25 @@ t.test('22: replacing a symlink whose new link cannot be made keeps the old one,
   t.equal(r.symlinks, 1)
 })
 
+onFs(t, 'xfs', '22/24: symlinks with preserve, overwrite false: new ones made complete, existing ones kept', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  const dest = path.join(dir, 'dest')
+  fs.mkdirSync(src)
+  fs.mkdirSync(dest)
+  fs.symlinkSync('new-target', path.join(src, 'new'))
+  fs.symlinkSync('other-target', path.join(src, 'old'))
+  fs.symlinkSync('old-target', path.join(dest, 'old'))
+  const when = new Date('2001-02-03T04:05:06Z')
+  fs.lutimesSync(path.join(src, 'new'), when, when)
+  const r = await copyDir(src, dest, { preserve: true, overwrite: false })
+  t.equal(fs.readlinkSync(path.join(dest, 'new')), 'new-target')
+  t.equal(fs.lstatSync(path.join(dest, 'new')).mtimeMs, when.getTime(), 'its timestamps')
+  t.equal(errorFor(r, 'old')?.error.code, 'EEXIST')
+  t.equal(fs.readlinkSync(path.join(dest, 'old')), 'old-target', 'the existing link kept')
+  t.same(fs.readdirSync(dest).sort(), ['new', 'old'], 'no temporary name left')
+  t.equal(r.symlinks, 1)
+})
+
 // ------------------------------------------- items 23, 24: the LD_PRELOAD shim
 
 const SHIM = String.raw`

@@ -416,10 +416,11 @@ class Tree {
     return node;
   }
 
-  // A symlink is made as a new name, or, over an existing one, under a
-  // temporary name that renameat puts in its place: the old link stays until
-  // the new one is complete (owner and times included), and a failure leaves
-  // nothing this call made.
+  // A symlink goes straight to its name when that is free and nothing more
+  // is to be set on it. Otherwise it is made under a temporary name, given
+  // its owner and times, and renamed into place: an existing link stays
+  // until the new one is complete, and a failure leaves nothing this call
+  // made (the temporary name is ours alone).
   void copy_symlink(const DirNode& dir, const std::string& name) {
     auto report = [&](int err) {
       state_.add_error(join(dir.src_path, name), join(dir.dest_path, name), err, nullptr);
@@ -439,28 +440,20 @@ class Tree {
     struct stat st;
     if (meta && sys_fstatat(dir.src.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == -1) return report(errno);
     const int dst = dir.dst.get();
-    if (retry_eintr([&] { return ::symlinkat(target.c_str(), dst, name.c_str()); }) == 0) {
-      if (meta) {
-        struct stat made;
-        bool known = sys_fstatat(dst, name.c_str(), &made, AT_SYMLINK_NOFOLLOW) == 0;
-        if (int err = link_metadata(dst, name.c_str(), st, p)) {
-          struct stat now;
-          if (known && sys_fstatat(dst, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-              now.st_dev == made.st_dev && now.st_ino == made.st_ino) {
-            retry_eintr([&] { return ::unlinkat(dst, name.c_str(), 0); });
-          }
-          return report(err);
-        }
+    const bool overwrite = state_.opts.overwrite;
+    if (!meta) {
+      if (retry_eintr([&] { return ::symlinkat(target.c_str(), dst, name.c_str()); }) == 0) {
+        walker_stats_.symlinks += 1;
+        return;
       }
-    } else if (errno != EEXIST || !state_.opts.overwrite) {
-      return report(errno);
-    } else if (int err = replace_symlink(dst, name, target, meta ? &st : nullptr)) {
-      return report(err);
+      if (errno != EEXIST || !overwrite) return report(errno);
     }
+    if (int err = link_via_temp(dst, name, target, meta ? &st : nullptr, overwrite)) return report(err);
     walker_stats_.symlinks += 1;
   }
 
-  int replace_symlink(int dst, const std::string& name, const std::string& target, const struct stat* st) {
+  int link_via_temp(int dst, const std::string& name, const std::string& target, const struct stat* st,
+                    bool overwrite) {
     std::string temp;
     for (int attempt = 0;; ++attempt) {
       temp = temp_link_name();
@@ -469,10 +462,29 @@ class Tree {
     }
     int err = st ? link_metadata(dst, temp.c_str(), *st, state_.opts.preserve) : 0;
     // A directory at the name: renameat refuses (EISDIR) and it stays.
-    if (err == 0 && retry_eintr([&] { return ::renameat(dst, temp.c_str(), dst, name.c_str()); }) == -1) {
-      err = errno;
-    }
+    if (err == 0) err = overwrite ? rename_over(dst, temp, name) : rename_noreplace(dst, temp, name);
     if (err) retry_eintr([&] { return ::unlinkat(dst, temp.c_str(), 0); });
+    return err;
+  }
+
+  static int rename_over(int dir, const std::string& from, const std::string& to) {
+    return retry_eintr([&] { return ::renameat(dir, from.c_str(), dir, to.c_str()); }) == -1 ? errno : 0;
+  }
+
+  // Without overwrite the name must be free. Where the filesystem has no
+  // RENAME_NOREPLACE, linkat fails on an existing name just the same (and
+  // links the symlink itself, not its target); then the temporary name goes,
+  // and if it cannot, neither may the new one stay: nothing half done.
+  static int rename_noreplace(int dir, const std::string& from, const std::string& to) {
+    constexpr unsigned kNoReplace = 1;  // RENAME_NOREPLACE
+    if (retry_eintr([&] { return ::syscall(SYS_renameat2, dir, from.c_str(), dir, to.c_str(), kNoReplace); }) == 0) {
+      return 0;
+    }
+    if (errno != EINVAL && errno != ENOSYS) return errno;
+    if (retry_eintr([&] { return ::linkat(dir, from.c_str(), dir, to.c_str(), 0); }) == -1) return errno;
+    if (retry_eintr([&] { return ::unlinkat(dir, from.c_str(), 0); }) == 0) return 0;
+    int err = errno;
+    retry_eintr([&] { return ::unlinkat(dir, to.c_str(), 0); });
     return err;
   }
 
