@@ -77,7 +77,7 @@ struct DirNode {
     if (created) return finish_metadata(src.get(), dst.get(), st, p, true);
     if (!p.timestamps) return 0;
     struct timespec times[2] = {st.st_atim, st.st_mtim};
-    return ::futimens(dst.get(), times) == -1 ? errno : 0;
+    return retry_eintr([&] { return ::futimens(dst.get(), times); }) == -1 ? errno : 0;
   }
 
   // The listing failed: a directory we made is empty, so it goes.
