@@ -4,6 +4,7 @@
 #include <sys/vfs.h>
 
 #include <atomic>
+#include <new>
 
 #include "batch_state.h"
 #include "copy_file.h"
@@ -50,6 +51,17 @@ void BatchState::add_skipped(std::string path, const char* type) {
   result.skipped.push_back(Skipped{std::move(path), type});
 }
 
+void BatchState::fail(int err, const char* reason) noexcept {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (result.fatal == 0) {
+      result.fatal = err;
+      result.fatal_reason = reason;
+    }
+  }
+  stop.store(true, std::memory_order_relaxed);
+}
+
 void BatchState::merge(const LocalStats& s) {
   std::lock_guard<std::mutex> lock(mu);
   result.files += s.files;
@@ -87,23 +99,37 @@ CopyRequest BatchState::file_request() const {
   req.preserve = opts.preserve;
   req.umask = opts.umask;
   req.control = Control(opts.cancel, nullptr);
+  // A batch never opens or truncates an existing destination: a failed file
+  // keeps its old content, a symlink at the name is replaced, not followed.
+  req.replace_by_rename = true;
   return req;
 }
 
 void run_threads(int n, const std::function<void()>& body, BatchState& state) {
+  auto guarded = [&] {
+    try {
+      body();
+    } catch (const std::bad_alloc&) {
+      state.fail(ENOMEM, nullptr);
+    } catch (...) {
+      state.fail(EIO, "internal error in the batch (an exception)");
+    }
+  };
   std::vector<Thread> threads(static_cast<size_t>(n > 1 ? n - 1 : 0));
   int started = 0;
   for (auto& t : threads) {
-    if (!t.start(body)) break;  // no more threads to be had: the ones we have do the work
+    if (!t.start(guarded)) break;  // no more threads to be had: the ones we have do the work
     ++started;
   }
   state.result.threads = started + 1;
-  body();  // the calling thread works too
+  guarded();  // the calling thread works too
   for (auto& t : threads) t.join();
 }
 
-BatchResult copy_files(const std::vector<std::pair<std::string, std::string>>& pairs,
-                       const BatchOptions& opts) {
+namespace {
+
+BatchResult copy_files_unguarded(const std::vector<std::pair<std::string, std::string>>& pairs,
+                                 const BatchOptions& opts) {
   BatchState state(opts);
   std::atomic<size_t> next{0};
   int n = state.threads_for(pairs.empty() ? std::string(".") : [&] {
@@ -134,6 +160,20 @@ BatchResult copy_files(const std::vector<std::pair<std::string, std::string>>& p
   run_threads(n, body, state);
   if (opts.cancel && __atomic_load_n(opts.cancel, __ATOMIC_RELAXED) != 0) state.result.fatal = ECANCELED;
   return std::move(state.result);
+}
+
+}  // namespace
+
+BatchResult copy_files(const std::vector<std::pair<std::string, std::string>>& pairs,
+                       const BatchOptions& opts) {
+  try {
+    return copy_files_unguarded(pairs, opts);
+  } catch (const std::bad_alloc&) {
+    // Before any thread started (no memory for the state): nothing copied.
+    BatchResult r;
+    r.fatal = ENOMEM;
+    return r;
+  }
 }
 
 }  // namespace cowcopy

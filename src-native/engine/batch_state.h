@@ -31,6 +31,9 @@ struct BatchState {
   int threads_for(const std::string& dest_dir) const;
   void add_error(std::string src, std::string dest, int err, const char* reason);
   void add_skipped(std::string path, const char* type);
+  // The whole call fails (the first reason wins) and every thread stops.
+  // Allocates nothing: it is what an exception handler calls.
+  void fail(int err, const char* reason) noexcept;
   void merge(const LocalStats& s);
   bool should_stop() const;
   // A file copied; src/dest are only built when the caller listed files.
@@ -40,7 +43,8 @@ struct BatchState {
   CopyRequest file_request() const;
 };
 
-// Runs body on n threads (the calling thread is one of them) and waits.
+// Runs body on n threads (the calling thread is one of them) and waits. An
+// exception from body stops the batch and fails it (ENOMEM for bad_alloc).
 void run_threads(int n, const std::function<void()>& body, BatchState& state);
 
 }  // namespace cowcopy

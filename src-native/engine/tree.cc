@@ -5,17 +5,22 @@
 // the walker copies them itself.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
+#include <new>
 
 #include "batch.h"
 #include "batch_state.h"
 #include "copy_file.h"
+#include "open_path.h"
 #include "preserve.h"
 #include "stat_calls.h"
 #include "sys.h"
@@ -26,15 +31,28 @@
 namespace cowcopy {
 namespace {
 
+// Removes a directory this call made, only while `name` in `dir` still is
+// the directory open as `fd` (or, with no descriptor, any empty directory
+// there: rmdir never removes one with content).
+void remove_dir_if_ours(int dir, const char* name, int fd) {
+  struct stat ours, now;
+  if (fd >= 0 && (sys_fstat(fd, &ours) == -1 || sys_fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW) == -1 ||
+                  now.st_dev != ours.st_dev || now.st_ino != ours.st_ino)) {
+    return;
+  }
+  retry_eintr([&] { return ::unlinkat(dir, name, AT_REMOVEDIR); });
+}
+
 // Holds a directory pair open while anything inside is pending. The last
 // reference (its files and subdirectories are done) gives the destination
-// its final mode and times: a directory we created stays 0700 until then,
-// so nobody else reaches a file in it before its data is complete.
+// its final metadata: a directory we created stays 0700 until then, so
+// nobody else reaches a file in it before its data is complete.
 struct DirNode {
   BatchState* state = nullptr;
   std::shared_ptr<DirNode> parent;
   UniqueFd src;
   UniqueFd dst;
+  std::string name;  // in the parent ("" for the root)
   std::string src_path;
   std::string dest_path;
   std::string rel;  // relative to the source root ("" for the root)
@@ -43,19 +61,46 @@ struct DirNode {
 
   ~DirNode() {
     if (!dst.valid() || !state) return;
-    const Preserve& p = state->opts.preserve;
-    if (!created && !p.timestamps && !p.ownership && !p.xattrs) return;
-    if (int err = finish_metadata(src.get(), dst.get(), st, p, created)) {
-      state->add_error(src_path, dest_path, err, nullptr);
+    try {
+      if (int err = finish()) state->add_error(src_path, dest_path, err, nullptr);
+    } catch (...) {
+      // add_error could not allocate: the directory is left as it is.
     }
   }
+
+  // Mode, owner and extended attributes (ACLs among them) decide who may
+  // enter a directory: only one this call made takes the source's. One that
+  // was there keeps them, destDir included; it gets the timestamps, as with
+  // cp -p.
+  int finish() {
+    const Preserve& p = state->opts.preserve;
+    if (created) return finish_metadata(src.get(), dst.get(), st, p, true);
+    if (!p.timestamps) return 0;
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    return retry_eintr([&] { return ::futimens(dst.get(), times); }) == -1 ? errno : 0;
+  }
+
+  // The listing failed: a directory we made is empty, so it goes.
+  void discard() {
+    if (created) {
+      int dir = parent ? parent->dst.get() : AT_FDCWD;
+      remove_dir_if_ours(dir, parent ? name.c_str() : dest_path.c_str(), dst.get());
+    }
+    dst.reset();  // nothing to finish
+  }
+};
+
+struct Entry {
+  std::string name;
+  unsigned char type;
+  uint64_t ino;  // d_ino: what an open must find (DESIGN principle 8)
 };
 
 // Files of one directory, handed over together: one queue operation (and at
 // most one thread wake-up) per chunk rather than per file.
 struct FileTask {
   std::shared_ptr<DirNode> dir;
-  std::vector<std::string> names;
+  std::vector<Entry> files;
 };
 
 constexpr size_t kChunk = 32;
@@ -71,6 +116,7 @@ constexpr size_t kQueuedChunks = 64;
 struct PendingDir {
   std::shared_ptr<DirNode> parent;
   std::string name;
+  uint64_t ino;
 };
 
 const char* type_name(unsigned char t) {
@@ -99,13 +145,9 @@ std::string join(const std::string& a, const std::string& b) {
   return a.back() == '/' ? a + b : a + "/" + b;
 }
 
-struct Entry {
-  std::string name;
-  unsigned char type;
-};
-
-// All entries of a directory but . and .., with their types from getdents64
-// (one fstatat only where the filesystem leaves the type unknown).
+// All entries of a directory but . and .., with their types and inode
+// numbers from getdents64 (one fstatat only where the filesystem leaves the
+// type unknown).
 int list_dir(int fd, std::vector<Entry>& out) {
   alignas(8) char buf[32 * 1024];
   for (;;) {
@@ -123,9 +165,54 @@ int list_dir(int fd, std::vector<Entry>& out) {
         struct stat st;
         if (sys_fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) type = type_of(st.st_mode);
       }
-      out.push_back(Entry{name, type});
+      out.push_back(Entry{name, type, static_cast<uint64_t>(d->d_ino)});
     }
   }
+}
+
+// The errno for an exception caught in the walk or a copy thread.
+int exception_errno() {
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    return ENOMEM;
+  } catch (...) {
+    return EIO;
+  }
+}
+const char* const kExceptionReason = "internal error in the tree copy (an exception)";
+
+// A hidden name beside the one a symlink replaces: ".cowcopy-<12 hex>.lnk",
+// short so that a 255-byte name can still be replaced.
+std::string temp_link_name() {
+  unsigned char rnd[6];
+  if (::getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof rnd)) {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned long long v = static_cast<unsigned long long>(ts.tv_nsec) ^
+                           (static_cast<unsigned long long>(::getpid()) << 20);
+    for (size_t i = 0; i < sizeof rnd; ++i) rnd[i] = static_cast<unsigned char>(v >> (8 * i));
+  }
+  char out[32];
+  std::snprintf(out, sizeof out, ".cowcopy-%02x%02x%02x%02x%02x%02x.lnk", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+                rnd[5]);
+  return out;
+}
+
+// A symlink's owner and times, set through the name (a link has no
+// descriptor of its own to set them on). Not permitted (EPERM) is fine for
+// the owner, as for files.
+int link_metadata(int dir, const char* name, const struct stat& st, const Preserve& p) {
+  if (p.ownership &&
+      retry_eintr([&] { return ::fchownat(dir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW); }) == -1 &&
+      errno != EPERM) {
+    return errno;
+  }
+  if (p.timestamps) {
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    if (retry_eintr([&] { return ::utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW); }) == -1) return errno;
+  }
+  return 0;
 }
 
 class Tree {
@@ -136,16 +223,22 @@ class Tree {
         filter_(filter),
         queue_(kQueuedChunks),
         inline_(copy_threads == 0),
-        walker_req_(state.file_request()) {}
+        walker_req_(request()) {}
 
-  // The copy threads' loop.
+  // The copy threads' loop. An exception (no memory for a path) ends the
+  // whole call: the queue is dropped so the walker never waits on it.
   void work() {
     LocalStats local;
-    CopyRequest req = state_.file_request();
-    FileTask task;
-    while (queue_.pop(task)) {
-      copy_chunk(task, req, local);
-      task.dir.reset();  // may finish the directory (mode, times)
+    try {
+      CopyRequest req = request();
+      FileTask task;
+      while (queue_.pop(task)) {
+        copy_chunk(task, req, local);
+        task.dir.reset();  // may finish the directory (mode, times)
+      }
+    } catch (...) {
+      state_.fail(exception_errno(), kExceptionReason);
+      queue_.abandon();
     }
     state_.merge(local);
   }
@@ -154,10 +247,11 @@ class Tree {
     req.src_dir = task.dir->src.get();
     req.dest_dir = task.dir->dst.get();
     req.dest_dir_private = task.dir->created;
-    for (std::string& name : task.names) {
+    for (Entry& e : task.files) {
       if (state_.should_stop()) return;
-      req.src.swap(name);
+      req.src.swap(e.name);
       req.dest = req.src;
+      req.src_rules.expect_ino = e.ino;
       CopyResult r = copy_file(req);
       if (r.err == 0) {
         state_.file_done(local, r, [&] { return join(task.dir->src_path, req.src); },
@@ -174,10 +268,10 @@ class Tree {
   // and two threads were slower than one on XFS). With no copy threads
   // (concurrency 1) the walker copies the chunk itself.
   bool hand_over(FileTask& task) {
-    if (task.names.empty()) return true;
+    if (task.files.empty()) return true;
     if (inline_) {
       copy_chunk(task, walker_req_, walker_stats_);
-      task.names.clear();
+      task.files.clear();
     } else {
       if (!queue_.push(std::move(task))) return false;
       task = FileTask{};
@@ -185,8 +279,37 @@ class Tree {
     return !state_.should_stop();
   }
 
-  // The walker: depth first, one directory at a time.
+  // The walker: depth first, one directory at a time. Whatever happens, the
+  // queue is closed (or dropped) on the way out, so the copy threads end.
   void walk(std::shared_ptr<DirNode> root) {
+    try {
+      walk_all(std::move(root));
+    } catch (...) {
+      state_.fail(exception_errno(), kExceptionReason);
+    }
+    if (state_.should_stop()) queue_.abandon();
+    else queue_.close();
+    state_.merge(walker_stats_);
+  }
+
+  // No copy thread could be started: the walker copies every chunk itself.
+  void copy_inline() { inline_ = true; }
+
+  void set_dest_root(const struct stat& st) { dest_root_st_ = st; }
+  int filter_error() const { return filter_error_; }
+
+ private:
+  // Tree copies (DESIGN principle 8): neither leaf is ever followed, the
+  // source must be the inode the listing returned, and an existing
+  // destination is replaced by rename, never opened.
+  CopyRequest request() const {
+    CopyRequest req = state_.file_request();
+    req.src_rules.nofollow = true;
+    req.dest_rules.nofollow = true;
+    return req;
+  }
+
+  void walk_all(std::shared_ptr<DirNode> root) {
     std::vector<PendingDir> pending;
     scan(root, pending);
     root.reset();
@@ -197,23 +320,13 @@ class Tree {
       next.parent.reset();
       if (node) scan(node, pending);
     }
-    if (state_.should_stop()) queue_.abandon();
-    else queue_.close();
-    state_.merge(walker_stats_);
   }
 
-  // No copy thread could be started: the walker copies every chunk itself.
-  void copy_inline() { inline_ = true; }
-
-  const struct stat& dest_root_stat() const { return dest_root_st_; }
-  void set_dest_root(const struct stat& st) { dest_root_st_ = st; }
-  int filter_error() const { return filter_error_; }
-
- private:
   void scan(const std::shared_ptr<DirNode>& node, std::vector<PendingDir>& pending) {
     std::vector<Entry> entries;
     if (int err = list_dir(node->src.get(), entries)) {
       state_.add_error(node->src_path, node->dest_path, err, nullptr);
+      node->discard();
       return;
     }
     std::vector<char> keep(entries.size(), 1);
@@ -235,14 +348,14 @@ class Tree {
       Entry& e = entries[i];
       switch (e.type) {
         case DT_REG:
-          chunk.names.push_back(std::move(e.name));
-          if (chunk.names.size() == kChunk) {
+          chunk.files.push_back(std::move(e));
+          if (chunk.files.size() == kChunk) {
             if (!hand_over(chunk)) return;
             chunk = FileTask{node, {}};
           }
           break;
         case DT_DIR:
-          pending.push_back(PendingDir{node, e.name});
+          pending.push_back(PendingDir{node, e.name, e.ino});
           break;
         case DT_LNK:
           copy_symlink(*node, e.name);
@@ -254,11 +367,11 @@ class Tree {
     hand_over(chunk);
   }
 
- private:
   std::shared_ptr<DirNode> open_child(const PendingDir& p) {
     auto node = std::make_shared<DirNode>();
     node->state = &state_;
     node->parent = p.parent;
+    node->name = p.name;
     node->src_path = join(p.parent->src_path, p.name);
     node->dest_path = join(p.parent->dest_path, p.name);
     node->rel = join(p.parent->rel, p.name);
@@ -269,6 +382,12 @@ class Tree {
       state_.add_error(node->src_path, node->dest_path, errno, nullptr);
       return nullptr;
     }
+    // Not the directory the listing returned: another one moved here since.
+    // (A mount point lists the inode it covers: its st_dev differs.)
+    if (p.ino != 0 && static_cast<uint64_t>(node->st.st_ino) != p.ino && node->st.st_dev == p.parent->st.st_dev) {
+      state_.add_error(node->src_path, node->dest_path, kReplacedErr, kReplacedReason);
+      return nullptr;
+    }
     // The destination inside the source (made by someone else meanwhile):
     // never copy it into itself.
     if (node->st.st_dev == dest_root_st_.st_dev && node->st.st_ino == dest_root_st_.st_ino) {
@@ -276,7 +395,7 @@ class Tree {
       return nullptr;
     }
     int dirfd = p.parent->dst.get();
-    if (::mkdirat(dirfd, p.name.c_str(), 0700) == 0) {
+    if (retry_eintr([&] { return ::mkdirat(dirfd, p.name.c_str(), 0700); }) == 0) {
       node->created = true;
     } else if (errno != EEXIST) {
       state_.add_error(node->src_path, node->dest_path, errno, nullptr);
@@ -288,6 +407,7 @@ class Tree {
     if (fd == -1) {
       // ELOOP (a symlink) or ENOTDIR (a file) where a directory should go.
       int err = errno == ELOOP ? ENOTDIR : errno;
+      if (node->created) remove_dir_if_ours(dirfd, p.name.c_str(), -1);
       state_.add_error(node->src_path, node->dest_path, err, nullptr);
       return nullptr;
     }
@@ -296,51 +416,76 @@ class Tree {
     return node;
   }
 
+  // A symlink goes straight to its name when that is free and nothing more
+  // is to be set on it. Otherwise it is made under a temporary name, given
+  // its owner and times, and renamed into place: an existing link stays
+  // until the new one is complete, and a failure leaves nothing this call
+  // made (the temporary name is ours alone).
   void copy_symlink(const DirNode& dir, const std::string& name) {
+    auto report = [&](int err) {
+      state_.add_error(join(dir.src_path, name), join(dir.dest_path, name), err, nullptr);
+    };
     std::string target(256, '\0');
     for (;;) {
-      ssize_t n = ::readlinkat(dir.src.get(), name.c_str(), &target[0], target.size());
-      if (n == -1) {
-        state_.add_error(join(dir.src_path, name), join(dir.dest_path, name), errno, nullptr);
-        return;
-      }
+      ssize_t n = retry_eintr([&] { return ::readlinkat(dir.src.get(), name.c_str(), &target[0], target.size()); });
+      if (n == -1) return report(errno);
       if (static_cast<size_t>(n) < target.size()) {
         target.resize(static_cast<size_t>(n));
         break;
       }
       target.resize(target.size() * 2);
     }
-    int dst = dir.dst.get();
-    if (::symlinkat(target.c_str(), dst, name.c_str()) == -1) {
-      int err = errno;
-      struct stat there;
-      if (err == EEXIST && state_.opts.overwrite &&
-          sys_fstatat(dst, name.c_str(), &there, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(there.st_mode) &&
-          ::unlinkat(dst, name.c_str(), 0) == 0 && ::symlinkat(target.c_str(), dst, name.c_str()) == 0) {
-        err = 0;
-      } else if (err == EEXIST && state_.opts.overwrite && S_ISDIR(there.st_mode)) {
-        err = EISDIR;
-      }
-      if (err) {
-        state_.add_error(join(dir.src_path, name), join(dir.dest_path, name), err, nullptr);
+    const Preserve& p = state_.opts.preserve;
+    const bool meta = p.timestamps || p.ownership;
+    struct stat st;
+    if (meta && sys_fstatat(dir.src.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == -1) return report(errno);
+    const int dst = dir.dst.get();
+    const bool overwrite = state_.opts.overwrite;
+    if (!meta) {
+      if (retry_eintr([&] { return ::symlinkat(target.c_str(), dst, name.c_str()); }) == 0) {
+        walker_stats_.symlinks += 1;
         return;
       }
+      if (errno != EEXIST || !overwrite) return report(errno);
     }
-    const Preserve& p = state_.opts.preserve;
-    if (p.timestamps || p.ownership) {
-      struct stat st;
-      if (sys_fstatat(dir.src.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        // Not permitted (EPERM) is fine for a link's owner, as for files.
-        if (p.ownership) (void)::fchownat(dst, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
-        if (p.timestamps) {
-          struct timespec times[2] = {st.st_atim, st.st_mtim};
-          if (::utimensat(dst, name.c_str(), times, AT_SYMLINK_NOFOLLOW) == -1) {
-            state_.add_error(join(dir.src_path, name), join(dir.dest_path, name), errno, nullptr);
-          }
-        }
-      }
-    }
+    if (int err = link_via_temp(dst, name, target, meta ? &st : nullptr, overwrite)) return report(err);
     walker_stats_.symlinks += 1;
+  }
+
+  int link_via_temp(int dst, const std::string& name, const std::string& target, const struct stat* st,
+                    bool overwrite) {
+    std::string temp;
+    for (int attempt = 0;; ++attempt) {
+      temp = temp_link_name();
+      if (retry_eintr([&] { return ::symlinkat(target.c_str(), dst, temp.c_str()); }) == 0) break;
+      if (errno != EEXIST || attempt == 3) return errno;
+    }
+    int err = st ? link_metadata(dst, temp.c_str(), *st, state_.opts.preserve) : 0;
+    // A directory at the name: renameat refuses (EISDIR) and it stays.
+    if (err == 0) err = overwrite ? rename_over(dst, temp, name) : rename_noreplace(dst, temp, name);
+    if (err) retry_eintr([&] { return ::unlinkat(dst, temp.c_str(), 0); });
+    return err;
+  }
+
+  static int rename_over(int dir, const std::string& from, const std::string& to) {
+    return retry_eintr([&] { return ::renameat(dir, from.c_str(), dir, to.c_str()); }) == -1 ? errno : 0;
+  }
+
+  // Without overwrite the name must be free. Where the filesystem has no
+  // RENAME_NOREPLACE, linkat fails on an existing name just the same (and
+  // links the symlink itself, not its target); then the temporary name goes,
+  // and if it cannot, neither may the new one stay: nothing half done.
+  static int rename_noreplace(int dir, const std::string& from, const std::string& to) {
+    constexpr unsigned kNoReplace = 1;  // RENAME_NOREPLACE
+    if (retry_eintr([&] { return ::syscall(SYS_renameat2, dir, from.c_str(), dir, to.c_str(), kNoReplace); }) == 0) {
+      return 0;
+    }
+    if (errno != EINVAL && errno != ENOSYS) return errno;
+    if (retry_eintr([&] { return ::linkat(dir, from.c_str(), dir, to.c_str(), 0); }) == -1) return errno;
+    if (retry_eintr([&] { return ::unlinkat(dir, from.c_str(), 0); }) == 0) return 0;
+    int err = errno;
+    retry_eintr([&] { return ::unlinkat(dir, to.c_str(), 0); });
+    return err;
   }
 
   BatchState& state_;
@@ -353,16 +498,16 @@ class Tree {
   int filter_error_ = 0;
 };
 
-}  // namespace
-
-BatchResult copy_tree(const std::string& src_root, const std::string& dest_root,
-                      const BatchOptions& opts, TreeFilter* filter) {
+BatchResult copy_tree_unguarded(const std::string& src_root, const std::string& dest_root,
+                                const BatchOptions& opts, TreeFilter* filter) {
   BatchState state(opts);
   auto root = std::make_shared<DirNode>();
   root->state = &state;
   root->src_path = src_root;
   root->dest_path = dest_root;
   auto fatal = [&](int err, const char* reason = nullptr) {
+    // A destination root we made (still empty) goes with the failure.
+    if (root->created) remove_dir_if_ours(AT_FDCWD, dest_root.c_str(), root->dst.get());
     root->state = nullptr;  // nothing to finish
     state.result.fatal = err;
     state.result.fatal_reason = reason;
@@ -372,16 +517,25 @@ BatchResult copy_tree(const std::string& src_root, const std::string& dest_root,
   if (fd == -1) return fatal(errno);
   root->src = UniqueFd(fd);
   if (sys_fstat(fd, &root->st) == -1) return fatal(errno);
-  if (::mkdir(dest_root.c_str(), 0700) == 0) {
+  if (retry_eintr([&] { return ::mkdir(dest_root.c_str(), 0700); }) == 0) {
     root->created = true;
   } else if (errno != EEXIST) {
     return fatal(errno);
   }
-  fd = retry_eintr([&] { return ::open(dest_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
-  if (fd == -1) return fatal(errno == ENOTDIR ? ENOTDIR : errno, errno == ENOTDIR ? "destination is not a directory" : nullptr);
+  // One we just made is never reached through a symlink swapped in since.
+  const int nofollow = root->created ? O_NOFOLLOW : 0;
+  fd = retry_eintr([&] { return ::open(dest_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow); });
+  if (fd == -1) {
+    int err = errno;
+    return fatal(err, err == ENOTDIR ? "destination is not a directory" : nullptr);
+  }
   root->dst = UniqueFd(fd);
   struct stat dest_st;
-  if (sys_fstat(fd, &dest_st) == -1) return fatal(errno);
+  if (sys_fstat(fd, &dest_st) == -1) {
+    int err = errno;
+    root->dst.reset();  // unprovable: removed only if empty
+    return fatal(err);
+  }
   if (dest_st.st_dev == root->st.st_dev && dest_st.st_ino == root->st.st_ino) {
     return fatal(EINVAL, "cannot copy a directory onto itself");
   }
@@ -400,12 +554,28 @@ BatchResult copy_tree(const std::string& src_root, const std::string& dest_root,
   if (started == 0) tree.copy_inline();
   state.result.threads = started > 0 ? started : 1;
   state.result.dirs = 1;
+  // Neither throws: whatever happens in them, the threads end and are joined.
   tree.walk(std::move(root));
   tree.work();  // the walk is done: help drain the queue
   for (auto& t : threads) t.join();
-  if (tree.filter_error()) state.result.fatal = tree.filter_error();
+  if (tree.filter_error() && !state.result.fatal) state.result.fatal = tree.filter_error();
   if (opts.cancel && __atomic_load_n(opts.cancel, __ATOMIC_RELAXED) != 0) state.result.fatal = ECANCELED;
   return std::move(state.result);
+}
+
+}  // namespace
+
+BatchResult copy_tree(const std::string& src_root, const std::string& dest_root,
+                      const BatchOptions& opts, TreeFilter* filter) {
+  try {
+    return copy_tree_unguarded(src_root, dest_root, opts, filter);
+  } catch (...) {
+    // Before any thread started (no memory for the root's paths).
+    BatchResult r;
+    r.fatal = exception_errno();
+    r.fatal_reason = kExceptionReason;
+    return r;
+  }
 }
 
 }  // namespace cowcopy
