@@ -1,6 +1,7 @@
 #include "open_path.h"
 
 #include <fcntl.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "stat_calls.h"
@@ -30,7 +31,7 @@ namespace {
 // ENXIO from a FIFO without a reader): say what it is.
 int explain(int dir, const char* name, int err, bool is_source, const char*& reason) {
   struct stat what;
-  if ((err == ELOOP || err == ENXIO) && sys_fstatat(dir, name, &what, AT_SYMLINK_NOFOLLOW) == 0 &&
+  if ((err == ELOOP || err == ENXIO) && retry_eintr([&] { return sys_fstatat(dir, name, &what, AT_SYMLINK_NOFOLLOW); }) == 0 &&
       !S_ISREG(what.st_mode) && !S_ISDIR(what.st_mode)) {
     reason = not_regular_reason(what.st_mode, is_source);
     return S_ISLNK(what.st_mode) ? ELOOP : EINVAL;
@@ -39,8 +40,8 @@ int explain(int dir, const char* name, int err, bool is_source, const char*& rea
 }
 
 int check_opened(int fd, const OpenRules& rules, bool is_source, struct stat& st, const char*& reason) {
-  if (sys_fstat(fd, &st) == -1) return errno;
-  if (rules.expect_ino != 0 && static_cast<uint64_t>(st.st_ino) != rules.expect_ino) {
+  if (retry_eintr([&] { return sys_fstat(fd, &st); }) == -1) return errno;
+  if (rules.expect_ino != 0 && static_cast<uint64_t>(st.st_ino) != rules.expect_ino && listing_ino_reliable(fd)) {
     reason = kReplacedReason;
     return kReplacedErr;
   }
@@ -53,6 +54,11 @@ int check_opened(int fd, const OpenRules& rules, bool is_source, struct stat& st
 }
 
 }  // namespace
+
+bool listing_ino_reliable(int fd) {
+  struct statfs sfs;
+  return !(::fstatfs(fd, &sfs) == 0 && static_cast<unsigned long>(sfs.f_type) == 0x794c7630UL);
+}
 
 int open_regular(int dir, const char* name, int access, const OpenRules& rules, UniqueFd& fd,
                  struct stat& st, const char*& reason) {
@@ -96,13 +102,14 @@ int open_dest(int dir, const char* name, int access, mode_t create_mode, bool ov
 
 // F_SETFL only sets O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME and O_NONBLOCK,
 // none of which open_regular/open_dest set but O_NONBLOCK: one call, no F_GETFL.
-int clear_nonblock(int fd) { return ::fcntl(fd, F_SETFL, 0) == -1 ? errno : 0; }
+int clear_nonblock(int fd) { return retry_eintr([&] { return ::fcntl(fd, F_SETFL, 0); }) == -1 ? errno : 0; }
 
 void remove_if_ours(int dir, const char* name, int fd) {
   struct stat ours, now;
-  if (sys_fstat(fd, &ours) == 0 && sys_fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+  if (retry_eintr([&] { return sys_fstat(fd, &ours); }) == 0 &&
+      retry_eintr([&] { return sys_fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW); }) == 0 &&
       now.st_dev == ours.st_dev && now.st_ino == ours.st_ino) {
-    ::unlinkat(dir, name, 0);
+    retry_eintr([&] { return ::unlinkat(dir, name, 0); });
   }
 }
 

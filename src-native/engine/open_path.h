@@ -26,6 +26,12 @@ struct OpenRules {
   uint64_t expect_ino = 0;  // non-zero: the opened file must be this inode (getdents64 d_ino)
 };
 
+// False on overlayfs, whose layers on different filesystems (no xino) may
+// list a d_ino that is not the st_ino of the same file: there the listing
+// cannot prove identity, and O_NOFOLLOW under a held directory is what
+// remains. Asked only after a mismatch, so it costs nothing otherwise.
+bool listing_ino_reliable(int fd);
+
 // Why a non-regular file is refused, as text for the error message.
 const char* not_regular_reason(mode_t mode, bool is_source);
 

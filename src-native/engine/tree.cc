@@ -384,7 +384,8 @@ class Tree {
     }
     // Not the directory the listing returned: another one moved here since.
     // (A mount point lists the inode it covers: its st_dev differs.)
-    if (p.ino != 0 && static_cast<uint64_t>(node->st.st_ino) != p.ino && node->st.st_dev == p.parent->st.st_dev) {
+    if (p.ino != 0 && static_cast<uint64_t>(node->st.st_ino) != p.ino && node->st.st_dev == p.parent->st.st_dev &&
+        listing_ino_reliable(node->src.get())) {
       state_.add_error(node->src_path, node->dest_path, kReplacedErr, kReplacedReason);
       return nullptr;
     }
