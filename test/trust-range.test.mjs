@@ -159,6 +159,22 @@ t.test('copyRange length 0 from /proc copies the whole content', async (t) => {
   t.equal(copyRangeSync('/proc/version', path.join(dir, 'ten'), { length: 10 }), 10, 'an explicit length still stops there')
 })
 
+// Length 0 reads until the end; within one file the end is where it was:
+// what the call writes is never read again.
+for (const fsName of ['ext4', 'btrfs', 'tmpfs']) {
+  onFs(t, fsName, 'copyRange length 0 of a file onto its own end copies it once', async (t, dir) => {
+    const f = path.join(dir, 'f')
+    const data = randomBytes(3 * MiB + 123)
+    fs.writeFileSync(f, data)
+    t.equal(await copyRange(f, f, { destOffset: data.length }), data.length)
+    t.ok(fs.readFileSync(f).equals(Buffer.concat([data, data])), 'the file twice, nothing more')
+    const fd = fs.openSync(f, 'r+')
+    t.equal(copyRangeSync(fd, fd, { srcOffset: data.length, destOffset: 2 * data.length }), data.length, 'one fd as both')
+    fs.closeSync(fd)
+    t.equal(fs.statSync(f).size, 3 * data.length)
+  })
+}
+
 // Item 11: FIFOs never block a thread; the same error as copyFile's.
 t.test('a FIFO as source, destination or dedupe target: a prompt EINVAL, no hang, nothing created', async (t) => {
   const dir = tmpScratch(t)

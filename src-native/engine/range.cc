@@ -42,6 +42,10 @@ int check_regular(const struct stat& st) {
   return 0;
 }
 
+int fstat_retry(int fd, struct stat& st) {
+  return retry_eintr([&] { return sys_fstat(fd, &st); });
+}
+
 bool overlap(uint64_t a, uint64_t b, uint64_t len) { return a < b + len && b < a + len; }
 
 // off + len fits in a loff_t (lib/range.ts checks first; this is for any
@@ -54,7 +58,7 @@ const char* const kPastMaxOffset = "the range ends past the largest file offset 
 RangeError prepare(const char* syscall, int src, uint64_t src_off, int dst, uint64_t dst_off, uint64_t& len,
                    struct stat& s, struct stat& d) {
   if (!fits(src_off, len) || !fits(dst_off, len)) return fail(EINVAL, syscall, kPastMaxOffset);
-  if (sys_fstat(src, &s) == -1 || sys_fstat(dst, &d) == -1) return fail(errno, syscall);
+  if (fstat_retry(src, s) == -1 || fstat_retry(dst, d) == -1) return fail(errno, syscall);
   if (int err = check_regular(s)) return fail(err, syscall, err == EINVAL ? "the source is not a regular file" : "");
   if (int err = check_regular(d)) return fail(err, syscall, err == EINVAL ? "the destination is not a regular file" : "");
   uint64_t size = static_cast<uint64_t>(s.st_size);
@@ -68,7 +72,8 @@ RangeError prepare(const char* syscall, int src, uint64_t src_off, int dst, uint
 // Turns the kernel's bare EINVAL for FICLONERANGE into the rule that failed.
 std::string explain_clone_einval(int dst, uint64_t src_off, uint64_t dst_off, uint64_t len, uint64_t src_size) {
   struct statfs sfs;
-  uint64_t bs = ::fstatfs(dst, &sfs) == 0 && sfs.f_bsize > 0 ? static_cast<uint64_t>(sfs.f_bsize) : 4096;
+  const bool known = retry_eintr([&] { return ::fstatfs(dst, &sfs); }) == 0 && sfs.f_bsize > 0;
+  uint64_t bs = known ? static_cast<uint64_t>(sfs.f_bsize) : 4096;
   std::string b = num(bs);
   if (src_off % bs) return "srcOffset " + num(src_off) + " is not a multiple of the filesystem block size " + b;
   if (dst_off % bs) return "destOffset " + num(dst_off) + " is not a multiple of the filesystem block size " + b;
@@ -140,8 +145,10 @@ RangeError copy_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uint
   struct stat s, d;
   const bool to_end = len == 0;
   if (RangeError e = prepare(sc, src, src_off, dst, dst_off, len, s, d); e.err) return e;
-  // To the end: until a read returns 0, whatever st_size said.
-  const uint64_t limit = to_end ? kMaxOffset - std::max(src_off, dst_off) : len;
+  // To the end: until a read returns 0, whatever st_size said. Not within
+  // one file: what is written would be read again, without end.
+  const bool same_file = s.st_dev == d.st_dev && s.st_ino == d.st_ino;
+  const uint64_t limit = to_end && !same_file ? kMaxOffset - std::max(src_off, dst_off) : len;
   bool kernel = true;
   while (copied < limit) {
     uint64_t want = limit - copied < kChunk ? limit - copied : kChunk;
@@ -187,7 +194,7 @@ RangeError copy_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uint
 RangeError dedupe_range(int src, uint64_t off, uint64_t len, std::vector<DedupeTarget>& targets) {
   const char* sc = "ioctl_fideduperange";
   struct stat s;
-  if (sys_fstat(src, &s) == -1) return fail(errno, sc);
+  if (fstat_retry(src, s) == -1) return fail(errno, sc);
   if (int err = check_regular(s)) return fail(err, sc, err == EINVAL ? "the source is not a regular file" : "");
   uint64_t size = static_cast<uint64_t>(s.st_size);
   if (len == 0) len = off < size ? size - off : 0;
@@ -202,7 +209,7 @@ RangeError dedupe_range(int src, uint64_t off, uint64_t len, std::vector<DedupeT
   auto* req = reinterpret_cast<file_dedupe_range*>(mem.get());
   for (DedupeTarget& t : targets) {
     struct stat d;
-    if (sys_fstat(t.fd, &d) == -1) {
+    if (fstat_retry(t.fd, d) == -1) {
       t.err = errno;
       continue;
     }
@@ -264,7 +271,7 @@ int current_exception_errno() noexcept {
 
 void hold_fd(RangeFile& f, int fd) {
   f.by_fd = true;
-  int raw = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  int raw = retry_eintr([&] { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); });
   if (raw == -1) {
     f.hold_err = errno;
     return;
@@ -322,9 +329,9 @@ RangeError open_destination(RangeFile& f, Side& side, const char* sc) {
 // failed left no descriptor for remove_if_ours to compare with.
 void remove_if_same(const std::string& path, const struct stat& was) {
   struct stat now;
-  if (sys_fstatat(AT_FDCWD, path.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == was.st_dev &&
-      now.st_ino == was.st_ino) {
-    ::unlinkat(AT_FDCWD, path.c_str(), 0);
+  if (retry_eintr([&] { return sys_fstatat(AT_FDCWD, path.c_str(), &now, AT_SYMLINK_NOFOLLOW); }) == 0 &&
+      now.st_dev == was.st_dev && now.st_ino == was.st_ino) {
+    retry_eintr([&] { return ::unlinkat(AT_FDCWD, path.c_str(), 0); });
   }
 }
 
@@ -333,8 +340,8 @@ void remove_if_same(const std::string& path, const struct stat& was) {
 RangeError close_destination(RangeFile& f, Side& d, RangeError e) {
   if (e.err == 0 && d.created) {
     struct stat st;
-    if (sys_fstat(d.fd.get(), &st) == -1) {
-      e = fail(errno, "close");
+    if (fstat_retry(d.fd.get(), st) == -1) {
+      e = fail(errno, "fstat");
     } else if (int err = d.fd.close_checked()) {
       remove_if_same(f.path, st);
       return fail(err, "close");
@@ -440,7 +447,7 @@ RangeError dedupe_files(RangeFile& src, uint64_t off, uint64_t len, std::vector<
 RangeError probe(const std::string& dir, ProbeResult& out) {
   const char* sc = "probe";
   struct statfs sfs;
-  if (::statfs(dir.c_str(), &sfs) == -1) return fail(errno, sc);
+  if (retry_eintr([&] { return ::statfs(dir.c_str(), &sfs); }) == -1) return fail(errno, sc);
   unsigned long magic = static_cast<unsigned long>(sfs.f_type);
   const char* name = fs_type_name(magic);
   char hex[32];
@@ -475,17 +482,25 @@ RangeError probe(const std::string& dir, ProbeResult& out) {
   std::unique_ptr<char[]> data(new (std::nothrow) char[bs * 2]);
   if (!data) return fail(ENOMEM, sc);
   for (uint64_t i = 0; i < bs * 2; ++i) data[i] = static_cast<char>('c' + i % 7);
+  // Short writes looped, EINTR retried: a probe must not say "no" because a
+  // signal arrived.
   auto write_all = [&](int fd) {
-    return ::pwrite(fd, data.get(), bs * 2, 0) == static_cast<ssize_t>(bs * 2) && ::fsync(fd) == 0;
+    errno = 0;
+    for (uint64_t done = 0; done < bs * 2;) {
+      ssize_t n = retry_eintr([&] { return ::pwrite(fd, data.get() + done, bs * 2 - done, static_cast<off_t>(done)); });
+      if (n <= 0) return false;
+      done += static_cast<uint64_t>(n);
+    }
+    return retry_eintr([&] { return ::fsync(fd); }) == 0;
   };
   if (!write_all(a.get())) return fail(errno ? errno : EIO, sc);
 
-  out.clone = ::ioctl(b.get(), FICLONE, a.get()) == 0;
-  if (::ftruncate(b.get(), 0) == -1) return fail(errno, sc);
+  out.clone = retry_eintr([&] { return ::ioctl(b.get(), FICLONE, a.get()); }) == 0;
+  if (retry_eintr([&] { return ::ftruncate(b.get(), 0); }) == -1) return fail(errno, sc);
 
   loff_t in = 0, o = 0;
-  out.copy_file_range = ::copy_file_range(a.get(), &in, b.get(), &o, bs, 0) > 0;
-  if (::ftruncate(b.get(), 0) == -1) return fail(errno, sc);
+  out.copy_file_range = retry_eintr([&] { return ::copy_file_range(a.get(), &in, b.get(), &o, bs, 0); }) > 0;
+  if (retry_eintr([&] { return ::ftruncate(b.get(), 0); }) == -1) return fail(errno, sc);
 
   if (write_all(b.get())) {
     const size_t bytes = sizeof(file_dedupe_range) + sizeof(file_dedupe_range_info);
@@ -497,8 +512,8 @@ RangeError probe(const std::string& dir, ProbeResult& out) {
       req->dest_count = 1;
       req->info[0].dest_fd = b.get();
       req->info[0].dest_offset = 0;
-      out.dedupe = ::ioctl(a.get(), FIDEDUPERANGE, req) == 0 && req->info[0].status == FILE_DEDUPE_RANGE_SAME &&
-                   req->info[0].bytes_deduped > 0;
+      out.dedupe = retry_eintr([&] { return ::ioctl(a.get(), FIDEDUPERANGE, req); }) == 0 &&
+                   req->info[0].status == FILE_DEDUPE_RANGE_SAME && req->info[0].bytes_deduped > 0;
     }
   }
   return {};
