@@ -86,6 +86,16 @@ function toOffset(value: unknown, name: string): bigint {
   throw invalidArgType(name, 'of type number or bigint', value)
 }
 
+/**
+ * A range [offset, offset + length) must end at or before the largest file
+ * offset (2^63 - 1, the kernel's loff_t): checked before any file is touched.
+ */
+function checkEnd(offset: bigint, length: bigint, name: string, shown: unknown, what: string): void {
+  if (offset + length > MAX_OFFSET) {
+    throw outOfRange(name, `<= ${MAX_OFFSET - (name.endsWith('length') ? offset : length)} (${what} must not pass ${MAX_OFFSET})`, shown)
+  }
+}
+
 /** number when it is exact, bigint past Number.MAX_SAFE_INTEGER. */
 function toResult(v: bigint): number | bigint {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
@@ -103,7 +113,12 @@ function rangeArgs(src: unknown, dest: unknown, range: unknown): [NativeFile, Na
   const d = toFile(dest, 'dest')
   if (range !== undefined && (typeof range !== 'object' || range === null)) throw invalidArgType('range', 'of type object', range)
   const r = (range ?? {}) as RangeOptions
-  return [s, d, toOffset(r.srcOffset, 'range.srcOffset'), toOffset(r.destOffset, 'range.destOffset'), toOffset(r.length, 'range.length')]
+  const srcOffset = toOffset(r.srcOffset, 'range.srcOffset')
+  const destOffset = toOffset(r.destOffset, 'range.destOffset')
+  const length = toOffset(r.length, 'range.length')
+  checkEnd(srcOffset, length, 'range.length', r.length, 'srcOffset + length')
+  checkEnd(destOffset, length, 'range.length', r.length, 'destOffset + length')
+  return [s, d, srcOffset, destOffset, length]
 }
 
 function promised<T>(fn: () => Promise<T>): Promise<T> {
@@ -173,15 +188,20 @@ function dedupeArgs(src: unknown, range: unknown, targets: unknown): [NativeFile
   const s = toFile(src, 'src')
   if (range !== undefined && (typeof range !== 'object' || range === null)) throw invalidArgType('range', 'of type object', range)
   const r = (range ?? {}) as { offset?: Offset; length?: Offset }
+  const offset = toOffset(r.offset, 'range.offset')
+  const length = toOffset(r.length, 'range.length')
+  checkEnd(offset, length, 'range.length', r.length, 'offset + length')
   if (!Array.isArray(targets)) throw invalidArgType('targets', 'an array', targets)
   const list = targets.map((t, i): [NativeFile, bigint] => {
     if (typeof t !== 'object' || t === null) throw invalidArgType(`targets[${i}]`, 'of type object', t)
     const spec = t as DedupeTargetSpec
     const file = spec.handle ?? spec.fd ?? spec.path
     if (file === undefined) throw invalidArgType(`targets[${i}].path`, 'of type string or an instance of Buffer or URL (or give fd or handle)', file)
-    return [toFile(file, `targets[${i}]`), toOffset(spec.offset, `targets[${i}].offset`)]
+    const at = toOffset(spec.offset, `targets[${i}].offset`)
+    checkEnd(at, length, `targets[${i}].offset`, spec.offset, `targets[${i}].offset + length`)
+    return [toFile(file, `targets[${i}]`), at]
   })
-  return [s, toOffset(r.offset, 'range.offset'), toOffset(r.length, 'range.length'), list]
+  return [s, offset, length, list]
 }
 
 interface NativeDedupe { bytesDeduped: bigint; status: DedupeResult['status']; error?: Error }

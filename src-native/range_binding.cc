@@ -1,6 +1,8 @@
-// cloneRange / copyRange / dedupeRange / probe, sync and promise. Paths are
-// opened here (inside the job, on the worker thread for promises) and closed
-// here; numeric fds are the caller's and never closed.
+// cloneRange / copyRange / dedupeRange / probe, sync and promise. The
+// arguments are read here; a numeric fd (a FileHandle's too) is duplicated
+// here, synchronously, so the job holds the file even if the caller closes
+// its number before the job runs. Paths are opened by the engine, in the job.
+// Nothing thrown in C++ reaches N-API: a job's exception is an error.
 #include <fcntl.h>
 #include <napi.h>
 
@@ -11,26 +13,20 @@
 
 #include "binding_util.h"
 #include "engine/range.h"
-#include "engine/sys.h"
-#include "engine/unique_fd.h"
 
 namespace cowcopy_napi {
 namespace {
 
 using cowcopy::RangeError;
-using cowcopy::UniqueFd;
+using cowcopy::RangeFile;
 
-// A file argument: a path to open, or a descriptor that stays the caller's.
-struct FileArg {
-  std::string path;
-  int fd = -1;
-  bool is_path() const { return fd < 0; }
-};
-
-bool read_file_arg(const Napi::Value& v, FileArg& out) {
+// A file argument: a path the job opens, or a held duplicate of the caller's fd.
+bool read_file_arg(const Napi::Value& v, RangeFile& out) {
   if (v.IsNumber()) {
-    out.fd = v.As<Napi::Number>().Int32Value();
-    return out.fd >= 0;
+    int fd = v.As<Napi::Number>().Int32Value();
+    if (fd < 0) return false;
+    cowcopy::hold_fd(out, fd);
+    return true;
   }
   return read_path(v, out.path);
 }
@@ -42,24 +38,11 @@ bool read_u64(const Napi::Value& v, uint64_t& out) {
   return lossless;
 }
 
-// Opens a path argument (or lends the fd). 0 or errno.
-int open_arg(const FileArg& a, int flags, UniqueFd& owned, int& fd) {
-  if (!a.is_path()) {
-    fd = a.fd;
-    return 0;
-  }
-  int raw = cowcopy::retry_eintr([&] { return ::open(a.path.c_str(), flags | O_CLOEXEC | O_NOCTTY, 0666); });
-  if (raw == -1) return errno;
-  owned = UniqueFd(raw);
-  fd = raw;
-  return 0;
+Napi::Value path_or_undefined(Napi::Env env, const RangeFile& a) {
+  return a.by_fd ? env.Undefined() : Napi::Value(path_value(env, a.path));
 }
 
-Napi::Value path_or_undefined(Napi::Env env, const FileArg& a) {
-  return a.is_path() ? Napi::Value(path_value(env, a.path)) : env.Undefined();
-}
-
-Napi::Value range_error(Napi::Env env, const RangeError& e, const FileArg* src, const FileArg* dest) {
+Napi::Value range_error(Napi::Env env, const RangeError& e, const RangeFile* src, const RangeFile* dest) {
   AddonData* data = env.GetInstanceData<AddonData>();
   Napi::Value reason = e.reason.empty() ? env.Undefined() : Napi::String::New(env, e.reason);
   return data->make_error.Call({Napi::Number::New(env, e.err), reason,
@@ -68,48 +51,71 @@ Napi::Value range_error(Napi::Env env, const RangeError& e, const FileArg* src, 
                                 Napi::String::New(env, e.syscall ? e.syscall : "unknown")});
 }
 
+// When even building the Node-style error threw: a plain Error with a code.
+napi_value last_resort_error(napi_env env, int err, const char* syscall) {
+  const char* code = err == ENOMEM ? "ENOMEM" : "EIO";
+  std::string text = std::string(code) + (err == ENOMEM ? ": not enough memory, " : ": i/o error, ") + syscall;
+  napi_value c = nullptr, msg = nullptr, out = nullptr;
+  if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c) != napi_ok ||
+      napi_create_string_utf8(env, text.c_str(), text.size(), &msg) != napi_ok ||
+      napi_create_error(env, c, msg, &out) != napi_ok) {
+    napi_get_undefined(env, &out);
+  }
+  return out;
+}
+
 Napi::Value u64(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 
-// One operation: `work` runs on the calling thread (sync) or a libuv worker
-// (promise); `finish` turns its outcome into a value, or an error when it
-// returns with ok = false.
+// One operation: `run` runs on the calling thread (sync) or a libuv worker
+// (promise) and must not touch JavaScript; `finish` turns its outcome into a
+// value, or an error when it sets ok = false. `thrown` is the errno of an
+// exception out of run() (0: none): it is an error, never success.
 struct Job {
   napi_async_work work = nullptr;
   napi_deferred deferred = nullptr;
+  const char* syscall = "unknown";
+  int thrown = 0;
   std::function<void()> run;
-  std::function<Napi::Value(Napi::Env, bool&)> finish;
+  std::function<Napi::Value(Napi::Env, int thrown, bool& ok)> finish;
 };
 
-void ExecuteJob(napi_env, void* data) {
-  auto* job = static_cast<Job*>(data);
+void run_job(Job& job) noexcept {
   try {
-    job->run();
+    job.run();
   } catch (...) {
+    job.thrown = cowcopy::current_exception_errno();
   }
 }
+
+void ExecuteJob(napi_env, void* data) { run_job(*static_cast<Job*>(data)); }
 
 void CompleteJob(napi_env raw_env, napi_status, void* data) {
   std::unique_ptr<Job> job(static_cast<Job*>(data));
   Napi::Env env(raw_env);
-  Napi::HandleScope scope(env);
+  napi_handle_scope scope = nullptr;
+  napi_open_handle_scope(raw_env, &scope);
   bool ok = false;
-  napi_value value;
+  napi_value value = nullptr;
   try {
-    value = job->finish(env, ok);
+    value = job->finish(env, job->thrown, ok);
   } catch (const Napi::Error& e) {
     value = e.Value();
+    ok = false;
+  } catch (...) {
+    value = last_resort_error(raw_env, cowcopy::current_exception_errno(), job->syscall);
     ok = false;
   }
   if (ok) napi_resolve_deferred(raw_env, job->deferred, value);
   else napi_reject_deferred(raw_env, job->deferred, value);
   napi_delete_async_work(raw_env, job->work);
+  if (scope) napi_close_handle_scope(raw_env, scope);
 }
 
 Napi::Value dispatch(Napi::Env env, bool sync, std::unique_ptr<Job> job, const char* name) {
   if (sync) {
-    job->run();
+    run_job(*job);
     bool ok = false;
-    Napi::Value v = job->finish(env, ok);
+    Napi::Value v = job->finish(env, job->thrown, ok);
     if (!ok) {
       Napi::Error(env, v).ThrowAsJavaScriptException();
       return env.Undefined();
@@ -121,11 +127,27 @@ Napi::Value dispatch(Napi::Env env, bool sync, std::unique_ptr<Job> job, const c
       napi_create_async_work(env, nullptr, Napi::String::New(env, name), ExecuteJob, CompleteJob, job.get(),
                              &job->work) != napi_ok ||
       napi_queue_async_work(env, job->work) != napi_ok) {
+    if (job->work) napi_delete_async_work(env, job->work);
     Napi::Error::New(env, "cowcopy native: could not queue the job").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   job.release();
   return Napi::Value(env, promise);
+}
+
+// Every entry point: a C++ exception (std::bad_alloc while reading the
+// arguments or building the result) becomes a JavaScript error here instead
+// of unwinding into N-API (std::terminate).
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const Napi::Error&) {
+    throw;  // node-addon-api turns it into the pending JavaScript exception
+  } catch (...) {
+    napi_throw(info.Env(), last_resort_error(info.Env(), cowcopy::current_exception_errno(), "cowcopy"));
+    return info.Env().Undefined();
+  }
 }
 
 Napi::Value bad_args(Napi::Env env) {
@@ -135,24 +157,9 @@ Napi::Value bad_args(Napi::Env env) {
 
 // (src, dest, srcOffset, destOffset, length, sync) for clone and copy.
 struct PairArgs {
-  FileArg src, dest;
+  RangeFile src, dest;
   uint64_t src_off = 0, dst_off = 0, len = 0;
 };
-
-// Opens both sides of a range call (paths owned here, fds lent) and runs op;
-// a path destination is closed here, where close() may still report an error.
-template <class Op>
-RangeError with_pair(const PairArgs& a, const char* sc, Op op) {
-  UniqueFd s_own, d_own;
-  int s = -1, d = -1;
-  if (int err = open_arg(a.src, O_RDONLY, s_own, s)) return RangeError{err, sc, {}};
-  if (int err = open_arg(a.dest, O_WRONLY | O_CREAT, d_own, d)) return RangeError{err, sc, {}};
-  RangeError e = op(s, d);
-  if (e.err == 0 && d_own.valid()) {
-    if (int err = d_own.close_checked()) e = RangeError{err, "close", {}};
-  }
-  return e;
-}
 
 bool read_pair(const Napi::CallbackInfo& info, PairArgs& a) {
   return info.Length() >= 6 && read_file_arg(info[0], a.src) && read_file_arg(info[1], a.dest) &&
@@ -164,12 +171,12 @@ Napi::Value CloneRange(const Napi::CallbackInfo& info) {
   if (!read_pair(info, *args)) return bad_args(info.Env());
   auto result = std::make_shared<RangeError>();
   auto job = std::make_unique<Job>();
+  job->syscall = "ioctl_ficlonerange";
   job->run = [args, result] {
-    *result = with_pair(*args, "ioctl_ficlonerange", [&](int s, int d) {
-      return cowcopy::clone_range(s, args->src_off, d, args->dst_off, args->len);
-    });
+    *result = cowcopy::clone_files(args->src, args->src_off, args->dest, args->dst_off, args->len);
   };
-  job->finish = [args, result](Napi::Env env, bool& ok) -> Napi::Value {
+  job->finish = [args, result](Napi::Env env, int thrown, bool& ok) -> Napi::Value {
+    if (thrown) *result = RangeError{thrown, "ioctl_ficlonerange", {}};
     ok = result->err == 0;
     return ok ? env.Undefined() : range_error(env, *result, &args->src, &args->dest);
   };
@@ -185,12 +192,13 @@ Napi::Value CopyRange(const Napi::CallbackInfo& info) {
   };
   auto out = std::make_shared<Out>();
   auto job = std::make_unique<Job>();
+  job->syscall = "copy_file_range";
   job->run = [args, out] {
-    out->e = with_pair(*args, "copy_file_range", [&](int s, int d) {
-      return cowcopy::copy_range(s, args->src_off, d, args->dst_off, args->len, out->copied);
-    });
+    out->e = cowcopy::copy_files(args->src, args->src_off, args->dest, args->dst_off, args->len,
+                                 out->copied);
   };
-  job->finish = [args, out](Napi::Env env, bool& ok) -> Napi::Value {
+  job->finish = [args, out](Napi::Env env, int thrown, bool& ok) -> Napi::Value {
+    if (thrown) out->e = RangeError{thrown, "copy_file_range", {}};
     ok = out->e.err == 0;
     return ok ? u64(env, out->copied) : range_error(env, out->e, &args->src, &args->dest);
   };
@@ -201,11 +209,10 @@ Napi::Value CopyRange(const Napi::CallbackInfo& info) {
 Napi::Value DedupeRange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   struct Args {
-    FileArg src;
+    RangeFile src;
     uint64_t off = 0, len = 0;
-    std::vector<FileArg> files;
+    std::vector<RangeFile> files;
     std::vector<cowcopy::DedupeTarget> targets;
-    std::vector<int> open_errors;
     RangeError e;
   };
   auto a = std::make_shared<Args>();
@@ -214,41 +221,23 @@ Napi::Value DedupeRange(const Napi::CallbackInfo& info) {
     return bad_args(env);
   }
   Napi::Array list = info[3].As<Napi::Array>();
+  a->files.reserve(list.Length());
+  a->targets.reserve(list.Length());
   for (uint32_t i = 0; i < list.Length(); ++i) {
     Napi::Value row = list.Get(i);
     if (!row.IsArray()) return bad_args(env);
-    FileArg f;
-    cowcopy::DedupeTarget t;
-    if (!read_file_arg(row.As<Napi::Array>().Get(0u), f) || !read_u64(row.As<Napi::Array>().Get(1u), t.offset)) {
+    a->files.emplace_back();
+    a->targets.emplace_back();
+    if (!read_file_arg(row.As<Napi::Array>().Get(0u), a->files.back()) ||
+        !read_u64(row.As<Napi::Array>().Get(1u), a->targets.back().offset)) {
       return bad_args(env);
     }
-    a->files.push_back(std::move(f));
-    a->targets.push_back(t);
   }
   auto job = std::make_unique<Job>();
-  job->run = [a] {
-    UniqueFd s_own;
-    int s = -1;
-    const char* sc = "ioctl_fideduperange";
-    if (int err = open_arg(a->src, O_RDONLY, s_own, s)) return void(a->e = RangeError{err, sc, {}});
-    std::vector<UniqueFd> owned(a->files.size());
-    std::vector<cowcopy::DedupeTarget> usable;
-    std::vector<size_t> index;
-    for (size_t i = 0; i < a->files.size(); ++i) {
-      int fd = -1;
-      // Read-only is enough for dedupe when we own the file (or are root).
-      if (int err = open_arg(a->files[i], O_RDONLY, owned[i], fd)) {
-        a->targets[i].err = err;
-        continue;
-      }
-      a->targets[i].fd = fd;
-      usable.push_back(a->targets[i]);
-      index.push_back(i);
-    }
-    a->e = cowcopy::dedupe_range(s, a->off, a->len, usable);
-    for (size_t k = 0; k < usable.size(); ++k) a->targets[index[k]] = usable[k];
-  };
-  job->finish = [a](Napi::Env env, bool& ok) -> Napi::Value {
+  job->syscall = "ioctl_fideduperange";
+  job->run = [a] { a->e = cowcopy::dedupe_files(a->src, a->off, a->len, a->files, a->targets); };
+  job->finish = [a](Napi::Env env, int thrown, bool& ok) -> Napi::Value {
+    if (thrown) a->e = RangeError{thrown, "ioctl_fideduperange", {}};
     if (a->e.err) {
       ok = false;
       return range_error(env, a->e, &a->src, nullptr);
@@ -261,7 +250,8 @@ Napi::Value DedupeRange(const Napi::CallbackInfo& info) {
       row.Set("bytesDeduped", u64(env, t.deduped));
       row.Set("status", t.err ? "error" : (t.same ? "same" : "differs"));
       if (t.err) {
-        row.Set("error", range_error(env, RangeError{t.err, "ioctl_fideduperange", {}}, &a->src, &a->files[i]));
+        RangeError e{t.err, "ioctl_fideduperange", t.reason ? t.reason : ""};
+        row.Set("error", range_error(env, e, &a->src, &a->files[i]));
       }
       out.Set(i, row);
     }
@@ -272,7 +262,7 @@ Napi::Value DedupeRange(const Napi::CallbackInfo& info) {
 
 // (dir, sync)
 Napi::Value Probe(const Napi::CallbackInfo& info) {
-  auto dir = std::make_shared<FileArg>();
+  auto dir = std::make_shared<RangeFile>();
   if (info.Length() < 2 || !read_path(info[0], dir->path)) return bad_args(info.Env());
   struct Out {
     RangeError e;
@@ -280,8 +270,10 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   };
   auto out = std::make_shared<Out>();
   auto job = std::make_unique<Job>();
+  job->syscall = "probe";
   job->run = [dir, out] { out->e = cowcopy::probe(dir->path, out->r); };
-  job->finish = [dir, out](Napi::Env env, bool& ok) -> Napi::Value {
+  job->finish = [dir, out](Napi::Env env, int thrown, bool& ok) -> Napi::Value {
+    if (thrown) out->e = RangeError{thrown, "probe", {}};
     if (out->e.err) {
       ok = false;
       return range_error(env, out->e, dir.get(), nullptr);
@@ -301,10 +293,10 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_range(Napi::Env env, Napi::Object exports) {
-  exports.Set("cloneRange", Napi::Function::New(env, CloneRange, "cloneRange"));
-  exports.Set("copyRange", Napi::Function::New(env, CopyRange, "copyRange"));
-  exports.Set("dedupeRange", Napi::Function::New(env, DedupeRange, "dedupeRange"));
-  exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
+  exports.Set("cloneRange", Napi::Function::New(env, guarded<CloneRange>, "cloneRange"));
+  exports.Set("copyRange", Napi::Function::New(env, guarded<CopyRange>, "copyRange"));
+  exports.Set("dedupeRange", Napi::Function::New(env, guarded<DedupeRange>, "dedupeRange"));
+  exports.Set("probe", Napi::Function::New(env, guarded<Probe>, "probe"));
 }
 
 }  // namespace cowcopy_napi

@@ -6,11 +6,15 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <system_error>
 
+#include "open_path.h"
 #include "stat_calls.h"
 #include "sys.h"
 #include "unique_fd.h"
@@ -38,12 +42,23 @@ int check_regular(const struct stat& st) {
   return 0;
 }
 
+int fstat_retry(int fd, struct stat& st) {
+  return retry_eintr([&] { return sys_fstat(fd, &st); });
+}
+
 bool overlap(uint64_t a, uint64_t b, uint64_t len) { return a < b + len && b < a + len; }
 
-// Resolves length 0 ("to the end of the source") and the shared checks.
+// off + len fits in a loff_t (lib/range.ts checks first; this is for any
+// other caller of the engine).
+bool fits(uint64_t off, uint64_t len) { return off <= kMaxOffset && len <= kMaxOffset - off; }
+
+const char* const kPastMaxOffset = "the range ends past the largest file offset (2^63 - 1)";
+
+// Resolves length 0 ("to the end of the source", by st_size) and the shared checks.
 RangeError prepare(const char* syscall, int src, uint64_t src_off, int dst, uint64_t dst_off, uint64_t& len,
                    struct stat& s, struct stat& d) {
-  if (sys_fstat(src, &s) == -1 || sys_fstat(dst, &d) == -1) return fail(errno, syscall);
+  if (!fits(src_off, len) || !fits(dst_off, len)) return fail(EINVAL, syscall, kPastMaxOffset);
+  if (fstat_retry(src, s) == -1 || fstat_retry(dst, d) == -1) return fail(errno, syscall);
   if (int err = check_regular(s)) return fail(err, syscall, err == EINVAL ? "the source is not a regular file" : "");
   if (int err = check_regular(d)) return fail(err, syscall, err == EINVAL ? "the destination is not a regular file" : "");
   uint64_t size = static_cast<uint64_t>(s.st_size);
@@ -57,7 +72,8 @@ RangeError prepare(const char* syscall, int src, uint64_t src_off, int dst, uint
 // Turns the kernel's bare EINVAL for FICLONERANGE into the rule that failed.
 std::string explain_clone_einval(int dst, uint64_t src_off, uint64_t dst_off, uint64_t len, uint64_t src_size) {
   struct statfs sfs;
-  uint64_t bs = ::fstatfs(dst, &sfs) == 0 && sfs.f_bsize > 0 ? static_cast<uint64_t>(sfs.f_bsize) : 4096;
+  const bool known = retry_eintr([&] { return ::fstatfs(dst, &sfs); }) == 0 && sfs.f_bsize > 0;
+  uint64_t bs = known ? static_cast<uint64_t>(sfs.f_bsize) : 4096;
   std::string b = num(bs);
   if (src_off % bs) return "srcOffset " + num(src_off) + " is not a multiple of the filesystem block size " + b;
   if (dst_off % bs) return "destOffset " + num(dst_off) + " is not a multiple of the filesystem block size " + b;
@@ -104,11 +120,14 @@ const char* fs_type_name(unsigned long magic) {
 RangeError clone_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uint64_t len) {
   const char* sc = "ioctl_ficlonerange";
   struct stat s, d;
+  const uint64_t asked = len;
   if (RangeError e = prepare(sc, src, src_off, dst, dst_off, len, s, d); e.err) return e;
   struct file_clone_range arg;
   arg.src_fd = src;
   arg.src_offset = src_off;
-  arg.src_length = len;
+  // 0 stays 0: the kernel then clones to the source's end as it is now, not
+  // as fstat saw it a moment ago.
+  arg.src_length = asked;
   arg.dest_offset = dst_off;
   if (retry_eintr([&] { return ::ioctl(dst, FICLONERANGE, &arg); }) == -1) {
     int err = errno;
@@ -124,10 +143,15 @@ RangeError copy_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uint
   const char* sc = "copy_file_range";
   copied = 0;
   struct stat s, d;
+  const bool to_end = len == 0;
   if (RangeError e = prepare(sc, src, src_off, dst, dst_off, len, s, d); e.err) return e;
+  // To the end: until a read returns 0, whatever st_size said. Not within
+  // one file: what is written would be read again, without end.
+  const bool same_file = s.st_dev == d.st_dev && s.st_ino == d.st_ino;
+  const uint64_t limit = to_end && !same_file ? kMaxOffset - std::max(src_off, dst_off) : len;
   bool kernel = true;
-  while (copied < len) {
-    uint64_t want = len - copied < kChunk ? len - copied : kChunk;
+  while (copied < limit) {
+    uint64_t want = limit - copied < kChunk ? limit - copied : kChunk;
     if (kernel) {
       loff_t in = static_cast<loff_t>(src_off + copied);
       loff_t out = static_cast<loff_t>(dst_off + copied);
@@ -170,10 +194,11 @@ RangeError copy_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uint
 RangeError dedupe_range(int src, uint64_t off, uint64_t len, std::vector<DedupeTarget>& targets) {
   const char* sc = "ioctl_fideduperange";
   struct stat s;
-  if (sys_fstat(src, &s) == -1) return fail(errno, sc);
+  if (fstat_retry(src, s) == -1) return fail(errno, sc);
   if (int err = check_regular(s)) return fail(err, sc, err == EINVAL ? "the source is not a regular file" : "");
   uint64_t size = static_cast<uint64_t>(s.st_size);
   if (len == 0) len = off < size ? size - off : 0;
+  if (!fits(off, len)) return fail(EINVAL, sc, kPastMaxOffset);
   if (off + len > size) {
     return fail(EINVAL, sc, "the range ends at " + num(off + len) + ", past the end of the source (" + num(size) + " bytes)");
   }
@@ -184,7 +209,7 @@ RangeError dedupe_range(int src, uint64_t off, uint64_t len, std::vector<DedupeT
   auto* req = reinterpret_cast<file_dedupe_range*>(mem.get());
   for (DedupeTarget& t : targets) {
     struct stat d;
-    if (sys_fstat(t.fd, &d) == -1) {
+    if (fstat_retry(t.fd, d) == -1) {
       t.err = errno;
       continue;
     }
@@ -192,8 +217,14 @@ RangeError dedupe_range(int src, uint64_t off, uint64_t len, std::vector<DedupeT
       t.err = err;
       continue;
     }
+    if (!fits(t.offset, len)) {
+      t.err = EINVAL;
+      t.reason = kPastMaxOffset;
+      continue;
+    }
     if (d.st_dev == s.st_dev && d.st_ino == s.st_ino && overlap(off, t.offset, len)) {
       t.err = EINVAL;
+      t.reason = "the source and target ranges overlap within one file";
       continue;
     }
     while (t.deduped < len) {
@@ -226,10 +257,197 @@ RangeError dedupe_range(int src, uint64_t off, uint64_t len, std::vector<DedupeT
   return {};
 }
 
+int current_exception_errno() noexcept {
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    return ENOMEM;
+  } catch (const std::system_error& e) {
+    return e.code().value() > 0 ? e.code().value() : EIO;
+  } catch (...) {
+    return EIO;
+  }
+}
+
+void hold_fd(RangeFile& f, int fd) {
+  f.by_fd = true;
+  int raw = retry_eintr([&] { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); });
+  if (raw == -1) {
+    f.hold_err = errno;
+    return;
+  }
+  f.held = UniqueFd(raw);
+}
+
+namespace {
+
+// One side of a range call, open.
+struct Side {
+  UniqueFd fd;
+  bool created = false;  // the call made this file: removed if the call fails
+};
+
+RangeError take_held(RangeFile& f, Side& side, const char* sc) {
+  if (f.hold_err) return fail(f.hold_err, sc);
+  side.fd = std::move(f.held);
+  return {};
+}
+
+RangeError fail_open(int err, const char* sc, const char* reason) {
+  return fail(err, sc, reason ? reason : "");
+}
+
+RangeError open_source(RangeFile& f, Side& side, const char* sc) {
+  if (f.by_fd) return take_held(f, side, sc);
+  struct stat st;
+  const char* reason = nullptr;
+  if (int err = open_regular(AT_FDCWD, f.path.c_str(), O_RDONLY, OpenRules{}, side.fd, st, reason)) {
+    return fail_open(err, sc, reason);
+  }
+  if (int err = clear_nonblock(side.fd.get())) return fail(err, sc);
+  return {};
+}
+
+// A destination path is created (0666 less the umask, as open(2) with O_CREAT
+// did) or the regular file there is opened; never a FIFO, never through a
+// dangling symlink.
+RangeError open_destination(RangeFile& f, Side& side, const char* sc) {
+  if (f.by_fd) return take_held(f, side, sc);
+  struct stat st;
+  const char* reason = nullptr;
+  if (int err = open_dest(AT_FDCWD, f.path.c_str(), O_WRONLY, 0666, true, OpenRules{}, side.fd, st, side.created,
+                          reason)) {
+    return fail_open(err, sc, reason);
+  }
+  if (!side.created) {
+    if (int err = clear_nonblock(side.fd.get())) return fail(err, sc);
+  }
+  return {};
+}
+
+// The name, when it still names the file `was` describes: a close() that
+// failed left no descriptor for remove_if_ours to compare with.
+void remove_if_same(const std::string& path, const struct stat& was) {
+  struct stat now;
+  if (retry_eintr([&] { return sys_fstatat(AT_FDCWD, path.c_str(), &now, AT_SYMLINK_NOFOLLOW); }) == 0 &&
+      now.st_dev == was.st_dev && now.st_ino == was.st_ino) {
+    retry_eintr([&] { return ::unlinkat(AT_FDCWD, path.c_str(), 0); });
+  }
+}
+
+// Closes the destination; close() can be the first to report a failed
+// write-back (NFS, quotas). On failure a destination the call created goes.
+RangeError close_destination(RangeFile& f, Side& d, RangeError e) {
+  if (e.err == 0 && d.created) {
+    struct stat st;
+    if (fstat_retry(d.fd.get(), st) == -1) {
+      e = fail(errno, "fstat");
+    } else if (int err = d.fd.close_checked()) {
+      remove_if_same(f.path, st);
+      return fail(err, "close");
+    }
+  } else if (e.err == 0) {
+    if (int err = d.fd.close_checked()) return fail(err, "close");
+  }
+  if (e.err != 0 && d.created && d.fd.valid()) remove_if_ours(AT_FDCWD, f.path.c_str(), d.fd.get());
+  d.fd.reset();
+  return e;
+}
+
+// An exception is an error, never success: std::bad_alloc is ENOMEM.
+template <class F>
+RangeError guarded(const char* sc, F f) noexcept {
+  try {
+    return f();
+  } catch (...) {
+    return RangeError{current_exception_errno(), sc, {}};
+  }
+}
+
+template <class Op>
+RangeError with_pair(RangeFile& src, RangeFile& dst, const char* sc, Op op) noexcept {
+  Side s, d;
+  RangeError e = guarded(sc, [&] {
+    if (RangeError err = open_source(src, s, sc); err.err) return err;
+    if (RangeError err = open_destination(dst, d, sc); err.err) return err;
+    return op(s.fd.get(), d.fd.get());
+  });
+  src.held.reset();  // a held descriptor not taken because the call failed first
+  dst.held.reset();
+  s.fd.reset();
+  if (!d.fd.valid()) return e;
+  return close_destination(dst, d, std::move(e));
+}
+
+// A dedupe target is not a source: say so when it is refused.
+const char* as_target(const char* reason) {
+  static const mode_t kinds[] = {S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, S_IFLNK, 0};
+  for (mode_t m : kinds) {
+    if (reason == not_regular_reason(m, true)) return not_regular_reason(m, false);
+  }
+  return reason;
+}
+
+}  // namespace
+
+RangeError clone_files(RangeFile& src, uint64_t src_off, RangeFile& dst, uint64_t dst_off, uint64_t len) {
+  return with_pair(src, dst, "ioctl_ficlonerange",
+                   [&](int s, int d) { return clone_range(s, src_off, d, dst_off, len); });
+}
+
+RangeError copy_files(RangeFile& src, uint64_t src_off, RangeFile& dst, uint64_t dst_off, uint64_t len,
+                      uint64_t& copied) {
+  copied = 0;
+  RangeError e = with_pair(src, dst, "copy_file_range",
+                           [&](int s, int d) { return copy_range(s, src_off, d, dst_off, len, copied); });
+  if (e.err) copied = 0;
+  return e;
+}
+
+RangeError dedupe_files(RangeFile& src, uint64_t off, uint64_t len, std::vector<RangeFile>& files,
+                        std::vector<DedupeTarget>& targets) {
+  const char* sc = "ioctl_fideduperange";
+  RangeError e = guarded(sc, [&] {
+    Side s;
+    if (RangeError err = open_source(src, s, sc); err.err) return err;
+    std::vector<Side> opened(files.size());
+    std::vector<DedupeTarget> usable;
+    std::vector<size_t> index;
+    usable.reserve(files.size());
+    index.reserve(files.size());
+    for (size_t i = 0; i < files.size() && i < targets.size(); ++i) {
+      RangeFile& f = files[i];
+      if (f.by_fd) {
+        if (RangeError err = take_held(f, opened[i], sc); err.err) {
+          targets[i].err = err.err;
+          continue;
+        }
+      } else {
+        struct stat st;
+        const char* reason = nullptr;
+        if (int err = open_regular(AT_FDCWD, f.path.c_str(), O_RDONLY, OpenRules{}, opened[i].fd, st, reason)) {
+          targets[i].err = err;
+          targets[i].reason = as_target(reason);
+          continue;
+        }
+      }
+      targets[i].fd = opened[i].fd.get();
+      usable.push_back(targets[i]);
+      index.push_back(i);
+    }
+    RangeError err = dedupe_range(s.fd.get(), off, len, usable);
+    for (size_t k = 0; k < usable.size(); ++k) targets[index[k]] = usable[k];
+    return err;
+  });
+  src.held.reset();
+  for (RangeFile& f : files) f.held.reset();
+  return e;
+}
+
 RangeError probe(const std::string& dir, ProbeResult& out) {
   const char* sc = "probe";
   struct statfs sfs;
-  if (::statfs(dir.c_str(), &sfs) == -1) return fail(errno, sc);
+  if (retry_eintr([&] { return ::statfs(dir.c_str(), &sfs); }) == -1) return fail(errno, sc);
   unsigned long magic = static_cast<unsigned long>(sfs.f_type);
   const char* name = fs_type_name(magic);
   char hex[32];
@@ -264,17 +482,25 @@ RangeError probe(const std::string& dir, ProbeResult& out) {
   std::unique_ptr<char[]> data(new (std::nothrow) char[bs * 2]);
   if (!data) return fail(ENOMEM, sc);
   for (uint64_t i = 0; i < bs * 2; ++i) data[i] = static_cast<char>('c' + i % 7);
+  // Short writes looped, EINTR retried: a probe must not say "no" because a
+  // signal arrived.
   auto write_all = [&](int fd) {
-    return ::pwrite(fd, data.get(), bs * 2, 0) == static_cast<ssize_t>(bs * 2) && ::fsync(fd) == 0;
+    errno = 0;
+    for (uint64_t done = 0; done < bs * 2;) {
+      ssize_t n = retry_eintr([&] { return ::pwrite(fd, data.get() + done, bs * 2 - done, static_cast<off_t>(done)); });
+      if (n <= 0) return false;
+      done += static_cast<uint64_t>(n);
+    }
+    return retry_eintr([&] { return ::fsync(fd); }) == 0;
   };
   if (!write_all(a.get())) return fail(errno ? errno : EIO, sc);
 
-  out.clone = ::ioctl(b.get(), FICLONE, a.get()) == 0;
-  if (::ftruncate(b.get(), 0) == -1) return fail(errno, sc);
+  out.clone = retry_eintr([&] { return ::ioctl(b.get(), FICLONE, a.get()); }) == 0;
+  if (retry_eintr([&] { return ::ftruncate(b.get(), 0); }) == -1) return fail(errno, sc);
 
   loff_t in = 0, o = 0;
-  out.copy_file_range = ::copy_file_range(a.get(), &in, b.get(), &o, bs, 0) > 0;
-  if (::ftruncate(b.get(), 0) == -1) return fail(errno, sc);
+  out.copy_file_range = retry_eintr([&] { return ::copy_file_range(a.get(), &in, b.get(), &o, bs, 0); }) > 0;
+  if (retry_eintr([&] { return ::ftruncate(b.get(), 0); }) == -1) return fail(errno, sc);
 
   if (write_all(b.get())) {
     const size_t bytes = sizeof(file_dedupe_range) + sizeof(file_dedupe_range_info);
@@ -286,8 +512,8 @@ RangeError probe(const std::string& dir, ProbeResult& out) {
       req->dest_count = 1;
       req->info[0].dest_fd = b.get();
       req->info[0].dest_offset = 0;
-      out.dedupe = ::ioctl(a.get(), FIDEDUPERANGE, req) == 0 && req->info[0].status == FILE_DEDUPE_RANGE_SAME &&
-                   req->info[0].bytes_deduped > 0;
+      out.dedupe = retry_eintr([&] { return ::ioctl(a.get(), FIDEDUPERANGE, req); }) == 0 &&
+                   req->info[0].status == FILE_DEDUPE_RANGE_SAME && req->info[0].bytes_deduped > 0;
     }
   }
   return {};
