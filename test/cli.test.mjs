@@ -6,7 +6,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { allShared, diffTrees, makeFile, makeTree, noneShared, onFs } from './helpers.mjs'
+import { allShared, diffTrees, interruptOnceOpen, makeFile, makeTree, noneShared, onFs } from './helpers.mjs'
 
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js')
 const run = (args, opts = {}) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', ...opts })
@@ -149,12 +149,7 @@ onFs(t, 'ext4', 'Ctrl-C in the middle of a large copy: exit 130, no partial file
   makeFile(big, 1 << 30)
   execFileSync('sync', ['-f', dir])
   fs.writeFileSync('/proc/sys/vm/drop_caches', '1')
-  const child = spawn(process.execPath, [cli, '--reflink=never', big, path.join(dir, 'copy')])
-  let stderr = ''
-  child.stderr.on('data', (b) => (stderr += b))
-  await new Promise((r) => setTimeout(r, 300))
-  child.kill('SIGINT')
-  const code = await new Promise((r) => child.on('exit', (c) => r(c)))
+  const { code, stderr } = await interruptOnceOpen([cli, '--reflink=never', big, path.join(dir, 'copy')], big)
   t.equal(code, 130)
   t.match(stderr, /interrupted: the copy in progress was removed/)
   t.same(fs.readdirSync(dir), ['big'], 'no partial destination')

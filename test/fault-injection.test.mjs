@@ -75,16 +75,8 @@ const KNOWN = [
   { item: 2, what: 'existing-not-intact', scenario: /^copyFile-always-existing$/, site: /^ioctl_ficlone@/ },
   // 3: copyFiles/copyDir overwrite in place: a failed file is left truncated or half-written.
   { item: 3, what: 'existing-not-intact', scenario: /^(copyDir-merge|copyFiles)$/, detail: /^out\/(b|tree\/(a|sub\/c)):/ },
-  // 15: cloneRange/copyRange leave the destination they created when they fail.
-  { item: 15, what: 'created-left', scenario: /^(cloneRange|copyRange)-new$/ },
   // 21: atomic + fsync: the directory fsync (or its open) fails after the rename.
   { item: 21, what: 'existing-not-intact', scenario: /^copyFile-atomic-fsync-existing$/, site: /^(fsync|open)@TempDest::publish/ },
-  // 22: copyDir merge replacing a symlink: old link removed first; errors reported as EEXIST.
-  { item: 22, what: /^(errno-lost|existing-deleted|eintr-not-retried)$/, scenario: /^copyDir-merge$/, detail: /(^|\/)link\b/, site: /^(fstatat|symlinkat|unlinkat)@/ },
-  // 23: copyDir: the destination root it created stays when opening/fstat-ing it fails.
-  { item: 23, what: 'created-left', scenario: /^copyDir-/, detail: /^out\/tree: d mode 700 left after the call failed/ },
-  // 24: copyDir preserve: a symlink whose timestamps fail is listed as failed but kept.
-  { item: 24, what: 'created-left', scenario: /^copyDir-preserve-new$/, site: /^utimensat@/ },
   // 25: atomic + overwrite: false via link + unlink: a failed unlink leaves the temporary name.
   { item: 25, what: 'temp-left', scenario: /^copyFile-atomic-noreplace-link-new$/, site: /^unlink@TempDest::publish/ },
 ]

@@ -1,6 +1,6 @@
 // Shared test helpers: where the real filesystems are, scratch directories,
 // FIEMAP through filefrag, fd counts. No mocks: every check reads the kernel.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -248,4 +248,31 @@ export function unsharedFiles(files) {
     finish()
   }
   return bad
+}
+
+// Ctrl-C once the copy has started (the child holds the source open): a
+// fixed delay races with node's start-up after the page cache was dropped.
+/** Starts `node ...args`, sends SIGINT once it holds `source` open; its exit code and stderr. */
+export async function interruptOnceOpen(args, source) {
+  const child = spawn(process.execPath, args)
+  let stderr = ''
+  child.stderr.on('data', (b) => (stderr += b))
+  const exited = new Promise((r) => child.on('exit', (c) => r(c)))
+  const holds = () => {
+    try {
+      return fs.readdirSync(`/proc/${child.pid}/fd`).some((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/${child.pid}/fd/${fd}`) === source
+        } catch {
+          return false
+        }
+      })
+    } catch {
+      return false
+    }
+  }
+  for (let i = 0; i < 1000 && !holds(); i++) await new Promise((r) => setTimeout(r, 10))
+  await new Promise((r) => setTimeout(r, 50))
+  child.kill('SIGINT')
+  return { code: await exited, stderr }
 }

@@ -32,10 +32,13 @@ t.test('copyDir from an overlayfs whose lower and upper layers are on different 
     for (const d of [lower, top, mnt, dest]) fs.rmSync(d, { recursive: true, force: true })
   })
   // The premise: the merged directory's listed inode differs from its stat.
-  const listed = execFileSync('ls', ['-i', '-d', '-1', mnt + '/d'], { encoding: 'utf8' })
-  const entryIno = Number(execFileSync('sh', ['-c', `ls -i -1 "${mnt}" | awk '$2=="d"{print $1}'`], { encoding: 'utf8' }).trim())
-  t.ok(listed, 'mounted')
-  t.not(entryIno, fs.statSync(path.join(mnt, 'd')).ino, 'premise: d_ino of the merged directory is not its st_ino')
+  // Read in a child before anything looks the directory up (a cached lookup
+  // can make overlayfs translate d_ino); copyDir then lists a fresh mount.
+  const probe = "import os,sys; d=sys.argv[1]; e=[x for x in os.scandir(d) if x.name=='d'][0]; print(e.inode(), os.lstat(e.path).st_ino)"
+  const [listed, statted] = execFileSync('python3', ['-c', probe, mnt], { encoding: 'utf8' }).trim().split(' ').map(Number)
+  t.not(listed, statted, 'premise: d_ino of the merged directory is not its st_ino')
+  execFileSync('umount', [mnt])
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, mnt])
 
   const r = await copyDir(mnt, dest)
   t.same(r.errors, [], 'no entry reported as replaced')

@@ -6,7 +6,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { makeFile, onFs } from './helpers.mjs'
+import { interruptOnceOpen, makeFile, onFs } from './helpers.mjs'
 
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js')
 const run = (args) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
@@ -28,31 +28,7 @@ onFs(t, 'ext4', 'C1 control characters in names are escaped (CSI cannot drive th
   t.match(n.stdout, /new\\x0aline\\x7f/)
 })
 
-// Ctrl-C once the copy has started (the child holds the source open): a
-// fixed delay races with node's start-up after the page cache was dropped.
-async function interrupt(args, source) {
-  const child = spawn(process.execPath, [cli, ...args])
-  let stderr = ''
-  child.stderr.on('data', (b) => (stderr += b))
-  const exited = new Promise((r) => child.on('exit', (c) => r(c)))
-  const holds = () => {
-    try {
-      return fs.readdirSync(`/proc/${child.pid}/fd`).some((fd) => {
-        try {
-          return fs.readlinkSync(`/proc/${child.pid}/fd/${fd}`) === source
-        } catch {
-          return false
-        }
-      })
-    } catch {
-      return false
-    }
-  }
-  for (let i = 0; i < 1000 && !holds(); i++) await new Promise((r) => setTimeout(r, 10))
-  await new Promise((r) => setTimeout(r, 50))
-  child.kill('SIGINT')
-  return { code: await exited, stderr }
-}
+const interrupt = (args, source) => interruptOnceOpen([cli, ...args], source)
 
 onFs(t, 'ext4', 'Ctrl-C: the message says what happened to the destination', async (t, dir) => {
   const big = path.join(dir, 'big')
