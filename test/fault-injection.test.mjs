@@ -81,6 +81,13 @@ const KNOWN = [
   { item: 25, what: 'temp-left', scenario: /^copyFile-atomic-noreplace-link-new$/, site: /^unlink@TempDest::publish/ },
 ]
 
+// Not defects: when the fault hits the cleanup itself (the unlink that
+// removes a file the call created, or the fstat/fstatat that proves the name
+// is still ours before unlinking it), the file cannot be removed. The call
+// still reports its first error; the README says a failed cleanup can leave
+// the file. Only created-left/temp-left at these sites are accepted.
+const CLEANUP_SITES = /^(unlinkat|unlink|rmdir|fstat|fstatat)@(remove_if_ours|remove_if_same|remove_dir_if_ours|TempDest::discard|DirNode::discard|discard)/
+
 // ---------------------------------------------------------------- helpers
 
 function seeded(seed) {
@@ -609,10 +616,15 @@ t.test('fault injection at every syscall site', async (t) => {
   const siteOf = (c) => `${c.name}@${fnOf.get(c.off) || '?'}+${c.off}`
 
   const violations = []
+  let cleanupFailed = 0
   const record = (run, list) => {
     for (const v of list) {
       const full = { ...v, scenario: run.scenario, fs: run.fs, spec: run.spec, site: run.site || '-' }
       full.item = knownItem(full)
+      if (!full.item && /^(created|temp)-left$/.test(full.what) && CLEANUP_SITES.test(full.site)) {
+        cleanupFailed += 1
+        continue
+      }
       violations.push(full)
     }
   }
@@ -715,6 +727,6 @@ t.test('fault injection at every syscall site', async (t) => {
       else t.fail(msg, { repro })
     }
     const known = violations.filter((v) => v.item).length
-    t.pass(`${violations.length - known} unexpected violations, ${known} known (issue 12 items in KNOWN)`)
+    t.pass(`${violations.length - known} unexpected violations, ${known} known (issue 12 items in KNOWN), ${cleanupFailed} files left because the fault hit their cleanup`)
   })
 })
