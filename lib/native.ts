@@ -98,10 +98,15 @@ function load(): { binding: NativeBinding | null; loadError: Error | null; statu
   }
   if (process.env.COWCOPY_NATIVE === '0') return fail('disabled', 'disabled by COWCOPY_NATIVE=0')
   const root = path.join(__dirname, '..')
-  let file: string
+  let nodeGypBuild: NodeGypBuild
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeGypBuild = require('node-gyp-build') as NodeGypBuild
+    nodeGypBuild = require('node-gyp-build') as NodeGypBuild
+  } catch (err) {
+    return fail('load-failed', `its loader, node-gyp-build, did not load: ${(err as Error).message}`, err)
+  }
+  let file: string
+  try {
     // A build from source (npm run build:native: src-native/build/Release)
     // first, then the prebuilds shipped in the package (prebuilds/<platform>-<arch>/).
     try {
