@@ -5,7 +5,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { AbortError, invalidArgType, invalidArgValue, invalidReturnValue, outOfRange, systemError } from './errors'
 import { fsCopy } from './fs-fallback'
-import { native, type NativeBatchResult } from './native'
+import { native, warnNoNative, type NativeBatchResult } from './native'
 import { onAbort } from './progress'
 import { parseOptions, toFlags, toPath, FLAG, type CopyOptions, type ParsedCopy, type PathLike } from './validate'
 
@@ -360,6 +360,7 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
 // Without the addon: the same result shape over the fs fallback (its
 // setuid/setgid rule included), a few at a time.
 async function fsCopyFiles(srcs: (string | Buffer)[], dests: (string | Buffer)[], p: ParsedBatch): Promise<BatchResult | BatchResultBuffer> {
+  warnNoNative()
   const result: BatchResult = {
     files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
     methods: { clone: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0 },

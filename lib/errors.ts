@@ -37,6 +37,7 @@ function errorPath(p: string | Buffer): string | Buffer {
 }
 
 /**
+ * @internal
  * `errno` is positive, as the kernel returns it; the error carries it negative,
  * as Node does. `reason` replaces strerror's text when the engine knows better
  * (e.g. "source is a FIFO, not a regular file").

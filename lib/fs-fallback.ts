@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { systemError } from './errors'
+import { warnNoNative } from './native'
 import type { CopyResult } from './copy-file'
 import type { ParsedCopy } from './validate'
 
@@ -44,6 +45,7 @@ function stagingPrefix(dest: Bytes): Bytes {
 }
 
 function checkSupported(src: string | Buffer, dest: string | Buffer, p: ParsedCopy): void {
+  warnNoNative()
   if (p.preserve.xattrs) {
     throw systemError(ENOSYS, 'copyfile', src, dest, 'preserving extended attributes needs the native addon')
   }

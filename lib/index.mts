@@ -14,6 +14,8 @@ export const {
   dedupeRange,
   dedupeRangeSync,
   DirEntry,
+  native,
+  nativeLoadError,
   probe,
   probeSync,
   reflink,

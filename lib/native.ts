@@ -1,6 +1,10 @@
-// Loads the native addon once. null when it cannot load (no prebuild for this
-// platform and no compiler at install time) or when COWCOPY_NATIVE=0 asks for
-// the fs.copyFile fallback.
+// Loads the native addon once, at runtime (no install script: principle 9):
+// a build from source in src-native/build, else the prebuild for this
+// platform in prebuilds/. null when none loads (no prebuild for the platform,
+// addons disabled by Node's permission model, a binary built from other
+// sources) or when COWCOPY_NATIVE=0 asks for the fs.copyFile fallback; the
+// reason is exported, and said once, at first use, by warnNoNative().
+import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 /** Method names by the engine's numeric code (src-native/engine/method.h). */
@@ -64,40 +68,131 @@ export interface NativeBinding {
   ): Promise<NativeBatchResult>
 }
 
-function load(): { binding: NativeBinding | null; loadError: Error | null } {
-  if (process.env.COWCOPY_NATIVE === '0') {
-    return { binding: null, loadError: new Error('disabled by COWCOPY_NATIVE=0') }
+/** What loaded, or why nothing did. */
+export interface NativeStatus {
+  /** The addon file in use, or null when cowcopy runs on the fs.copyFile fallback. */
+  file: string | null
+  /** Why the addon is not in use, as nativeLoadError.code; null when it is. */
+  reason: keyof typeof REASONS | null
+}
+
+/** nativeLoadError.code by reason. */
+const REASONS = {
+  disabled: 'COWCOPY_NATIVE_DISABLED', // COWCOPY_NATIVE=0
+  'no-prebuild': 'COWCOPY_NO_PREBUILD', // no binary for this platform, none built from source
+  permission: 'COWCOPY_ADDONS_DISABLED', // Node's permission model without --allow-addons (or --no-addons)
+  stale: 'COWCOPY_STALE_BINARY', // built from other sources
+  'load-failed': 'COWCOPY_LOAD_FAILED', // dlopen failed (another libc, a missing symbol)
+} as const
+
+interface NodeGypBuild {
+  (dir: string): unknown
+  resolve(dir: string): string
+}
+
+function load(): { binding: NativeBinding | null; loadError: Error | null; status: NativeStatus } {
+  const fail = (reason: NonNullable<NativeStatus['reason']>, message: string, cause?: unknown) => {
+    const err = new Error(message, cause === undefined ? undefined : { cause }) as Error & { code: string }
+    err.code = REASONS[reason]
+    return { binding: null, loadError: err, status: { file: null, reason } }
   }
+  if (process.env.COWCOPY_NATIVE === '0') return fail('disabled', 'disabled by COWCOPY_NATIVE=0')
   const root = path.join(__dirname, '..')
+  let nodeGypBuild: NodeGypBuild
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    nodeGypBuild = require('node-gyp-build') as NodeGypBuild
+  } catch (err) {
+    return fail('load-failed', `its loader, node-gyp-build, did not load: ${(err as Error).message}`, err)
+  }
+  let file: string
+  try {
+    // A build from source (npm run build:native: src-native/build/Release)
+    // first, then the prebuilds shipped in the package (prebuilds/<platform>-<arch>/).
+    try {
+      file = nodeGypBuild.resolve(path.join(root, 'src-native'))
+    } catch {
+      file = nodeGypBuild.resolve(root)
+    }
+  } catch (err) {
+    return fail(
+      'no-prebuild',
+      `no prebuilt binary for ${process.platform}-${process.arch} (${libc()}) in this package ` +
+        `(build one with \`npm run build:native\` in its directory)`,
+      err,
+    )
+  }
   let binding: NativeBinding & { sourceHash?: string }
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding
-    binding = nodeGypBuild(root)
+    binding = require(file) as NativeBinding
   } catch (err) {
-    return { binding: null, loadError: err as Error }
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ERR_DLOPEN_DISABLED' || code === 'ERR_ACCESS_DENIED') {
+      return fail('permission', `native addons are disabled in this process (Node's permission model without --allow-addons, or --no-addons)`, err)
+    }
+    return fail('load-failed', `the native addon ${file} did not load: ${(err as Error).message}`, err)
   }
   // A binary built from other sources (a stale prebuild, a build/ left from
   // an older checkout) may lack functions or behave differently: refuse it.
-  let expected: string | undefined
+  const expected = expectedHash(root)
+  if (expected !== undefined && binding.sourceHash !== expected) {
+    return fail(
+      'stale',
+      `the native addon ${file} was built from other sources (${binding.sourceHash ?? 'unknown'}, ` +
+        `sources are ${expected}); rebuild it (npm run build:native)`,
+    )
+  }
+  return { binding, loadError: null, status: { file, reason: null } }
+}
+
+/**
+ * The source hash the addon must carry: of the sources when they are here
+ * (a checkout, or the package with src-native/), else the one recorded in
+ * dist/ when lib/ was built.
+ */
+function expectedHash(root: string): string | undefined {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    expected = (require(path.join(root, 'src-native', 'source-hash.js')) as { sourceHash(): string }).sourceHash()
+    return (require(path.join(root, 'src-native', 'source-hash.js')) as { sourceHash(): string }).sourceHash()
   } catch {
-    expected = undefined // sources not shipped: nothing to compare with
+    try {
+      return fs.readFileSync(path.join(__dirname, 'source-hash.txt'), 'utf8').trim() || undefined
+    } catch {
+      return undefined // neither: nothing to compare with
+    }
   }
-  if (expected !== undefined && binding.sourceHash !== expected) {
-    const err = new Error(
-      `cowcopy: the native addon was built from other sources (${binding.sourceHash ?? 'unknown'}, ` +
-        `sources are ${expected}); rebuild it (npm rebuild cowcopy). Using the fs.copyFile fallback.`,
-    )
-    process.emitWarning(err.message, 'CowcopyWarning')
-    return { binding: null, loadError: err }
-  }
-  return { binding, loadError: null }
+}
+
+function libc(): string {
+  if (process.platform !== 'linux') return process.platform
+  try {
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
+    if (report?.header?.glibcVersionRuntime) return `glibc ${report.header.glibcVersionRuntime}`
+  } catch {}
+  return 'musl or another libc'
 }
 
 const loaded = load()
 export const native: NativeBinding | null = loaded.binding
-/** Why the addon is not in use (null when it is). */
+/**
+ * Why the addon is not in use (null when it is); its `code` says which of
+ * REASONS, its message names the file or the platform.
+ */
 export const nativeLoadError: Error | null = loaded.loadError
+/** The addon file in use, or why there is none. */
+export const nativeStatus: NativeStatus = loaded.status
+
+let warned = false
+/**
+ * Called by every path that runs without the addon: the first time, one
+ * process warning saying why (not when COWCOPY_NATIVE=0 asked for it).
+ */
+export function warnNoNative(): void {
+  if (warned || !nativeLoadError || nativeStatus.reason === 'disabled') return
+  warned = true
+  process.emitWarning(`cowcopy: ${nativeLoadError.message}; using the fs.copyFile fallback`, {
+    type: 'CowcopyWarning',
+    code: `COWCOPY_NO_NATIVE`,
+  })
+}

@@ -1,7 +1,7 @@
 // cloneRange / copyRange / dedupeRange / probe: ranges of files by path, fd
 // or FileHandle, offsets as number or bigint, each operation one native call.
 import { invalidArgType, outOfRange, systemError } from './errors'
-import { native, nativeLoadError } from './native'
+import { native, nativeLoadError, warnNoNative } from './native'
 import { toPath, type PathLike } from './validate'
 
 /** A file by path, by numeric fd, or as a fs.promises FileHandle (never closed by cowcopy). */
@@ -102,6 +102,7 @@ function toResult(v: bigint): number | bigint {
 }
 
 function noNative(op: string, a?: NativeFile, b?: NativeFile): Error {
+  warnNoNative()
   const why = nativeLoadError ? `: ${nativeLoadError.message}` : ''
   const path = typeof a === 'number' ? undefined : a
   const dest = typeof b === 'number' ? undefined : b

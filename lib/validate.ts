@@ -2,9 +2,10 @@
 import { fileURLToPath } from 'node:url'
 import { constants } from './constants'
 import { invalidArgType, invalidArgValue, outOfRange } from './errors'
+import type { AbortSignalInstance, URLInstance } from './global-types'
 
-/** A path as fs accepts it. */
-export type PathLike = string | Buffer | URL
+/** A path as fs accepts it: a string, a Buffer (any Uint8Array) or a file: URL. */
+export type PathLike = string | Uint8Array | URLInstance
 
 /** How a copy may use copy-on-write: like `cp --reflink`. */
 export type ReflinkMode = 'auto' | 'always' | 'never'
@@ -46,7 +47,7 @@ export interface CopyOptions {
   /** Promise API only: called on the main thread, at most every 100 ms, and once at the end. */
   onProgress?: (progress: Progress) => void
   /** Promise API only: aborts the copy; the promise rejects with an AbortError. */
-  signal?: AbortSignal
+  signal?: AbortSignalInstance
 }
 
 /** Option bits as the native binding takes them (src-native/binding.cc Flags). */
@@ -71,7 +72,7 @@ export interface ParsedCopy {
   fsync: boolean
   preserve: { timestamps: boolean; ownership: boolean; xattrs: boolean }
   onProgress?: (progress: Progress) => void
-  signal?: AbortSignal
+  signal?: AbortSignalInstance
 }
 
 /** The native flag word for parsed options. */
@@ -107,7 +108,7 @@ function isURL(value: unknown): value is URL {
 const PATH_TYPES = 'of type string or an instance of Buffer or URL'
 const NUL_REASON = 'must be a string, Uint8Array, or URL without null bytes'
 
-/** Validates a path and returns it as the native binding takes it. */
+/** @internal Validates a path and returns it as the native binding takes it. */
 export function toPath(value: unknown, name: string): string | Buffer {
   if (typeof value === 'string') {
     if (value.includes('\u0000')) throw invalidArgValue(name, value, NUL_REASON)

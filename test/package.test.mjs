@@ -76,6 +76,7 @@ t.test('packed, installed without a compiler, used as ESM, CJS and TypeScript', 
   t.notMatch(listing, /\.map$|package\/build\/|\.tsbuildinfo/m, 'no build intermediates or source maps')
   t.match(listing, /package\/prebuilds\/linux-x64\/cowcopy\.glibc\.node/)
   t.match(listing, /package\/prebuilds\/linux-arm64\/cowcopy\.glibc\.node/)
+  t.notMatch(listing, /^package\/binding\.gyp$/m, 'no binding.gyp at the root (npm and pnpm would count it as a build)')
 
   const bin = bareBin(t)
   const { app, status, log } = installApp(t, tarball, bin)
@@ -162,7 +163,7 @@ copyFile('a', 'b', { reflink: 'sometimes' })
   })
 })
 
-t.test('no prebuild for the platform and no compiler: install succeeds, fs fallback', async (t) => {
+t.test('no prebuild for the platform and no compiler: install succeeds silently, fs fallback says why at first use', async (t) => {
   const tarball = pack(t)
   // The same package without its prebuilds, as on a platform we build none for.
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-bare-'))
@@ -173,11 +174,46 @@ t.test('no prebuild for the platform and no compiler: install succeeds, fs fallb
   const bin = bareBin(t)
   const { app, status, log } = installApp(t, path.join(work, 'bare.tgz'), bin)
   t.equal(status, 0, 'npm install exits 0')
-  t.match(log, /no prebuilt binary for this platform and no compiler/, 'and says why')
+  t.notMatch(log, /script|build|gyp/i, 'and runs nothing: no install script, nothing compiled')
   const src = path.join(app, 'package.json')
-  const out = execFileSync(process.execPath, ['-e', `
+  const r = spawnSync(process.execPath, ['-e', `
     const c = require('cowcopy')
     const r = c.copyFileSync(process.argv[1], process.argv[1] + '.copy')
-    c.copyDir('.', 'x').catch((e) => console.log(JSON.stringify({ r, dir: e.code })))`, src], { cwd: app, env: { ...process.env, PATH: bin }, encoding: 'utf8' })
-  t.same(JSON.parse(out), { r: { method: 'fs', bytes: fs.statSync(src).size }, dir: 'ENOSYS' })
+    c.copyFileSync(process.argv[1], process.argv[1] + '.copy2')
+    c.copyDir('.', 'x').catch((e) => console.log(JSON.stringify({ r, dir: e.code, native: c.native, code: c.nativeLoadError.code })))`, src], { cwd: app, env: { ...process.env, PATH: bin }, encoding: 'utf8' })
+  t.same(JSON.parse(r.stdout), { r: { method: 'fs', bytes: fs.statSync(src).size }, dir: 'ENOSYS', native: false, code: 'COWCOPY_NO_PREBUILD' })
+  const warnings = r.stderr.split('\n').filter((l) => l.includes('CowcopyWarning'))
+  t.equal(warnings.length, 1, 'one warning, at first use')
+  t.match(warnings[0], /no prebuilt binary for linux-x64 \(glibc [\d.]+\).*npm run build:native.*fs\.copyFile fallback/, `names the reason: ${warnings[0]}`)
+})
+
+t.test('npm run build:native builds from the installed package, and that build is used', async (t) => {
+  // A platform without a prebuild: the documented command, in the package.
+  const tarball = pack(t)
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-src-'))
+  t.teardown(() => fs.rmSync(work, { recursive: true, force: true }))
+  execFileSync('tar', ['xzf', tarball, '-C', work])
+  fs.rmSync(path.join(work, 'package', 'prebuilds'), { recursive: true, force: true })
+  execFileSync('tar', ['czf', path.join(work, 'bare.tgz'), '-C', work, 'package'])
+  const app = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-app-'))
+  t.teardown(() => fs.rmSync(app, { recursive: true, force: true }))
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }))
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', path.join(work, 'bare.tgz')], { cwd: app, stdio: 'ignore' })
+  const pkg = path.join(app, 'node_modules', 'cowcopy')
+  const b = spawnSync('npm', ['run', 'build:native'], { cwd: pkg, encoding: 'utf8' })
+  t.equal(b.status, 0, `npm run build:native in node_modules/cowcopy ${b.status ? b.stdout + b.stderr : ''}`)
+  const out = execFileSync(process.execPath, ['-p', `const c = require('cowcopy'); JSON.stringify([c.native, c.nativeLoadError])`], { cwd: app, encoding: 'utf8' })
+  t.same(JSON.parse(out), [true, null], 'the build from source is in use')
+  // The stale-binary guard still works with the gyp file under src-native/: edit a source, keep the old binary.
+  fs.appendFileSync(path.join(pkg, 'src-native', 'binding.cc'), '\n// edited\n')
+  const stale = spawnSync(process.execPath, ['-e', `const c = require('cowcopy'); c.copyFileSync('package.json', 'p2'); console.log(c.nativeLoadError.code)`], { cwd: app, encoding: 'utf8' })
+  t.equal(stale.stdout.trim(), 'COWCOPY_STALE_BINARY')
+  t.match(stale.stderr, /CowcopyWarning: cowcopy: the native addon .*built from other sources/)
+  // Sources not shipped (removed): the hash recorded in dist/ at build time still catches the edited build.
+  fs.rmSync(path.join(pkg, 'src-native', 'source-hash.js'))
+  const noSrc = execFileSync(process.execPath, ['-p', `require('cowcopy').nativeLoadError?.code ?? 'none'`], { cwd: app, encoding: 'utf8' }).trim()
+  t.equal(noSrc, 'none', 'without the sources the build hash is compared with dist/source-hash.txt: the binary was built from the shipped sources (before the edit)')
+  fs.writeFileSync(path.join(pkg, 'dist', 'source-hash.txt'), '0123456789abcdef')
+  const noSrc2 = execFileSync(process.execPath, ['-p', `require('cowcopy').nativeLoadError?.code ?? 'none'`], { cwd: app, encoding: 'utf8' }).trim()
+  t.equal(noSrc2, 'COWCOPY_STALE_BINARY', 'and a binary that does not match it is refused')
 })

@@ -1,0 +1,42 @@
+# The addon's build, kept out of the package root on purpose: npm adds
+# `node-gyp rebuild` as an install script and pnpm 11 counts a build for any
+# package with a root binding.gyp. Build from source with `npm run build:native`
+# (node-gyp runs here: the output goes to src-native/build/Release).
+{
+  "targets": [
+    {
+      "target_name": "cowcopy",
+      "sources": [
+        "binding.cc",
+        "binding_util.cc",
+        "batch_binding.cc",
+        "range_binding.cc",
+        "engine/copy_file.cc",
+        "engine/open_path.cc",
+        "engine/copy_data.cc",
+        "engine/fallback.cc",
+        "engine/sparse.cc",
+        "engine/preserve.cc",
+        "engine/atomic_dest.cc",
+        "engine/batch.cc",
+        "engine/tree.cc",
+        "engine/threads.cc",
+        "engine/range.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
+        "_FILE_OFFSET_BITS=64",
+        "COWCOPY_SOURCE_HASH=<!(node source-hash.js)"
+      ],
+      "cflags!": ["-fno-exceptions", "-O3"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-O3"],
+      "cflags_cc": [
+        "-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Werror",
+        "-include", "<(module_root_dir)/glibc_compat.h"
+      ]
+    }
+  ]
+}
