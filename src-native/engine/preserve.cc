@@ -82,22 +82,42 @@ int copy_xattrs(int src, int dst) {
   return 0;
 }
 
+// Whether the copier is a member of `gid` (effective or supplementary).
+bool in_group(gid_t gid) {
+  if (gid == ::getegid()) return true;
+  int n = ::getgroups(0, nullptr);
+  if (n <= 0) return false;
+  std::vector<gid_t> groups(static_cast<size_t>(n));
+  n = ::getgroups(n, groups.data());
+  for (int i = 0; i < n; ++i) {
+    if (groups[static_cast<size_t>(i)] == gid) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int finish_metadata(int src, int dst, const struct stat& src_st, const Preserve& p, bool created,
                     bool mode_set) {
   mode_t mode = src_st.st_mode & 07777;
-  if (p.ownership && ::fchown(dst, src_st.st_uid, src_st.st_gid) == -1) {
-    if (errno != EPERM) return errno;
-    // Not allowed to give the file away: keep ours, but never hand out a
-    // setuid/setgid bit for an owner the file does not have (cp -p's rule).
-    mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID);
+  bool owner_kept = false;
+  if (p.ownership) {
+    if (::fchown(dst, src_st.st_uid, src_st.st_gid) == 0) owner_kept = true;
+    else if (errno != EPERM) return errno;
+  }
+  // cp's rule: a setuid bit only for the owner it was given by, a setgid bit
+  // only for its group. Without the source's ownership, they survive only
+  // when the copier is that owner (euid) or in that group; root copying
+  // nobody's 6755 file gets a plain 0755 one, not a setuid-root program.
+  if (!owner_kept && (mode & (S_ISUID | S_ISGID)) != 0) {
+    if (src_st.st_uid != ::geteuid()) mode &= ~static_cast<mode_t>(S_ISUID);
+    if ((mode & S_ISGID) != 0 && !in_group(src_st.st_gid)) mode &= ~static_cast<mode_t>(S_ISGID);
   }
   if (p.xattrs) {
     if (int err = copy_xattrs(src, dst)) return err;
   }
   // fchown clears setuid/setgid, so after it the mode is set again.
-  if (!mode_set || p.ownership) {
+  if (!mode_set || p.ownership || mode != (src_st.st_mode & 07777)) {
     if (int err = apply_mode(dst, mode, created)) return err;
   }
   if (p.timestamps) {
