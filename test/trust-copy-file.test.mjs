@@ -400,3 +400,31 @@ onFs(t, 'xfs', 'a failed close removes the created file, never the one now at it
   t.equal(out.error?.code, 'EIO')
   t.equal(fs.readFileSync(dest, 'utf8'), 'someone else', "the other file survives")
 })
+
+// ---------------------------------------------------------------------------
+// 3 and 7/8, engine side: replace_by_rename and the OpenRules, from C++ with
+// no binding in the way (test/engine/copy_file_test.cc).
+const ENGINE = ['copy_file', 'open_path', 'copy_data', 'fallback', 'sparse', 'preserve', 'atomic_dest']
+let engineBin = null
+function engineTest(t) {
+  if (engineBin) return engineBin
+  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cowcopy-engine-'))
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  engineBin = path.join(dir, 'copy_file_test')
+  execFileSync('g++', ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-D_FILE_OFFSET_BITS=64', '-o', engineBin,
+    path.join(root, 'test/engine/copy_file_test.cc'),
+    ...ENGINE.map((f) => path.join(root, `src-native/engine/${f}.cc`))])
+  return engineBin
+}
+
+for (const fsName of ['btrfs', 'xfs', 'ext4', 'tmpfs']) {
+  onFs(t, fsName, 'engine: replace_by_rename and the open rules', async (t, dir) => {
+    let out
+    try {
+      out = execFileSync(engineTest(t), [dir], { encoding: 'utf8' })
+    } catch (e) {
+      out = e.stdout + (e.stderr || '')
+    }
+    t.match(out, /^\d+ checks, 0 failed$/m, out.trim())
+  })
+}
