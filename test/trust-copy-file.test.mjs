@@ -370,7 +370,7 @@ onFs(t, 'xfs', 'atomic + fsync: a failed directory sync says the destination was
   makeFile(dest, 500)
   const out = copyUnderShim(t, ['fail_dir_fsync'], src, dest, { atomic: true, fsync: true })
   t.equal(out.error?.code, 'EIO')
-  t.match(out.error?.message, /destination replaced, but the directory could not be synced/)
+  t.match(out.error?.message, /in place \(destination replaced\), but its directory could not be synced/)
   t.ok(sameBytes(src, dest), 'the destination is the new file, as the error says')
   t.same(tempNames(dir), [])
 })

@@ -19,7 +19,7 @@
 
 namespace cowcopy {
 
-const char* const kDirSyncReason = "destination replaced, but the directory could not be synced";
+const char* const kDirSyncReason = "the copy is in place (destination replaced), but its directory could not be synced";
 
 namespace {
 
@@ -30,12 +30,12 @@ constexpr size_t kMaxTempBase = NAME_MAX - 1 - (sizeof kTempMark - 1) - kHexDigi
 
 int rename_noreplace(int dir, const char* from, const char* to) {
   // The raw syscall: glibc's wrapper arrived only in 2.28.
-  if (::syscall(SYS_renameat2, dir, from, dir, to, RENAME_NOREPLACE) == 0) return 0;
+  if (retry_eintr([&] { return ::syscall(SYS_renameat2, dir, from, dir, to, RENAME_NOREPLACE); }) == 0) return 0;
   if (errno != EINVAL && errno != ENOSYS) return errno;
   // The filesystem cannot do RENAME_NOREPLACE: linkat() fails on an existing
   // name just the same; then the temporary name goes.
-  if (::linkat(dir, from, dir, to, 0) == -1) return errno;
-  if (::unlinkat(dir, from, 0) == 0) return 0;
+  if (retry_eintr([&] { return ::linkat(dir, from, dir, to, 0); }) == -1) return errno;
+  if (retry_eintr([&] { return ::unlinkat(dir, from, 0); }) == 0) return 0;
   // The temporary name would stay as a hidden second name of the
   // destination: undo the link (only while `to` is still our file) and fail;
   // the caller's discard() tries the temporary name once more.
@@ -44,7 +44,7 @@ int rename_noreplace(int dir, const char* from, const char* to) {
   if (sys_fstatat(dir, from, &ours, AT_SYMLINK_NOFOLLOW) == 0 &&
       sys_fstatat(dir, to, &now, AT_SYMLINK_NOFOLLOW) == 0 && ours.st_dev == now.st_dev &&
       ours.st_ino == now.st_ino) {
-    ::unlinkat(dir, to, 0);
+    retry_eintr([&] { return ::unlinkat(dir, to, 0); });
   }
   return err;
 }
@@ -132,10 +132,12 @@ int TempDest::open(const DestDir& d) {
 int TempDest::link_anonymous(const char* to) {
   char proc[64];
   std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd_.get());
-  if (::linkat(AT_FDCWD, proc, dir_->fd(), to, AT_SYMLINK_FOLLOW) == 0) return 0;
+  if (retry_eintr([&] { return ::linkat(AT_FDCWD, proc, dir_->fd(), to, AT_SYMLINK_FOLLOW); }) == 0) return 0;
   int err = errno;
   // Without /proc, AT_EMPTY_PATH does the same for a privileged caller.
-  if (err == ENOENT && ::linkat(fd_.get(), "", dir_->fd(), to, AT_EMPTY_PATH) == 0) return 0;
+  if (err == ENOENT && retry_eintr([&] { return ::linkat(fd_.get(), "", dir_->fd(), to, AT_EMPTY_PATH); }) == 0) {
+    return 0;
+  }
   return err;
 }
 
@@ -144,7 +146,7 @@ int TempDest::link_anonymous(const char* to) {
 // duplicate asks now, while nothing is visible and the file can still be
 // linked.
 int TempDest::flush_check() {
-  int dup = ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0);
+  int dup = retry_eintr([&] { return ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0); });
   if (dup == -1) return errno;
   return ::close(dup) == 0 ? 0 : errno;
 }
@@ -170,13 +172,13 @@ int TempDest::publish(bool overwrite, bool sync_dir, const char*& reason) {
         if (err == 0) named_ = name;
         else if (err != EEXIST || attempt == 7) return err;
       }
-      if (::renameat(dir, named_.c_str(), dir, dest) == -1) return errno;
+      if (retry_eintr([&] { return ::renameat(dir, named_.c_str(), dir, dest); }) == -1) return errno;
     }
   } else {
     // Close before the file becomes visible: then nothing is replaced by a
     // file whose write-back failed.
     if ((err = fd_.close_checked())) return err;
-    err = overwrite ? (::renameat(dir, named_.c_str(), dir, dest) == -1 ? errno : 0)
+    err = overwrite ? (retry_eintr([&] { return ::renameat(dir, named_.c_str(), dir, dest); }) == -1 ? errno : 0)
                     : rename_noreplace(dir, named_.c_str(), dest);
     if (err) return err;
   }
@@ -184,7 +186,7 @@ int TempDest::publish(bool overwrite, bool sync_dir, const char*& reason) {
   fd_.reset();
   // The copy is in place: a failed directory sync makes it not durable yet,
   // and the caller asked for durable. Reported, saying the file was replaced.
-  if (sync_dir && ::fsync(dir) == -1) {
+  if (sync_dir && retry_eintr([&] { return ::fsync(dir); }) == -1) {
     reason = kDirSyncReason;
     return errno;
   }
@@ -193,7 +195,7 @@ int TempDest::publish(bool overwrite, bool sync_dir, const char*& reason) {
 
 void TempDest::discard() {
   if (!named_.empty() && dir_ != nullptr) {
-    ::unlinkat(dir_->fd(), named_.c_str(), 0);
+    retry_eintr([&] { return ::unlinkat(dir_->fd(), named_.c_str(), 0); });
     named_.clear();
   }
   fd_.reset();

@@ -227,7 +227,7 @@ CopyResult copy_file(const CopyRequest& req) {
   if (err == 0) {
     err = finish_metadata(src.get(), dest.get(), src_st, req.preserve, dest.created, dest.mode_set);
   }
-  if (err == 0 && req.fsync && ::fsync(dest.get()) == -1) err = errno;
+  if (err == 0 && req.fsync && retry_eintr([&] { return ::fsync(dest.get()); }) == -1) err = errno;
   // The last chance to back out: after this the destination is final.
   if (err == 0 && req.control.cancelled()) err = ECANCELED;
 

@@ -96,7 +96,7 @@ int open_dest(int dir, const char* name, int access, mode_t create_mode, bool ov
 
 // F_SETFL only sets O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME and O_NONBLOCK,
 // none of which open_regular/open_dest set but O_NONBLOCK: one call, no F_GETFL.
-int clear_nonblock(int fd) { return ::fcntl(fd, F_SETFL, 0) == -1 ? errno : 0; }
+int clear_nonblock(int fd) { return retry_eintr([&] { return ::fcntl(fd, F_SETFL, 0); }) == -1 ? errno : 0; }
 
 void remove_if_ours(int dir, const char* name, int fd) {
   struct stat ours;
@@ -107,7 +107,7 @@ void remove_if_same(int dir, const char* name, const struct stat& ours) {
   struct stat now;
   if (sys_fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == ours.st_dev &&
       now.st_ino == ours.st_ino) {
-    ::unlinkat(dir, name, 0);
+    retry_eintr([&] { return ::unlinkat(dir, name, 0); });
   }
 }
 

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "sys.h"
+
 namespace cowcopy {
 namespace {
 
@@ -30,7 +32,7 @@ bool is_smb(int fd) {
 
 // Gives the destination the source's permission bits, as fs.copyFile does.
 int apply_mode(int dst, mode_t mode, bool created) {
-  if (::fchmod(dst, mode & 07777) == 0) return 0;
+  if (retry_eintr([&] { return ::fchmod(dst, mode & 07777); }) == 0) return 0;
   int err = errno;
   // A file someone else owns that we may write but not chmod keeps its mode
   // (cp does the same); CIFS refuses chmod unless mounted with noperm.
@@ -67,7 +69,7 @@ bool not_permitted(int err) {
 
 int copy_xattrs(int src, int dst) {
   std::vector<char> names;
-  int err = read_sized([&](char* b, size_t n) { return ::flistxattr(src, b, n); }, names);
+  int err = read_sized([&](char* b, size_t n) { return retry_eintr([&] { return ::flistxattr(src, b, n); }); }, names);
   if (err == ENOTSUP) return 0;  // the source's filesystem has none to give
   if (err) return err;
   std::vector<char> value;
@@ -75,8 +77,10 @@ int copy_xattrs(int src, int dst) {
     const char* name = names.data() + i;
     i += std::strlen(name) + 1;
     bool user = is_user_xattr(name);
-    err = read_sized([&](char* b, size_t n) { return ::fgetxattr(src, name, b, n); }, value);
-    if (err == 0 && ::fsetxattr(dst, name, value.data(), value.size(), 0) == -1) err = errno;
+    err = read_sized([&](char* b, size_t n) { return retry_eintr([&] { return ::fgetxattr(src, name, b, n); }); }, value);
+    if (err == 0 && retry_eintr([&] { return ::fsetxattr(dst, name, value.data(), value.size(), 0); }) == -1) {
+      err = errno;
+    }
     if (err && (user || !not_permitted(err))) return err;
   }
   return 0;
@@ -102,7 +106,7 @@ int finish_metadata(int src, int dst, const struct stat& src_st, const Preserve&
   mode_t mode = src_st.st_mode & 07777;
   bool owner_kept = false;
   if (p.ownership) {
-    if (::fchown(dst, src_st.st_uid, src_st.st_gid) == 0) owner_kept = true;
+    if (retry_eintr([&] { return ::fchown(dst, src_st.st_uid, src_st.st_gid); }) == 0) owner_kept = true;
     else if (errno != EPERM) return errno;
   }
   // cp's rule: a setuid bit only for the owner it was given by, a setgid bit
@@ -122,7 +126,7 @@ int finish_metadata(int src, int dst, const struct stat& src_st, const Preserve&
   }
   if (p.timestamps) {
     struct timespec times[2] = {src_st.st_atim, src_st.st_mtim};
-    if (::futimens(dst, times) == -1) return errno;
+    if (retry_eintr([&] { return ::futimens(dst, times); }) == -1) return errno;
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "stat_calls.h"
+#include "sys.h"
 
 namespace cowcopy {
 
@@ -29,7 +30,7 @@ int end_at_eof(DataState& state) {
 int copy_sparse(Method m, DataState& state) {
   const uint64_t size = state.src_size;
   while (state.offset < size) {
-    off_t data = ::lseek(state.src, static_cast<off_t>(state.offset), SEEK_DATA);
+    off_t data = retry_eintr([&] { return ::lseek(state.src, static_cast<off_t>(state.offset), SEEK_DATA); });
     if (data == -1) {
       // ENXIO: no data from here to end of file. Either a hole runs to the
       // end, or the file ended here (it shrank since it was opened): then
@@ -39,7 +40,7 @@ int copy_sparse(Method m, DataState& state) {
       if (errno == EINVAL) return move_data(m, state, size);
       return errno;
     }
-    off_t hole = ::lseek(state.src, data, SEEK_HOLE);
+    off_t hole = retry_eintr([&] { return ::lseek(state.src, data, SEEK_HOLE); });
     if (hole == -1) return errno;
     state.offset = static_cast<uint64_t>(data);
     uint64_t end = static_cast<uint64_t>(hole);
