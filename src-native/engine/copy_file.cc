@@ -104,7 +104,10 @@ int probe_clone(const DataState& state, const Target& t) {
   struct stat now;
   if (sys_fstat(t.fd, &now) == -1) return err ? err : errno;
   if (static_cast<uint64_t>(now.st_size) != t.size) {
-    if (int terr = truncate_to(t.fd, t.size)) return terr;
+    // The destination must not keep the probe's tail: a second try before
+    // giving up (the first may have met a passing error).
+    int terr = truncate_to(t.fd, t.size);
+    if (terr != 0 && (terr = truncate_to(t.fd, t.size)) != 0) return terr;
   }
   return err;
 }
