@@ -19,7 +19,8 @@
 
 namespace cowcopy {
 
-const char* const kDirSyncReason = "the copy is in place (destination replaced), but its directory could not be synced";
+const char* const kDirSyncReason =
+    "the copy is in place (destination replaced), but its directory could not be synced";
 
 namespace {
 
@@ -30,7 +31,8 @@ constexpr size_t kMaxTempBase = NAME_MAX - 1 - (sizeof kTempMark - 1) - kHexDigi
 
 int rename_noreplace(int dir, const char* from, const char* to) {
   // The raw syscall: glibc's wrapper arrived only in 2.28.
-  if (retry_eintr([&] { return ::syscall(SYS_renameat2, dir, from, dir, to, RENAME_NOREPLACE); }) == 0) return 0;
+  auto noreplace = [&] { return ::syscall(SYS_renameat2, dir, from, dir, to, RENAME_NOREPLACE); };
+  if (retry_eintr(noreplace) == 0) return 0;
   if (errno != EINVAL && errno != ENOSYS) return errno;
   // The filesystem cannot do RENAME_NOREPLACE: linkat() fails on an existing
   // name just the same; then the temporary name goes.
@@ -132,12 +134,12 @@ int TempDest::open(const DestDir& d) {
 int TempDest::link_anonymous(const char* to) {
   char proc[64];
   std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd_.get());
-  if (retry_eintr([&] { return ::linkat(AT_FDCWD, proc, dir_->fd(), to, AT_SYMLINK_FOLLOW); }) == 0) return 0;
+  auto via_proc = [&] { return ::linkat(AT_FDCWD, proc, dir_->fd(), to, AT_SYMLINK_FOLLOW); };
+  if (retry_eintr(via_proc) == 0) return 0;
   int err = errno;
   // Without /proc, AT_EMPTY_PATH does the same for a privileged caller.
-  if (err == ENOENT && retry_eintr([&] { return ::linkat(fd_.get(), "", dir_->fd(), to, AT_EMPTY_PATH); }) == 0) {
-    return 0;
-  }
+  auto by_fd = [&] { return ::linkat(fd_.get(), "", dir_->fd(), to, AT_EMPTY_PATH); };
+  if (err == ENOENT && retry_eintr(by_fd) == 0) return 0;
   return err;
 }
 
@@ -172,14 +174,15 @@ int TempDest::publish(bool overwrite, bool sync_dir, const char*& reason) {
         if (err == 0) named_ = name;
         else if (err != EEXIST || attempt == 7) return err;
       }
-      if (retry_eintr([&] { return ::renameat(dir, named_.c_str(), dir, dest); }) == -1) return errno;
+      auto replace = [&] { return ::renameat(dir, named_.c_str(), dir, dest); };
+      if (retry_eintr(replace) == -1) return errno;
     }
   } else {
     // Close before the file becomes visible: then nothing is replaced by a
     // file whose write-back failed.
     if ((err = fd_.close_checked())) return err;
-    err = overwrite ? (retry_eintr([&] { return ::renameat(dir, named_.c_str(), dir, dest); }) == -1 ? errno : 0)
-                    : rename_noreplace(dir, named_.c_str(), dest);
+    auto replace = [&] { return ::renameat(dir, named_.c_str(), dir, dest); };
+    err = overwrite ? (retry_eintr(replace) == -1 ? errno : 0) : rename_noreplace(dir, named_.c_str(), dest);
     if (err) return err;
   }
   named_.clear();

@@ -72,7 +72,8 @@ int copy_file_range_span(DataState& state, uint64_t end) {
 int sendfile_span(DataState& state, uint64_t end) {
   if (state.control.cancelled()) return ECANCELED;
   // sendfile writes at the destination's file position.
-  if (retry_eintr([&] { return ::lseek(state.dst, static_cast<off_t>(state.offset), SEEK_SET); }) == -1) return errno;
+  auto seek = [&] { return ::lseek(state.dst, static_cast<off_t>(state.offset), SEEK_SET); };
+  if (retry_eintr(seek) == -1) return errno;
   while (state.offset < end) {
     off_t in = static_cast<off_t>(state.offset);
     size_t want = chunk_for(state.offset, end, kKernelChunk);

@@ -69,7 +69,9 @@ bool not_permitted(int err) {
 
 int copy_xattrs(int src, int dst) {
   std::vector<char> names;
-  int err = read_sized([&](char* b, size_t n) { return retry_eintr([&] { return ::flistxattr(src, b, n); }); }, names);
+  int err = read_sized([&](char* b, size_t n) {
+    return retry_eintr([&] { return ::flistxattr(src, b, n); });
+  }, names);
   if (err == ENOTSUP) return 0;  // the source's filesystem has none to give
   if (err) return err;
   std::vector<char> value;
@@ -77,10 +79,11 @@ int copy_xattrs(int src, int dst) {
     const char* name = names.data() + i;
     i += std::strlen(name) + 1;
     bool user = is_user_xattr(name);
-    err = read_sized([&](char* b, size_t n) { return retry_eintr([&] { return ::fgetxattr(src, name, b, n); }); }, value);
-    if (err == 0 && retry_eintr([&] { return ::fsetxattr(dst, name, value.data(), value.size(), 0); }) == -1) {
-      err = errno;
-    }
+    err = read_sized([&](char* b, size_t n) {
+      return retry_eintr([&] { return ::fgetxattr(src, name, b, n); });
+    }, value);
+    auto set = [&] { return ::fsetxattr(dst, name, value.data(), value.size(), 0); };
+    if (err == 0 && retry_eintr(set) == -1) err = errno;
     if (err && (user || !not_permitted(err))) return err;
   }
   return 0;

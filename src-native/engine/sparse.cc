@@ -30,7 +30,8 @@ int end_at_eof(DataState& state) {
 int copy_sparse(Method m, DataState& state) {
   const uint64_t size = state.src_size;
   while (state.offset < size) {
-    off_t data = retry_eintr([&] { return ::lseek(state.src, static_cast<off_t>(state.offset), SEEK_DATA); });
+    off_t data =
+        retry_eintr([&] { return ::lseek(state.src, static_cast<off_t>(state.offset), SEEK_DATA); });
     if (data == -1) {
       // ENXIO: no data from here to end of file. Either a hole runs to the
       // end, or the file ended here (it shrank since it was opened): then
