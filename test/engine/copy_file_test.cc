@@ -69,6 +69,14 @@ static int temps() {
   return n;
 }
 
+static int fds_now() {
+  int n = 0;
+  for (int fd = 0; fd < 1024; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1) ++n;
+  }
+  return n;
+}
+
 static CopyRequest request(int dir, const std::string& src, const std::string& dest) {
   CopyRequest req;
   req.src_dir = dir;
@@ -84,6 +92,7 @@ int main(int argc, char** argv) {
   root = argv[1];
   int dir = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir == -1) return 2;
+  const int fds_before = fds_now();
   std::string big(1 << 20, 'n');
   for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + i % 26);
   write_file("src", big);
@@ -177,6 +186,7 @@ int main(int argc, char** argv) {
   r = cowcopy::copy_file(req);
   expect(r.err == ELOOP && read_file("victim") == "outside", "in place: symlink leaf refused");
 
+  expect(fds_now() == fds_before, "no descriptor leaked (" + std::to_string(fds_now() - fds_before) + ")");
   ::close(dir);
   std::printf("%d checks, %d failed\n", checks, failures);
   return failures == 0 ? 0 : 1;
