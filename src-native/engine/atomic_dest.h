@@ -1,7 +1,11 @@
-// Atomic replace: the data goes to a temporary file in the destination's
-// directory, which is renamed over the destination only when complete. An
-// anonymous O_TMPFILE is preferred: a crash leaves nothing behind.
+// Replacing a destination through a temporary file in its directory, which
+// is renamed over the destination only when complete (atomic: true, and the
+// batches' replace_by_rename). An anonymous O_TMPFILE is preferred: a crash
+// before the last step leaves nothing behind. Every call works relative to
+// the directory's descriptor, opened once (DESIGN principle 8).
 #pragma once
+
+#include <sys/stat.h>
 
 #include <string>
 
@@ -9,28 +13,58 @@
 
 namespace cowcopy {
 
+// The directory a destination name lives in, and the name in it.
+class DestDir {
+ public:
+  // `path` relative to `dir` (AT_FDCWD: the working directory). A bare name
+  // under a real directory fd uses that fd; otherwise the parent directory
+  // is opened (O_DIRECTORY). 0 or a positive errno (EISDIR for "dir/").
+  int open(int dir, const std::string& path);
+  int fd() const { return fd_; }
+  const char* name() const { return base_.c_str(); }
+  const std::string& base() const { return base_; }
+
+ private:
+  UniqueFd owned_;
+  int fd_ = -1;
+  std::string base_;
+};
+
+// What is at a destination name, looked at without following a symlink and
+// without opening it: 0 when the name may be replaced (or is free); EISDIR
+// for a directory; EEXIST when taken and !overwrite (the source's own inode
+// included); `same` when it is the source's inode and overwrite is allowed
+// (nothing to do).
+int check_existing(const DestDir& d, const struct stat& src_st, bool overwrite, bool& same);
+
 class TempDest {
  public:
-  // Opens the temporary file for `dest` (0600). 0 or a positive errno.
-  int open(const std::string& dest);
+  // Opens the temporary file (0600) in `d`, which must outlive this object.
+  int open(const DestDir& d);
   int fd() const { return fd_.get(); }
-  // Puts the finished file in place: rename over `dest`, or, when `overwrite`
-  // is false, fail with EEXIST if a file appeared there meanwhile. Closes the
-  // file. `sync_dir`: fsync the directory afterwards so the name is durable.
-  int publish(const std::string& dest, bool overwrite, bool sync_dir);
+  // Puts the finished file in place under d.name(): renamed over it, or,
+  // when `overwrite` is false, failing with EEXIST if a file appeared there
+  // meanwhile. Closes the file. `sync_dir`: fsync the directory afterwards so
+  // the name is durable; if only that fails, the destination is in place and
+  // `reason` says so.
+  int publish(bool overwrite, bool sync_dir, const char*& reason);
   // Drops the temporary file (called for every failure and abort).
   void discard();
   ~TempDest() { discard(); }
 
  private:
-  int link_anonymous(const std::string& to);
+  int link_anonymous(const char* to);
+  int flush_check();
+  const DestDir* dir_ = nullptr;
   UniqueFd fd_;
-  std::string dir_;
-  std::string base_;
   std::string named_;  // the temporary's name, when not anonymous (or once linked)
 };
 
-// "dir/name" -> ("dir", "name"); "name" -> (".", "name"); "/name" -> ("/", "name").
-void split_path(const std::string& path, std::string& dir, std::string& base);
+// The reason given when the directory fsync after a successful rename fails.
+extern const char* const kDirSyncReason;
+
+// ".<base>.cowcopy-<12 hex>", with <base> shortened (on a UTF-8 boundary) so
+// the whole fits NAME_MAX. Exposed for tests.
+std::string temp_name(const std::string& base);
 
 }  // namespace cowcopy

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <memory>
 
+#include "stat_calls.h"
 #include "sys.h"
 
 namespace cowcopy {
@@ -36,11 +37,17 @@ int after_chunk(DataState& state, uint64_t moved) {
 
 }  // namespace
 
-int clone_whole(DataState& state) {
+int clone_whole(DataState& state, bool dst_empty) {
   if (retry_eintr([&] { return ::ioctl(state.dst, FICLONE, state.src); }) == -1) return errno;
-  // The source's size, not the destination's: an existing, longer destination
-  // keeps its tail until the caller trims it.
-  state.offset = state.src_size;
+  // What the clone really took, not the size the source had when opened: a
+  // source that changed meanwhile must not leave invented bytes (zeros, or
+  // an existing destination's old tail) in the copy. An emptied destination
+  // now has exactly the cloned size; over a longer one, the clone's extent
+  // is the source's size at that moment, no more than both sizes seen.
+  struct stat st;
+  if (sys_fstat(dst_empty ? state.dst : state.src, &st) == -1) return errno;
+  uint64_t now = static_cast<uint64_t>(st.st_size);
+  state.offset = dst_empty ? now : std::min(now, state.src_size);
   state.control.done(state.offset);
   return 0;
 }
@@ -65,7 +72,8 @@ int copy_file_range_span(DataState& state, uint64_t end) {
 int sendfile_span(DataState& state, uint64_t end) {
   if (state.control.cancelled()) return ECANCELED;
   // sendfile writes at the destination's file position.
-  if (::lseek(state.dst, static_cast<off_t>(state.offset), SEEK_SET) == -1) return errno;
+  auto seek = [&] { return ::lseek(state.dst, static_cast<off_t>(state.offset), SEEK_SET); };
+  if (retry_eintr(seek) == -1) return errno;
   while (state.offset < end) {
     off_t in = static_cast<off_t>(state.offset);
     size_t want = chunk_for(state.offset, end, kKernelChunk);
@@ -113,7 +121,7 @@ int read_write_span(DataState& state, uint64_t end) {
 
 int move_data(Method m, DataState& state, uint64_t end) {
   switch (m) {
-    case Method::kClone: return clone_whole(state);
+    case Method::kClone: return clone_whole(state, false);
     case Method::kCopyFileRange: return copy_file_range_span(state, end);
     case Method::kSendfile: return sendfile_span(state, end);
     case Method::kReadWrite: return read_write_span(state, end);

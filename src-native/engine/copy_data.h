@@ -22,7 +22,9 @@ struct DataState {
 
 // 0 on success, else a positive errno, kNoProgress or ECANCELED. On failure
 // state.offset tells how far the data got, so the next method can resume.
-int clone_whole(DataState& state);
+// `dst_empty`: the destination has no data, so its size after the clone is
+// the clone's. Sets state.offset to what the copy holds of the source.
+int clone_whole(DataState& state, bool dst_empty);
 int copy_file_range_span(DataState& state, uint64_t end);
 int sendfile_span(DataState& state, uint64_t end);
 int read_write_span(DataState& state, uint64_t end);

@@ -5,6 +5,8 @@
 #include "copy_file.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,10 +48,12 @@ int blocking_io(int src, int dst, bool dst_nonblock) {
 // The destination as the data phase sees it: an open descriptor, whether we
 // created it, whether it is known empty and whether O_NONBLOCK is still set.
 struct Target {
-  int fd;
-  bool created;
-  bool empty;
+  int fd = -1;
+  bool created = false;
+  bool empty = false;
   bool nonblocking = true;
+  uint64_t size = 0;     // an existing destination's size when opened
+  uint64_t blksize = 0;  // and its st_blksize
 };
 
 int truncate_to(int fd, uint64_t size) {
@@ -74,12 +78,38 @@ int prepare_for(Method m, DataState& state, Target& t) {
 }
 
 // One method's pass over the data: the whole file, or only its data segments.
-int run_method(Method m, DataState& state, bool sparse) {
-  if (m == Method::kClone || !sparse) return move_data(m, state, kToEof);
+int run_method(Method m, DataState& state, bool sparse, bool dst_empty) {
+  if (m == Method::kClone) return clone_whole(state, dst_empty);
+  if (!sparse) return move_data(m, state, kToEof);
   // Size first: writes inside EOF get no speculative preallocation (XFS
   // would otherwise keep megabytes of it past each data segment).
   if (int err = truncate_to(state.dst, state.src_size)) return err;
   return copy_sparse(m, state);
+}
+
+// 'always' may not empty an existing destination for a clone that then fails
+// all the same (btrfs refuses one between files of different NODATASUM
+// flags, with the same EINVAL). The same clone placed beyond the
+// destination's end, where the partial last block is allowed, shows whether
+// these two files can share extents at all; the destination is then cut back
+// to its old size, its bytes untouched. 0 when the clone can work.
+int probe_clone(const DataState& state, const Target& t) {
+  const uint64_t blk = t.blksize > 0 ? t.blksize : 4096;
+  struct file_clone_range range = {};
+  range.src_fd = state.src;
+  range.src_offset = 0;
+  range.src_length = 0;  // to the source's end
+  range.dest_offset = (t.size + blk - 1) / blk * blk;
+  int err = retry_eintr([&] { return ::ioctl(t.fd, FICLONERANGE, &range); }) == -1 ? errno : 0;
+  struct stat now;
+  if (sys_fstat(t.fd, &now) == -1) return err ? err : errno;
+  if (static_cast<uint64_t>(now.st_size) != t.size) {
+    // The destination must not keep the probe's tail: a second try before
+    // giving up (the first may have met a passing error).
+    int terr = truncate_to(t.fd, t.size);
+    if (terr != 0 && (terr = truncate_to(t.fd, t.size)) != 0) return terr;
+  }
+  return err;
 }
 
 // Moves the data with the first method that can, walking the strategy chain.
@@ -88,11 +118,15 @@ int fill(ReflinkMode mode, bool sparse, DataState& state, Target& t, Method& m) 
   m = first_method(mode);
   for (;;) {
     if (int err = prepare_for(m, state, t)) return err;
-    int err = run_method(m, state, sparse);
+    int err = run_method(m, state, sparse, t.empty);
     if (err == 0) break;
-    if (m == Method::kClone && err == EINVAL && !t.empty) {
+    if (m == Method::kClone && err == EINVAL && !t.empty && t.size > state.src_size) {
       // The kernel will not clone a partial last block into the middle of a
       // longer destination (generic_remap_checks); emptied, it accepts it.
+      // Any other EINVAL is not cured by emptying: no truncation for it.
+      if (mode == ReflinkMode::kAlways) {
+        if (int perr = probe_clone(state, t)) return perr;
+      }
       if (int terr = truncate_to(t.fd, 0)) return terr;
       t.empty = true;
       continue;
@@ -104,40 +138,34 @@ int fill(ReflinkMode mode, bool sparse, DataState& state, Target& t, Method& m) 
     m = next;
   }
   // A clone over a longer destination leaves its tail; a sparse copy ending
-  // in a hole leaves the file short. Either way the size is set here.
+  // in a hole leaves the file short. Either way the size is set here, to
+  // what was copied (never the size the source had when opened).
   if (!t.empty || (sparse && m != Method::kClone)) return truncate_to(t.fd, state.offset);
   return 0;
 }
 
 // The destination side of one copy: the file in place (created or existing),
-// or a temporary one for atomic replace.
+// or a temporary one in its directory that replaces it when complete.
 struct Dest {
-  UniqueFd fd;
+  DestDir dir;  // declared before temp: it outlives it
   TempDest temp;
-  bool atomic = false;
+  UniqueFd fd;
+  bool use_temp = false;
   bool created = false;
   bool mode_set = false;  // created with its final mode already
-  int get() const { return atomic ? temp.fd() : fd.get(); }
+  int get() const { return use_temp ? temp.fd() : fd.get(); }
 };
 
-// For atomic replace, what is at `dest` is only looked at, never opened: the
-// same file means nothing to do, a directory or (without overwrite) any file
-// means failing now rather than after copying gigabytes.
-int check_atomic_target(const CopyRequest& req, const struct stat& src_st, bool& same) {
-  struct stat st;
-  same = false;
-  if (sys_stat(req.dest.c_str(), &st) == 0) {
-    if (st.st_dev == src_st.st_dev && st.st_ino == src_st.st_ino) {
-      same = true;
-      return 0;
-    }
-    if (S_ISDIR(st.st_mode)) return EISDIR;
-    if (!req.overwrite) return EEXIST;
-  } else if (errno != ENOENT) {
-    return errno;
-  } else if (!req.overwrite && sys_lstat(req.dest.c_str(), &st) == 0) {
-    return EEXIST;  // a dangling symlink: the name is taken
-  }
+// A replacement through a temporary file: what is at the name is only
+// looked at (lstat, relative to its directory), never opened or followed.
+// `same`: it is the source itself, nothing to do.
+int open_replacement(const CopyRequest& req, const struct stat& src_st, Dest& dest, bool& same) {
+  if (int err = dest.dir.open(req.dest_dir, req.dest)) return err;
+  if (int err = check_existing(dest.dir, src_st, req.overwrite, same)) return err;
+  if (same) return 0;
+  if (int err = dest.temp.open(dest.dir)) return err;
+  dest.use_temp = true;
+  dest.created = true;
   return 0;
 }
 
@@ -152,14 +180,11 @@ CopyResult copy_file(const CopyRequest& req) {
 
   Dest dest;
   CopyResult result;
-  struct stat dst_st;
+  struct stat dst_st = {};
   if (req.atomic) {
     bool same = false;
-    if (int err = check_atomic_target(req, src_st, same)) return fail(err);
+    if (int err = open_replacement(req, src_st, dest, same)) return fail(err);
     if (same) return result;  // Method::kNone
-    if (int err = dest.temp.open(req.dest)) return fail(err);
-    dest.atomic = true;
-    dest.created = true;
   } else {
     // Private until complete: 0600, the source's mode at the end; unless
     // the directory itself keeps others out, then the final mode at once
@@ -168,11 +193,19 @@ CopyResult copy_file(const CopyRequest& req) {
     const mode_t final_mode = src_st.st_mode & 07777;
     const bool mode_at_create = req.dest_dir_private && (final_mode & 07000) == 0 &&
                                 (final_mode & ~req.umask) == final_mode;
-    if (int err = open_dest(req.dest_dir, req.dest.c_str(), O_WRONLY, mode_at_create ? final_mode : 0600,
-                            req.overwrite, req.dest_rules, dest.fd, dst_st, dest.created, reason)) {
+    // A batch never opens an existing destination: exclusive create, else
+    // a replacement through a temporary file.
+    const bool open_existing = req.overwrite && !req.replace_by_rename;
+    int err = open_dest(req.dest_dir, req.dest.c_str(), O_WRONLY, mode_at_create ? final_mode : 0600,
+                        open_existing, req.dest_rules, dest.fd, dst_st, dest.created, reason);
+    if (err == EEXIST && req.replace_by_rename && reason == nullptr) {
+      bool same = false;
+      if ((err = open_replacement(req, src_st, dest, same))) return fail(err);
+      if (same) return result;  // Method::kNone
+    } else if (err) {
       return fail(err, reason);
     }
-    dest.mode_set = mode_at_create && dest.created;
+    dest.mode_set = mode_at_create && dest.created && !dest.use_temp;
     // One file under two names (or a hard link): copying would truncate the
     // source before reading it. libuv's rule: succeed without touching data.
     if (!dest.created && src_st.st_dev == dst_st.st_dev && src_st.st_ino == dst_st.st_ino) {
@@ -186,27 +219,37 @@ CopyResult copy_file(const CopyRequest& req) {
   state.src_size = static_cast<uint64_t>(src_st.st_size);
   state.control = req.control;
   req.control.total(state.src_size);
-  Target target{dest.get(), dest.created, dest.created};
+  Target target;
+  target.fd = dest.get();
+  target.created = dest.created;
+  target.empty = dest.created;
+  target.size = dest.created ? 0 : static_cast<uint64_t>(dst_st.st_size);
+  target.blksize = dest.created ? 0 : static_cast<uint64_t>(dst_st.st_blksize);
   bool sparse = req.sparse && looks_sparse(src_st);
   int err = fill(req.reflink, sparse, state, target, result.method);
   if (err == 0) {
     err = finish_metadata(src.get(), dest.get(), src_st, req.preserve, dest.created, dest.mode_set);
   }
-  if (err == 0 && req.fsync && ::fsync(dest.get()) == -1) err = errno;
+  if (err == 0 && req.fsync && retry_eintr([&] { return ::fsync(dest.get()); }) == -1) err = errno;
   // The last chance to back out: after this the destination is final.
   if (err == 0 && req.control.cancelled()) err = ECANCELED;
 
-  if (dest.atomic) {
-    if (err == 0) err = dest.temp.publish(req.dest, req.overwrite, req.fsync);
+  if (dest.use_temp) {
+    if (err == 0) err = dest.temp.publish(req.overwrite, req.fsync, result.reason);
     if (err != 0) dest.temp.discard();
   } else if (err != 0) {
     if (dest.created) remove_if_ours(req.dest_dir, req.dest.c_str(), dest.fd.get());
     dest.fd.reset();
-  } else if (int close_err = dest.fd.close_checked()) {
+  } else {
     // close() can be the first to report a failed write-back (NFS, quota).
-    // The descriptor is gone; the name was ours a moment ago.
-    err = close_err;
-    if (dest.created) ::unlinkat(req.dest_dir, req.dest.c_str(), 0);
+    // The descriptor is gone then, so the file's identity is taken first:
+    // the name is removed only while it is still the file we created.
+    struct stat ours;
+    const bool known = dest.created && sys_fstat(dest.fd.get(), &ours) == 0;
+    if (int close_err = dest.fd.close_checked()) {
+      err = close_err;
+      if (known) remove_if_same(req.dest_dir, req.dest.c_str(), ours);
+    }
   }
   result.err = err;
   result.bytes = err == 0 ? state.offset : 0;

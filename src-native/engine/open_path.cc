@@ -105,9 +105,13 @@ int open_dest(int dir, const char* name, int access, mode_t create_mode, bool ov
 int clear_nonblock(int fd) { return retry_eintr([&] { return ::fcntl(fd, F_SETFL, 0); }) == -1 ? errno : 0; }
 
 void remove_if_ours(int dir, const char* name, int fd) {
-  struct stat ours, now;
-  if (retry_eintr([&] { return sys_fstat(fd, &ours); }) == 0 &&
-      retry_eintr([&] { return sys_fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW); }) == 0 &&
+  struct stat ours;
+  if (retry_eintr([&] { return sys_fstat(fd, &ours); }) == 0) remove_if_same(dir, name, ours);
+}
+
+void remove_if_same(int dir, const char* name, const struct stat& ours) {
+  struct stat now;
+  if (retry_eintr([&] { return sys_fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW); }) == 0 &&
       now.st_dev == ours.st_dev && now.st_ino == ours.st_ino) {
     retry_eintr([&] { return ::unlinkat(dir, name, 0); });
   }

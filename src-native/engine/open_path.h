@@ -56,5 +56,7 @@ int clear_nonblock(int fd);
 // Removes `name` only while it still names the file open as `fd`: someone may
 // have replaced it meanwhile, and their file is not ours to delete.
 void remove_if_ours(int dir, const char* name, int fd);
+// The same, for a file known by its fstat (its descriptor already closed).
+void remove_if_same(int dir, const char* name, const struct stat& ours);
 
 }  // namespace cowcopy

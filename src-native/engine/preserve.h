@@ -7,7 +7,8 @@ namespace cowcopy {
 
 struct Preserve {
   bool timestamps = false;  // atime and mtime, with nanoseconds
-  bool ownership = false;   // uid and gid; when not permitted, setuid/setgid are dropped
+  bool ownership = false;   // uid and gid; setuid/setgid are kept only with the source's
+                            // owner (chown done) or when the copier is that owner / in that group
   bool xattrs = false;      // user.* always; trusted.*, security.*, system.* when permitted
 };
 
