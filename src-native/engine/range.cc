@@ -191,6 +191,51 @@ RangeError copy_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uint
   return {};
 }
 
+namespace {
+
+// Reads n bytes at off into buf, looping short reads; returns how many were
+// read (fewer only at the end of the file), or -1 with errno.
+ssize_t read_at(int fd, char* buf, size_t n, uint64_t off) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t got = retry_eintr([&] { return ::pread(fd, buf + done, n - done, static_cast<off_t>(off + done)); });
+    if (got == -1) return -1;
+    if (got == 0) break;
+    done += static_cast<size_t>(got);
+  }
+  return static_cast<ssize_t>(done);
+}
+
+// One FIDEDUPERANGE call for one target; false with t.err set when the call
+// or the target failed.
+bool dedupe_call(int src, uint64_t src_off, uint64_t len, DedupeTarget& t, uint64_t dst_off,
+                 file_dedupe_range* req, size_t bytes) {
+  std::memset(static_cast<void*>(req), 0, bytes);
+  req->src_offset = src_off;
+  req->src_length = len;
+  req->dest_count = 1;
+  req->info[0].dest_fd = t.fd;
+  req->info[0].dest_offset = dst_off;
+  if (retry_eintr([&] { return ::ioctl(src, FIDEDUPERANGE, req); }) == -1) {
+    // A failure of the call as such (EXDEV, EOPNOTSUPP, EINVAL on the
+    // range): this target's, since each call has one.
+    t.err = errno;
+    return false;
+  }
+  if (req->info[0].status < 0) {
+    t.err = -req->info[0].status;
+    return false;
+  }
+  return true;
+}
+
+const char* const kTailUnaligned =
+    "the offsets must be multiples of the filesystem block size (the range ends in a partial block)";
+const char* const kTailPastEnd = "the range ends past the end of the target";
+const char* const kTailUnread = "the partial last block could not be read to compare it";
+
+}  // namespace
+
 RangeError dedupe_range(int src, uint64_t off, uint64_t len, std::vector<DedupeTarget>& targets) {
   const char* sc = "ioctl_fideduperange";
   struct stat s;
@@ -202,11 +247,19 @@ RangeError dedupe_range(int src, uint64_t off, uint64_t len, std::vector<DedupeT
   if (off + len > size) {
     return fail(EINVAL, sc, "the range ends at " + num(off + len) + ", past the end of the source (" + num(size) + " bytes)");
   }
+  // The block size the kernel aligns to (s_blocksize; statfs says it on
+  // btrfs, XFS, ocfs2). Calls of whole blocks (16 MiB when the block size
+  // divides it).
+  struct statfs sfs;
+  if (retry_eintr([&] { return ::fstatfs(src, &sfs); }) == -1) return fail(errno, sc);
+  const uint64_t bs = sfs.f_bsize > 0 ? static_cast<uint64_t>(sfs.f_bsize) : 4096;
+  const uint64_t chunk = kDedupeChunk >= bs ? kDedupeChunk - kDedupeChunk % bs : bs;
   // One target per call: targets may advance by different amounts.
   const size_t bytes = sizeof(file_dedupe_range) + sizeof(file_dedupe_range_info);
   std::unique_ptr<char[]> mem(new (std::nothrow) char[bytes]);
   if (!mem) return fail(ENOMEM, sc);
   auto* req = reinterpret_cast<file_dedupe_range*>(mem.get());
+  std::unique_ptr<char[]> tail_buf;
   for (DedupeTarget& t : targets) {
     struct stat d;
     if (fstat_retry(t.fd, d) == -1) {
@@ -227,31 +280,62 @@ RangeError dedupe_range(int src, uint64_t off, uint64_t len, std::vector<DedupeT
       t.reason = "the source and target ranges overlap within one file";
       continue;
     }
-    while (t.deduped < len) {
-      std::memset(mem.get(), 0, bytes);
-      uint64_t want = len - t.deduped < kDedupeChunk ? len - t.deduped : kDedupeChunk;
-      req->src_offset = off + t.deduped;
-      req->src_length = want;
-      req->dest_count = 1;
-      req->info[0].dest_fd = t.fd;
-      req->info[0].dest_offset = t.offset + t.deduped;
-      if (retry_eintr([&] { return ::ioctl(src, FIDEDUPERANGE, req); }) == -1) {
-        // A failure of the call as such (EXDEV, EOPNOTSUPP, EINVAL on the
-        // range): this target's, since each call has one.
+    // A partial last block is shared only where the range ends at both
+    // files' ends. Anywhere else the kernel (generic_remap_checks, with
+    // REMAP_FILE_CAN_SHORTEN) cuts the range down to whole blocks, compares
+    // only those (since 5.19; 0 bytes: nothing at all), shares them, and
+    // still answers SAME with bytes_deduped = the length asked (since 4.19).
+    // So that tail is never sent: it is compared here, by reading both, and
+    // counted as compared, never as shared.
+    const uint64_t dsize = static_cast<uint64_t>(d.st_size);
+    const bool at_both_ends = off + len == size && t.offset + len == dsize;
+    const uint64_t tail = at_both_ends ? 0 : len % bs;
+    const uint64_t body = len - tail;
+    if (tail) {
+      // The kernel's own checks, which it would make on the whole range.
+      if (off % bs != 0 || t.offset % bs != 0) {
+        t.err = EINVAL;
+        t.reason = kTailUnaligned;
+        continue;
+      }
+      if (t.offset + len > dsize) {
+        t.err = EINVAL;
+        t.reason = kTailPastEnd;
+        continue;
+      }
+      // Nothing to share: a call of 0 bytes still makes the kernel's checks
+      // on the pair (permission, one filesystem, support).
+      if (body == 0 && !dedupe_call(src, off, 0, t, t.offset, req, bytes)) continue;
+      if (!tail_buf) {
+        tail_buf.reset(new (std::nothrow) char[2 * bs]);
+        if (!tail_buf) return fail(ENOMEM, sc);
+      }
+      char* a = tail_buf.get();
+      char* b = a + bs;
+      ssize_t ga = read_at(src, a, static_cast<size_t>(tail), off + body);
+      ssize_t gb = ga == -1 ? -1 : read_at(t.fd, b, static_cast<size_t>(tail), t.offset + body);
+      if (ga == -1 || gb == -1) {
         t.err = errno;
-        break;
+        t.reason = kTailUnread;
+        continue;
       }
+      // Differing (or shortened meanwhile): nothing is shared, as when the
+      // kernel finds a difference in one call.
+      if (static_cast<uint64_t>(ga) != tail || ga != gb || std::memcmp(a, b, static_cast<size_t>(tail)) != 0) {
+        t.same = false;
+        continue;
+      }
+    }
+    while (t.deduped < body) {
+      uint64_t want = body - t.deduped < chunk ? body - t.deduped : chunk;
+      if (!dedupe_call(src, off + t.deduped, want, t, t.offset + t.deduped, req, bytes)) break;
       const file_dedupe_range_info& info = req->info[0];
-      if (info.status < 0) {
-        t.err = -info.status;
-        break;
-      }
       if (info.status == FILE_DEDUPE_RANGE_DIFFERS) {
         t.same = false;
         break;
       }
       if (info.bytes_deduped == 0) break;  // nothing more will come (end of the target)
-      t.deduped += info.bytes_deduped;
+      t.deduped += info.bytes_deduped < want ? info.bytes_deduped : want;
     }
   }
   return {};
