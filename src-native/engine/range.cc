@@ -206,27 +206,21 @@ ssize_t read_at(int fd, char* buf, size_t n, uint64_t off) {
   return static_cast<ssize_t>(done);
 }
 
-// One FIDEDUPERANGE call for one target; false with t.err set when the call
-// or the target failed.
-bool dedupe_call(int src, uint64_t src_off, uint64_t len, DedupeTarget& t, uint64_t dst_off,
-                 file_dedupe_range* req, size_t bytes) {
-  std::memset(static_cast<void*>(req), 0, bytes);
-  req->src_offset = src_off;
-  req->src_length = len;
-  req->dest_count = 1;
-  req->info[0].dest_fd = t.fd;
-  req->info[0].dest_offset = dst_off;
-  if (retry_eintr([&] { return ::ioctl(src, FIDEDUPERANGE, req); }) == -1) {
-    // A failure of the call as such (EXDEV, EOPNOTSUPP, EINVAL on the
-    // range): this target's, since each call has one.
-    t.err = errno;
-    return false;
-  }
-  if (req->info[0].status < 0) {
-    t.err = -req->info[0].status;
-    return false;
-  }
-  return true;
+// glibc declares ioctl noexcept (__THROW), so the compiler may leave its call
+// sites out of a caller's unwind table, and an exception from inside it (the
+// fault tests preload an ioctl that throws std::bad_alloc) would be
+// std::terminate instead of an error. Through a plain pointer the call may
+// throw, and unwinds to guarded() like any other.
+int (*const volatile fideduperange_ioctl)(int, unsigned long, ...) = ::ioctl;
+
+// Compares n bytes of a at a_off with b at b_off (buf: 2 * n bytes): 1 the
+// same, 0 different (or one ends first), -1 with errno.
+int same_bytes(int a, uint64_t a_off, int b, uint64_t b_off, size_t n, char* buf) {
+  ssize_t ga = read_at(a, buf, n, a_off);
+  if (ga == -1) return -1;
+  ssize_t gb = read_at(b, buf + n, n, b_off);
+  if (gb == -1) return -1;
+  return static_cast<size_t>(ga) == n && ga == gb && std::memcmp(buf, buf + n, n) == 0 ? 1 : 0;
 }
 
 const char* const kTailUnaligned =
@@ -281,12 +275,14 @@ RangeError dedupe_range(int src, uint64_t off, uint64_t len, std::vector<DedupeT
       continue;
     }
     // A partial last block is shared only where the range ends at both
-    // files' ends. Anywhere else the kernel (generic_remap_checks, with
+    // files' ends. Anywhere else the kernel (generic_remap_checks with
     // REMAP_FILE_CAN_SHORTEN) cuts the range down to whole blocks, compares
-    // only those (since 5.19; 0 bytes: nothing at all), shares them, and
-    // still answers SAME with bytes_deduped = the length asked (since 4.19).
-    // So that tail is never sent: it is compared here, by reading both, and
-    // counted as compared, never as shared.
+    // only those (since 5750676b64a5, July 2022, v5.19 and stable: for a
+    // range under one block, nothing at all), shares them, and still answers
+    // SAME with bytes_deduped = the length asked (vfs_dedupe_file_range,
+    // since 4.19). Older kernels compared the tail but might share it into
+    // the middle of the target. So that tail is never sent: it is compared
+    // here, by reading both, and counted as compared, never as shared.
     const uint64_t dsize = static_cast<uint64_t>(d.st_size);
     const bool at_both_ends = off + len == size && t.offset + len == dsize;
     const uint64_t tail = at_both_ends ? 0 : len % bs;
@@ -303,33 +299,51 @@ RangeError dedupe_range(int src, uint64_t off, uint64_t len, std::vector<DedupeT
         t.reason = kTailPastEnd;
         continue;
       }
-      // Nothing to share: a call of 0 bytes still makes the kernel's checks
-      // on the pair (permission, one filesystem, support).
-      if (body == 0 && !dedupe_call(src, off, 0, t, t.offset, req, bytes)) continue;
       if (!tail_buf) {
         tail_buf.reset(new (std::nothrow) char[2 * bs]);
         if (!tail_buf) return fail(ENOMEM, sc);
       }
-      char* a = tail_buf.get();
-      char* b = a + bs;
-      ssize_t ga = read_at(src, a, static_cast<size_t>(tail), off + body);
-      ssize_t gb = ga == -1 ? -1 : read_at(t.fd, b, static_cast<size_t>(tail), t.offset + body);
-      if (ga == -1 || gb == -1) {
+    }
+    // With whole blocks to share, the tail is compared first: a difference
+    // shares nothing, as when the kernel finds one in a single call.
+    auto tail_same = [&]() -> bool {
+      int r = same_bytes(src, off + body, t.fd, t.offset + body, static_cast<size_t>(tail), tail_buf.get());
+      if (r == -1) {
         t.err = errno;
         t.reason = kTailUnread;
-        continue;
-      }
-      // Differing (or shortened meanwhile): nothing is shared, as when the
-      // kernel finds a difference in one call.
-      if (static_cast<uint64_t>(ga) != tail || ga != gb || std::memcmp(a, b, static_cast<size_t>(tail)) != 0) {
+      } else if (r == 0) {
         t.same = false;
-        continue;
       }
-    }
-    while (t.deduped < body) {
+      return r == 1;
+    };
+    if (tail && body > 0 && !tail_same()) continue;
+    // Without (tail only), one call of 0 bytes still makes the kernel's
+    // checks on the pair (permission, one filesystem, support); then the
+    // tail is compared.
+    bool probe_only = tail && body == 0;
+    while (t.deduped < body || probe_only) {
       uint64_t want = body - t.deduped < chunk ? body - t.deduped : chunk;
-      if (!dedupe_call(src, off + t.deduped, want, t, t.offset + t.deduped, req, bytes)) break;
+      std::memset(mem.get(), 0, bytes);
+      req->src_offset = off + t.deduped;
+      req->src_length = want;
+      req->dest_count = 1;
+      req->info[0].dest_fd = t.fd;
+      req->info[0].dest_offset = t.offset + t.deduped;
+      if (retry_eintr([&] { return fideduperange_ioctl(src, FIDEDUPERANGE, req); }) == -1) {
+        // A failure of the call as such (EXDEV, EOPNOTSUPP, EINVAL on the
+        // range): this target's, since each call has one.
+        t.err = errno;
+        break;
+      }
       const file_dedupe_range_info& info = req->info[0];
+      if (info.status < 0) {
+        t.err = -info.status;
+        break;
+      }
+      if (probe_only) {
+        tail_same();
+        break;
+      }
       if (info.status == FILE_DEDUPE_RANGE_DIFFERS) {
         t.same = false;
         break;
