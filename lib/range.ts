@@ -27,9 +27,14 @@ export interface DedupeTargetSpec {
 }
 
 export interface DedupeResult {
-  /** Bytes now shared with the source (number when safe, else bigint). */
+  /**
+   * Bytes now shared with the source (number when safe, else bigint). Less
+   * than the length with 'same' when the range ends in a partial block that
+   * is not at the end of both files: that tail was compared, equal, but
+   * cannot be shared.
+   */
   bytesDeduped: number | bigint
-  /** 'same': shared; 'differs': the data is not identical (nothing changed from there on); 'error': see `error`. */
+  /** 'same': every byte of the range is identical (shared up to `bytesDeduped`); 'differs': the data is not identical (nothing changed from there on); 'error': see `error`. */
   status: 'same' | 'differs' | 'error'
   error?: Error
 }

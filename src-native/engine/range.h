@@ -36,7 +36,7 @@ RangeError copy_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uint
 struct DedupeTarget {
   int fd = -1;
   uint64_t offset = 0;
-  uint64_t deduped = 0;  // out
+  uint64_t deduped = 0;  // out: bytes really shared (never a tail that was only compared)
   bool same = true;      // out: false = the data differs (nothing shared from there on)
   int err = 0;           // out: this target failed with err
   const char* reason = nullptr;  // out: why, when err alone does not say
@@ -44,7 +44,10 @@ struct DedupeTarget {
 
 // Shares [off, off + len) of src with each target where the bytes are equal.
 // The kernel may do less than asked per call (16 MiB on btrfs): looped until
-// done; each target's status is checked separately. Returns an error only
+// done; each target's status is checked separately. A range ending in a
+// partial block that is not at the end of both files cannot be shared: that
+// tail is compared by reading (different: same = false, nothing shared), and
+// `deduped` counts only the whole blocks before it. Returns an error only
 // for a failure of the whole call (bad source, bad range).
 RangeError dedupe_range(int src, uint64_t off, uint64_t len, std::vector<DedupeTarget>& targets);
 

@@ -36,9 +36,7 @@ export const KNOWN_DEFECTS = {
  * Discrepancies the fuzzer found that issue 12 does not list yet (reported
  * with the fuzzer; gated like the items above until they are filed and fixed).
  */
-export const UNFILED_DEFECTS = {
-  'dedupe-tail': "dedupeRange answers 'same' with bytesDeduped = length for a range ending at the source's unaligned EOF but not at the target's, although the bytes differ and nothing is shared",
-}
+export const UNFILED_DEFECTS = {}
 Object.assign(KNOWN_DEFECTS, UNFILED_DEFECTS)
 
 const STRICT = process.env.COWCOPY_FUZZ_STRICT === '1'
