@@ -101,9 +101,12 @@ int probe_clone(const DataState& state, const Target& t) {
   range.src_length = 0;  // to the source's end
   range.dest_offset = (t.size + blk - 1) / blk * blk;
   int err = retry_eintr([&] { return ::ioctl(t.fd, FICLONERANGE, &range); }) == -1 ? errno : 0;
+  // Unless the size is known unchanged, cut back: truncating to the size
+  // the file already has changes nothing.
   struct stat now;
-  if (sys_fstat(t.fd, &now) == -1) return err ? err : errno;
-  if (static_cast<uint64_t>(now.st_size) != t.size) {
+  const bool known = sys_fstat(t.fd, &now) == 0;
+  if (!known && err == 0) err = errno;
+  if (!known || static_cast<uint64_t>(now.st_size) != t.size) {
     // The destination must not keep the probe's tail: a second try before
     // giving up (the first may have met a passing error).
     int terr = truncate_to(t.fd, t.size);
