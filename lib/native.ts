@@ -109,7 +109,11 @@ function load(): { binding: NativeBinding | null; loadError: Error | null; statu
   try {
     // A build from source (npm run build:native: src-native/build/Release)
     // first, then the prebuilds shipped in the package (prebuilds/<platform>-<arch>/).
+    // COWCOPY_PREBUILD (node-gyp-build's own override, read against the
+    // package root) names another directory to load from: test/sanitize.sh
+    // points it at a sanitizer build.
     try {
+      if (process.env.COWCOPY_PREBUILD) throw new Error('override')
       file = nodeGypBuild.resolve(path.join(root, 'src-native'))
     } catch {
       file = nodeGypBuild.resolve(root)

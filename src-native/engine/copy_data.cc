@@ -38,16 +38,29 @@ int after_chunk(DataState& state, uint64_t moved) {
 }  // namespace
 
 int clone_whole(DataState& state, bool dst_empty) {
-  if (retry_eintr([&] { return ::ioctl(state.dst, FICLONE, state.src); }) == -1) return errno;
-  // What the clone really took, not the size the source had when opened: a
-  // source that changed meanwhile must not leave invented bytes (zeros, or
-  // an existing destination's old tail) in the copy. An emptied destination
-  // now has exactly the cloned size; over a longer one, the clone's extent
-  // is the source's size at that moment, no more than both sizes seen.
-  struct stat st;
-  if (sys_fstat(dst_empty ? state.dst : state.src, &st) == -1) return errno;
-  uint64_t now = static_cast<uint64_t>(st.st_size);
-  state.offset = dst_empty ? now : std::min(now, state.src_size);
+  if (dst_empty) {
+    if (retry_eintr([&] { return ::ioctl(state.dst, FICLONE, state.src); }) == -1) return errno;
+    // An empty destination now has exactly the size the clone took, even
+    // from a source that changed meanwhile: no invented bytes.
+    struct stat st;
+    if (sys_fstat(state.dst, &st) == -1) return errno;
+    state.offset = static_cast<uint64_t>(st.st_size);
+  } else {
+    // Over an existing file the kernel keeps the old tail past the clone,
+    // and no size read before or after can say how much a source changing
+    // meanwhile gave (a race test saw the old destination's bytes under a
+    // source truncated and rewritten). So the range is explicit: the size
+    // seen at open, which the caller then cuts the file to. A source that
+    // shrank below it fails the clone (EINVAL) instead of padding.
+    struct file_clone_range range = {};
+    range.src_fd = state.src;
+    range.src_length = state.src_size;
+    if (state.src_size != 0 &&
+        retry_eintr([&] { return ::ioctl(state.dst, FICLONERANGE, &range); }) == -1) {
+      return errno;
+    }
+    state.offset = state.src_size;
+  }
   state.control.done(state.offset);
   return 0;
 }
