@@ -142,6 +142,7 @@ int ioctl(int fd, unsigned long req, ...) {
   REAL(ioctl);
   va_list ap; va_start(ap, req); void* arg = va_arg(ap, void*); va_end(ap);
   if (on("shrink_clone") && req == FICLONE) maybe_shrink((int)(long)arg);
+  if (on("shrink_clone") && req == FICLONERANGE) maybe_shrink((int)((struct file_clone_range*)arg)->src_fd);
   return real_ioctl(fd, req, arg);
 }
 `
