@@ -315,8 +315,10 @@ function documentedWindow(run, now, error) {
   const src = run.outcome.before['src/f']
   const newData = now && src && now.type === 'f' && now.hash === src.hash
   if (run.scenario === 'copyFile-always-existing') {
-    // Empty only when a clone after the probe (the 2nd FICLONE or later) failed.
-    const laterClone = /^ioctl_ficlone:([2-9]|\d\d)/.test(run.primary?.at ?? '')
+    // Empty only when the whole-file FICLONE failed: over an existing file
+    // the engine clones a named range (FICLONERANGE) and, for 'always', only
+    // empties the file for a FICLONE after its probe clone worked.
+    const laterClone = /^ioctl_ficlone:/.test(run.primary?.at ?? '')
     return newData || (laterClone && now?.type === 'f' && now.size === 0)
   }
   if (/^copyFile-atomic-fsync/.test(run.scenario)) return newData && /destination replaced/.test(error?.message ?? '')
@@ -549,7 +551,8 @@ t.test('the judge catches each kind of violation', async (t) => {
   t.same(whats(run({})), [], 'a clean failure')
   t.same(whats(run({}, { ok: true, error: undefined, result: { method: 'clone', bytes: 10 }, after: { ...before, 'out/f': src } })), [], 'an exact copy')
   t.same(whats(run({}, { ok: true, error: undefined, result: { method: 'clone', bytes: 10 }, after: { ...before, 'out/f': { ...src, hash: 'cccc' } } })), ['not-exact'])
-  t.same(whats(run({}, { after: { ...before, 'out/f': { ...old, size: 0, hash: 'e3b0' } } })), ['existing-not-intact'])
+  t.same(whats(run({ primary: { at: 'ioctl_ficlonerange:1', kind: 'EIO' }, log: { fired: [{ name: 'ioctl_ficlonerange', ord: 1 }] } }, { after: { ...before, 'out/f': { ...old, size: 0, hash: 'e3b0' } } })), ['existing-not-intact'])
+  t.same(whats(run({}, { after: { ...before, 'out/f': { ...old, size: 20, hash: 'ffff' } } })), ['existing-not-intact'], 'neither old, new nor the documented empty file')
   t.same(whats(run({}, { after: { src: dir, 'src/f': src, out: dir } })), ['existing-deleted'])
   t.same(whats(run({}, { error: err('ENOSPC', -28) })), ['errno-lost'])
   t.same(whats(run({}, { error: { ...err('EIO', -5), message: 'i/o error' } })), ['bad-error'])
