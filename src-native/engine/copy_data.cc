@@ -51,14 +51,13 @@ int clone_whole(DataState& state, bool dst_empty) {
     // meanwhile gave (a race test saw the old destination's bytes under a
     // source truncated and rewritten). So the range is explicit: the size
     // seen at open, which the caller then cuts the file to. A source that
-    // shrank below it fails the clone (EINVAL) instead of padding.
+    // shrank below it fails the clone (EINVAL) instead of padding. An empty
+    // source still asks the kernel (length 0 is "to the end"; the caller
+    // cuts the file to 0): 'always' must get the kernel's own verdict.
     struct file_clone_range range = {};
     range.src_fd = state.src;
     range.src_length = state.src_size;
-    if (state.src_size != 0 &&
-        retry_eintr([&] { return ::ioctl(state.dst, FICLONERANGE, &range); }) == -1) {
-      return errno;
-    }
+    if (retry_eintr([&] { return ::ioctl(state.dst, FICLONERANGE, &range); }) == -1) return errno;
     state.offset = state.src_size;
   }
   state.control.done(state.offset);
