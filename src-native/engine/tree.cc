@@ -16,6 +16,7 @@
 #include <ctime>
 #include <memory>
 #include <new>
+#include <unordered_set>
 
 #include "batch.h"
 #include "batch_state.h"
@@ -199,20 +200,64 @@ std::string temp_link_name() {
   return out;
 }
 
-// A symlink's owner and times, set through the name (a link has no
-// descriptor of its own to set them on). Not permitted (EPERM) is fine for
-// the owner, as for files.
-int link_metadata(int dir, const char* name, const struct stat& st, const Preserve& p) {
+// A symlink's owner and times, set through an O_PATH descriptor of the link
+// this call made, never through its name: in a directory another user can
+// write, the name may lead to their file by now (an attacker's hard link to
+// a third user's file got that file chowned). Not permitted (EPERM) is fine
+// for the owner, as for files.
+int link_metadata(int link, const struct stat& st, const Preserve& p) {
   if (p.ownership &&
-      retry_eintr([&] { return ::fchownat(dir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW); }) == -1 &&
+      retry_eintr([&] { return ::fchownat(link, "", st.st_uid, st.st_gid, AT_EMPTY_PATH); }) == -1 &&
       errno != EPERM) {
     return errno;
   }
   if (p.timestamps) {
     struct timespec times[2] = {st.st_atim, st.st_mtim};
-    if (retry_eintr([&] { return ::utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW); }) == -1) return errno;
+    if (retry_eintr([&] { return ::utimensat(link, "", times, AT_EMPTY_PATH); }) == -1) {
+      // Kernels before AT_EMPTY_PATH for utimensat: the descriptor's /proc
+      // link names the same symlink object (a magic link, not its target).
+      if (errno != ENOENT && errno != EINVAL) return errno;
+      char proc[64];
+      std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", link);
+      if (retry_eintr([&] { return ::utimensat(AT_FDCWD, proc, times, 0); }) == -1) return errno;
+    }
   }
   return 0;
+}
+
+// The link this call just made at `name`, as an O_PATH descriptor: it must
+// be a symlink owned by us (another user cannot make one we own), else the
+// name was swapped since symlinkat and the entry counts as replaced.
+int open_own_link(int dir, const char* name, UniqueFd& out) {
+  int fd = retry_eintr([&] { return ::openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC); });
+  if (fd == -1) return errno;
+  out = UniqueFd(fd);
+  struct stat st;
+  if (sys_fstat(fd, &st) == -1) return errno;
+  if (!S_ISLNK(st.st_mode) || st.st_uid != ::geteuid()) return kReplacedErr;
+  return 0;
+}
+
+// A directory this call's mkdirat made, opened by name afterwards: it must
+// still be ours, private and empty. Otherwise someone swapped another
+// directory in between the two calls, and giving it the source's mode or
+// owner would hand out a directory that is not ours (a racer got a 0700
+// directory of another user's made 0777).
+bool is_fresh_dir(int fd) {
+  struct stat st;
+  if (sys_fstat(fd, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
+    return false;
+  }
+  alignas(8) char buf[512];
+  long n = retry_eintr([&] { return ::syscall(SYS_getdents64, fd, buf, sizeof buf); });
+  if (n == -1) return false;
+  for (long off = 0; off < n;) {
+    auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+    off += d->d_reclen;
+    const char* name = d->d_name;
+    if (!(name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))) return false;
+  }
+  return true;
 }
 
 class Tree {
@@ -295,7 +340,7 @@ class Tree {
   // No copy thread could be started: the walker copies every chunk itself.
   void copy_inline() { inline_ = true; }
 
-  void set_dest_root(const struct stat& st) { dest_root_st_ = st; }
+
   int filter_error() const { return filter_error_; }
 
  private:
@@ -389,9 +434,10 @@ class Tree {
       state_.add_error(node->src_path, node->dest_path, kReplacedErr, kReplacedReason);
       return nullptr;
     }
-    // The destination inside the source (made by someone else meanwhile):
-    // never copy it into itself.
-    if (node->st.st_dev == dest_root_st_.st_dev && node->st.st_ino == dest_root_st_.st_ino) {
+    // A destination directory inside the source (moved there by someone
+    // else meanwhile, even one this walk made): never copy it into itself,
+    // which would walk its own output without end.
+    if (is_dest_dir(node->st)) {
       state_.add_error(node->src_path, node->dest_path, EINVAL, "cannot copy a directory into itself");
       return nullptr;
     }
@@ -413,9 +459,37 @@ class Tree {
       return nullptr;
     }
     node->dst = UniqueFd(fd);
+    if (node->created && !is_fresh_dir(fd)) {
+      node->dst.reset();  // not ours: nothing of the source's goes on it
+      node->created = false;
+      state_.add_error(node->src_path, node->dest_path, kReplacedErr, kReplacedReason);
+      return nullptr;
+    }
+    if (int err = note_dest_dir(fd)) {
+      node->dst.reset();
+      state_.add_error(node->src_path, node->dest_path, err, nullptr);
+      return nullptr;
+    }
     walker_stats_.dirs += 1;
     return node;
   }
+
+  bool is_dest_dir(const struct stat& st) const {
+    return dest_dirs_.count(DevIno{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)}) != 0;
+  }
+
+ public:
+  // Every destination directory the walk opens is remembered (the walker
+  // thread only): a source directory that turns out to be one of them is
+  // refused.
+  int note_dest_dir(int fd) {
+    struct stat st;
+    if (sys_fstat(fd, &st) == -1) return errno;
+    dest_dirs_.insert(DevIno{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
+    return 0;
+  }
+
+ private:
 
   // A symlink goes straight to its name when that is free and nothing more
   // is to be set on it. Otherwise it is made under a temporary name, given
@@ -424,7 +498,8 @@ class Tree {
   // made (the temporary name is ours alone).
   void copy_symlink(const DirNode& dir, const std::string& name) {
     auto report = [&](int err) {
-      state_.add_error(join(dir.src_path, name), join(dir.dest_path, name), err, nullptr);
+      state_.add_error(join(dir.src_path, name), join(dir.dest_path, name), err,
+                       err == kReplacedErr ? kReplacedReason : nullptr);
     };
     std::string target(256, '\0');
     for (;;) {
@@ -461,7 +536,16 @@ class Tree {
       if (retry_eintr([&] { return ::symlinkat(target.c_str(), dst, temp.c_str()); }) == 0) break;
       if (errno != EEXIST || attempt == 3) return errno;
     }
-    int err = st ? link_metadata(dst, temp.c_str(), *st, state_.opts.preserve) : 0;
+    int err = 0;
+    if (st) {
+      UniqueFd link;
+      err = open_own_link(dst, temp.c_str(), link);
+      if (err == 0) err = link_metadata(link.get(), *st, state_.opts.preserve);
+      if (err == kReplacedErr) {
+        // Not our link any more: nothing of ours is at the temporary name.
+        return err;
+      }
+    }
     // A directory at the name: renameat refuses (EISDIR) and it stays.
     if (err == 0) err = overwrite ? rename_over(dst, temp, name) : rename_noreplace(dst, temp, name);
     if (err) retry_eintr([&] { return ::unlinkat(dst, temp.c_str(), 0); });
@@ -495,7 +579,14 @@ class Tree {
   bool inline_;
   CopyRequest walker_req_;
   LocalStats walker_stats_;
-  struct stat dest_root_st_ {};
+  struct DevIno {
+    uint64_t dev, ino;
+    bool operator==(const DevIno& o) const { return dev == o.dev && ino == o.ino; }
+  };
+  struct DevInoHash {
+    size_t operator()(const DevIno& k) const { return std::hash<uint64_t>()(k.ino * 1000003u ^ k.dev); }
+  };
+  std::unordered_set<DevIno, DevInoHash> dest_dirs_;
   int filter_error_ = 0;
 };
 
@@ -540,12 +631,17 @@ BatchResult copy_tree_unguarded(const std::string& src_root, const std::string& 
   if (dest_st.st_dev == root->st.st_dev && dest_st.st_ino == root->st.st_ino) {
     return fatal(EINVAL, "cannot copy a directory onto itself");
   }
+  if (root->created && !is_fresh_dir(root->dst.get())) {
+    // Swapped between mkdir and open: not ours to fill, chmod or remove.
+    root->created = false;
+    return fatal(kReplacedErr, kReplacedReason);
+  }
 
   // n threads copy: with n = 1 the walker itself, else n more threads while
   // the walker only walks. If no thread starts, the walker copies after all.
   int n = state.threads_for(dest_root);
   Tree tree(state, filter, n > 1 ? n : 0);
-  tree.set_dest_root(dest_st);
+  tree.note_dest_dir(root->dst.get());
   std::vector<Thread> threads(static_cast<size_t>(n > 1 ? n : 0));
   int started = 0;
   for (auto& t : threads) {
