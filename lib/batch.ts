@@ -5,6 +5,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { AbortError, invalidArgType, invalidArgValue, invalidReturnValue, outOfRange, systemError } from './errors'
 import { fsCopy } from './fs-fallback'
+import type { BufferInstance } from './global-types'
 import { native, warnNoNative, type NativeBatchResult } from './native'
 import { onAbort } from './progress'
 import { parseOptions, toFlags, toPath, FLAG, type CopyOptions, type ParsedCopy, type PathLike } from './validate'
@@ -101,9 +102,9 @@ export interface BatchResult {
  * path that is not valid UTF-8 is a Buffer too (never decoded lossily).
  */
 export interface BatchResultBuffer extends Omit<BatchResult, 'errors' | 'skipped' | 'copied'> {
-  errors: { src: Buffer; dest: Buffer; error: Error }[]
-  skipped: { path: Buffer; type: string }[]
-  copied?: { src: Buffer; dest: Buffer; method: 'clone' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
+  errors: { src: BufferInstance; dest: BufferInstance; error: Error }[]
+  skipped: { path: BufferInstance; type: string }[]
+  copied?: { src: BufferInstance; dest: BufferInstance; method: 'clone' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
 }
 
 const EINVAL = 22

@@ -2,6 +2,7 @@
 // errors with Node's classes, codes and message formats.
 import { constants as osConstants } from 'node:os'
 import { getSystemErrorMap, inspect } from 'node:util'
+import type { BufferInstance } from './global-types'
 
 const systemErrors = getSystemErrorMap()
 
@@ -20,12 +21,12 @@ export interface SystemError extends Error {
   errno: number
   syscall: string
   /** A string, as fs gives it; a Buffer of the exact bytes when they are not valid UTF-8. */
-  path?: string | Buffer
+  path?: string | BufferInstance
   /** As `path`. */
-  dest?: string | Buffer
+  dest?: string | BufferInstance
 }
 
-/** True when the bytes decode to a string and back without a change. */
+/** @internal True when the bytes decode to a string and back without a change. */
 export function isExactUtf8(b: Buffer): boolean {
   return Buffer.from(b.toString('utf8'), 'utf8').equals(b)
 }

@@ -10,5 +10,9 @@ export type URLInstance = typeof globalThis extends { URL: { prototype: infer T 
 /** The global AbortSignal's instances (lib.dom or @types/node), or never. */
 export type AbortSignalInstance = typeof globalThis extends { AbortSignal: { prototype: infer T } } ? T : never
 
-// Buffer needs no stand-in: it is a Uint8Array, and the API takes any
-// Uint8Array where it takes a Buffer (as fs does).
+/**
+ * What the API gives back as bytes: Node's Buffer where the user's types
+ * declare it (@types/node), else the Uint8Array it is. (Where the API takes
+ * bytes it takes any Uint8Array, as fs does.)
+ */
+export type BufferInstance = typeof globalThis extends { Buffer: { prototype: infer T } } ? T : Uint8Array

@@ -1,5 +1,9 @@
 // The ESM entry: the same module instance as the CommonJS one, re-exported by name.
 import cjs from './index.js'
+import type { DirEntry as DirEntryClass } from './index.js'
+
+/** An entry as the copyDir filter sees it (the class below, as a type). */
+export type DirEntry = DirEntryClass
 
 export const {
   cloneRange,

@@ -12,7 +12,11 @@ import { fileURLToPath } from 'node:url'
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const tool = (spec) => execFileSync('bash', [path.join(root, 'test', 'fixtures', 'tool.sh'), spec], { encoding: 'utf8' }).trim()
 
-const USER = `import { copyFile, reflink, copyDir, cloneRange, native, nativeLoadError, constants, type CopyResult, type BatchResult, type PathLike } from 'cowcopy'
+const USER = `import { copyFile, reflink, copyDir, cloneRange, native, nativeLoadError, constants, type CopyResult, type BatchResult, type PathLike, type DirEntry, type BatchResultBuffer, type SystemError } from 'cowcopy'
+const keep = (rel: string, e: DirEntry): boolean => e.isDirectory() && rel !== ''
+const firstBytes = (x: BatchResultBuffer): number | undefined => x.errors[0]?.src.byteLength
+const where = (e: SystemError): string | undefined => (typeof e.path === 'string' ? e.path : undefined)
+void keep; void firstBytes; void where
 const r: Promise<CopyResult> = copyFile('a', 'b', { reflink: 'never', preserve: { timestamps: true } })
 const d: Promise<BatchResult> = copyDir('a', 'b', { filter: (rel, entry) => entry.isFile() && rel.length > 0 })
 const bytes: PathLike = new Uint8Array([97])
