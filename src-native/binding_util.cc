@@ -19,9 +19,9 @@ namespace {
 }
 
 void check_no_nul(Napi::Env env, const std::string& s, const char* name) {
-  if (const void* nul = std::memchr(s.data(), 0, s.size())) {
-    throw_nul(env, name, static_cast<size_t>(static_cast<const char*>(nul) - s.data()));
-  }
+  // strlen stops at the first NUL: short of size() when there is one.
+  const size_t at = std::strlen(s.c_str());
+  if (at != s.size()) throw_nul(env, name, at);
 }
 
 bool read_string(const Napi::Value& v, std::string& out);
