@@ -3,6 +3,7 @@
 // plus `cowcopy probe [DIR]` and `cowcopy dedupe FILE...`. Arguments through
 // util.parseArgs; exit 0 on success, 1 when any file failed, 2 on usage errors.
 import * as fs from 'node:fs'
+import * as os from 'node:os'
 import * as path from 'node:path'
 import { parseArgs } from 'node:util'
 import { copyDir, copyFile, dedupeRange, probe, type BatchResult, type CopyOptions, type CopyResult } from './index'
@@ -248,12 +249,15 @@ async function runCopy(f: Flags, positionals: string[]): Promise<number> {
   }
   const ac = new AbortController()
   const state: Interrupted = { message: 'nothing was copied' }
-  let interrupted = false
-  const onSigint = () => {
-    interrupted = true
+  // Ctrl-C, kill (SIGTERM) and a closed terminal (SIGHUP) alike: stop, remove
+  // what is half done, say so, exit 128 + the signal's number as a shell does.
+  let interrupted = 0
+  const stops = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+  const onStop = (sig: NodeJS.Signals) => {
+    if (!interrupted) interrupted = 128 + os.constants.signals[sig]
     ac.abort()
   }
-  process.on('SIGINT', onSigint)
+  for (const sig of stops) process.on(sig, onStop)
   const bar = f.progress && process.stdout.isTTY ? new ProgressBar(process.stdout) : null
   let ok = true
   try {
@@ -266,11 +270,11 @@ async function runCopy(f: Flags, positionals: string[]): Promise<number> {
   } catch (err) {
     if ((err as Error).name !== 'AbortError') throw err
   } finally {
-    process.off('SIGINT', onSigint)
+    for (const sig of stops) process.off(sig, onStop)
   }
   if (interrupted) {
     fail(`interrupted: ${state.message}`)
-    return 130
+    return interrupted
   }
   return ok ? 0 : 1
 }

@@ -34,20 +34,21 @@ native?.setErrorFactory((errno, reason, src, dest, syscall) =>
 // Not async: validation errors become a rejection, and without progress or a
 // signal the native promise is returned as it is (it resolves with the final
 // result or rejects with the final error): no extra promise, no extra tick.
+// Anything thrown on the way (a signal's getter, its addEventListener) is a
+// rejection too, never a synchronous throw from a promise API.
 function run(src: unknown, dest: unknown, parse: () => ParsedCopy): Promise<CopyResult> {
-  let s: string | Buffer, d: string | Buffer, p: ParsedCopy
   try {
-    s = toPath(src, 'src')
-    d = toPath(dest, 'dest')
-    p = parse()
+    const s = toPath(src, 'src')
+    const d = toPath(dest, 'dest')
+    const p = parse()
+    // An already aborted signal: reject before any file is touched.
+    if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
+    if (!native) return fsCopy(s, d, p)
+    if (!p.onProgress && !p.signal) return native.copyFile(s, d, toFlags(p))
+    return watchCopy(native, s, d, p)
   } catch (err) {
     return Promise.reject(err)
   }
-  // An already aborted signal: reject before any file is touched.
-  if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
-  if (!native) return fsCopy(s, d, p)
-  if (!p.onProgress && !p.signal) return native.copyFile(s, d, toFlags(p))
-  return watchCopy(native, s, d, p)
 }
 
 // Reused by every sync call: [errno, method code, bytes]. JavaScript is

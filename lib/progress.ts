@@ -37,6 +37,18 @@ export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => 
   }
 }
 
+/**
+ * An error thrown by onProgress once the copy is complete and kept: the
+ * promise cannot say "failed" for a file that is in place, and the error must
+ * not vanish. It is thrown again outside the promise, as Node does with an
+ * error thrown from a callback or an event listener ('uncaughtException').
+ */
+export function rethrowLater(err: unknown): void {
+  process.nextTick(() => {
+    throw err
+  })
+}
+
 export function watchCopy(
   binding: NativeBinding,
   src: string | Buffer,
@@ -69,25 +81,43 @@ export function watchCopy(
       }
     }
   }
+  // The signal first (its addEventListener may throw), then the copy (its
+  // arguments may be refused), and only then a timer: nothing runs on for a
+  // call that never started.
+  const unsubscribe = onAbort(p.signal, cancel)
+  let started: Promise<CopyResult>
+  try {
+    started = binding.copyFile(src, dest, toFlags(p), control)
+  } catch (err) {
+    unsubscribe()
+    throw err
+  }
   const timer = p.onProgress ? setInterval(poll, POLL_MS) : undefined
   timer?.unref()
-  const unsubscribe = onAbort(p.signal, cancel)
   const cleanup = () => {
     if (timer) clearInterval(timer)
     unsubscribe()
   }
 
-  return binding.copyFile(src, dest, toFlags(p), control).then(
+  return started.then(
     (r) => {
       cleanup()
-      // The callback threw after the copy's last check for the cancel flag:
-      // its error still wins, whatever the copy did.
-      if (callbackFailed) throw callbackError
+      // The copy is complete and kept: the promise resolves. A callback that
+      // threw after the copy's last look at the cancel flag, or throws now on
+      // its final call, cannot undo it; its error is thrown again outside.
+      if (callbackFailed) {
+        rethrowLater(callbackError)
+        return r
+      }
       // The last call always says bytesCopied === totalBytes (a clone: the only call).
       if (p.onProgress && !(lastDone === r.bytes && lastTotal === r.bytes)) {
         lastDone = r.bytes
         lastTotal = r.bytes
-        p.onProgress({ bytesCopied: r.bytes, totalBytes: r.bytes })
+        try {
+          p.onProgress({ bytesCopied: r.bytes, totalBytes: r.bytes })
+        } catch (err) {
+          rethrowLater(err)
+        }
       }
       return r
     },

@@ -63,14 +63,24 @@ function isFileHandle(v: unknown): v is { fd: number; close(): Promise<void> } {
     typeof (v as { close?: unknown }).close === 'function'
 }
 
+// A descriptor as fs's validateInt32(fd, 0) takes it: never 1.5 or NaN
+// (the addon would otherwise have to guess; Int32Value makes them fd 1 and 0).
+function toFd(value: number, name: string): number {
+  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value)
+  if (value < 0 || value > 0x7fffffff) throw outOfRange(name, '>= 0 && <= 2147483647', value)
+  return value
+}
+
 function toFile(value: unknown, name: string): NativeFile {
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) throw outOfRange(name, 'an integer >= 0 && <= 2147483647', value)
-    return value
-  }
+  if (typeof value === 'number') return toFd(value, name)
   if (isFileHandle(value)) {
-    if (value.fd < 0) throw systemError(EBADF, 'fstat', undefined, undefined, 'the FileHandle is closed')
-    return value.fd
+    const fd = value.fd
+    // A closed FileHandle says fd -1, as fs.promises' does.
+    if (fd === -1) throw systemError(EBADF, 'fstat', undefined, undefined, 'the FileHandle is closed')
+    return toFd(fd, `${name}.fd`)
+  }
+  if (typeof value === 'object' && value !== null && 'fd' in value && typeof (value as { close?: unknown }).close === 'function') {
+    throw invalidArgType(`${name}.fd`, 'of type number', (value as { fd: unknown }).fd)
   }
   if (typeof value === 'string' || value instanceof Uint8Array || (typeof value === 'object' && value !== null && 'href' in value)) {
     return toPath(value, name)

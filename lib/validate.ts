@@ -169,8 +169,11 @@ function parsePreserve(value: unknown, name: string): ParsedCopy['preserve'] {
 }
 
 function isAbortSignal(v: unknown): v is AbortSignal {
-  // Node's validateAbortSignal: duck-typed, so signals from other realms pass.
-  return typeof v === 'object' && v !== null && 'aborted' in v
+  // Duck-typed like Node's validateAbortSignal, so signals from other realms
+  // pass; and able to be listened to, which the copy does.
+  if (typeof v !== 'object' || v === null || !('aborted' in v)) return false
+  const o = v as { addEventListener?: unknown; removeEventListener?: unknown }
+  return typeof o.addEventListener === 'function' && typeof o.removeEventListener === 'function'
 }
 
 /**

@@ -20,7 +20,7 @@ using cowcopy_napi::make_error;
 using cowcopy_napi::read_path;
 
 bool read_request(const Napi::CallbackInfo& info, CopyRequest& req) {
-  if (info.Length() < 3 || !read_path(info[0], req.src) || !read_path(info[1], req.dest) ||
+  if (info.Length() < 3 || !read_path(info[0], req.src, "src") || !read_path(info[1], req.dest, "dest") ||
       !info[2].IsNumber()) {
     Napi::TypeError::New(info.Env(), "cowcopy native: bad arguments").ThrowAsJavaScriptException();
     return false;

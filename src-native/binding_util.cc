@@ -1,14 +1,49 @@
 #include "binding_util.h"
 
+#include <cstring>
+
 namespace cowcopy_napi {
 
-bool read_path(const Napi::Value& v, std::string& out) {
+namespace {
+
+// What fs says of a path with a NUL in it. lib/validate.ts checks first, but
+// a Buffer can change after that check (an options getter): c_str() would
+// then end the path at the NUL and name another file.
+[[noreturn]] void throw_nul(Napi::Env env, const char* name, size_t at) {
+  Napi::TypeError e = Napi::TypeError::New(
+      env, std::string("The argument '") + name +
+               "' must be a string, Uint8Array, or URL without null bytes. Received a path with a null byte at " +
+               std::to_string(at));
+  e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
+  throw e;
+}
+
+void check_no_nul(Napi::Env env, const std::string& s, const char* name) {
+  // strlen stops at the first NUL: short of size() when there is one.
+  const size_t at = std::strlen(s.c_str());
+  if (at != s.size()) throw_nul(env, name, at);
+}
+
+bool read_string(const Napi::Value& v, std::string& out);
+
+}  // namespace
+
+bool read_path(const Napi::Value& v, std::string& out, const char* name) {
   if (v.IsBuffer()) {
     auto buf = v.As<Napi::Buffer<char>>();
     out.assign(buf.Data(), buf.Length());
+    check_no_nul(v.Env(), out, name);
     return true;
   }
   if (!v.IsString()) return false;
+  if (!read_string(v, out)) return false;
+  check_no_nul(v.Env(), out, name);
+  return true;
+}
+
+namespace {
+
+bool read_string(const Napi::Value& v, std::string& out) {
   // One conversion into a stack buffer covers every usual path. The
   // conversion stops before a character that does not fit, so a result
   // within 4 bytes (the longest UTF-8 character) of the end may be cut:
@@ -29,6 +64,8 @@ bool read_path(const Napi::Value& v, std::string& out) {
   out.resize(len);
   return true;
 }
+
+}  // namespace
 
 bool read_flags(Napi::Env env, const Napi::Value& v, CommonOptions& out) {
   uint32_t flags = v.As<Napi::Number>().Uint32Value();

@@ -14,7 +14,9 @@ namespace cowcopy_napi {
 
 // A path as a string (UTF-8, never cut) or a Buffer (raw bytes). false for
 // other types.
-bool read_path(const Napi::Value& v, std::string& out);
+// A NUL inside (a Buffer changed after lib/ checked it) throws fs's
+// ERR_INVALID_ARG_VALUE TypeError for argument `name`: never cut short.
+bool read_path(const Napi::Value& v, std::string& out, const char* name = "path");
 
 // Option bits, as lib/validate.ts FLAG packs them: keep in step.
 enum Flags : uint32_t {

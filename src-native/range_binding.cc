@@ -23,12 +23,14 @@ using cowcopy::RangeFile;
 // A file argument: a path the job opens, or a held duplicate of the caller's fd.
 bool read_file_arg(const Napi::Value& v, RangeFile& out) {
   if (v.IsNumber()) {
-    int fd = v.As<Napi::Number>().Int32Value();
-    if (fd < 0) return false;
-    cowcopy::hold_fd(out, fd);
+    // Exactly an int32 >= 0, as lib/range.ts checked: never truncated
+    // (Int32Value makes 1.5 fd 1 and NaN fd 0, stdout and stdin).
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 2147483647.0) || d != static_cast<double>(static_cast<int>(d))) return false;
+    cowcopy::hold_fd(out, static_cast<int>(d));
     return true;
   }
-  return read_path(v, out.path);
+  return read_path(v, out.path, "path");
 }
 
 bool read_u64(const Napi::Value& v, uint64_t& out) {

@@ -253,7 +253,7 @@ export function unsharedFiles(files) {
 // Ctrl-C once the copy has started (the child holds the source open): a
 // fixed delay races with node's start-up after the page cache was dropped.
 /** Starts `node ...args`, sends SIGINT once it holds `source` open; its exit code and stderr. */
-export async function interruptOnceOpen(args, source) {
+export async function interruptOnceOpen(args, source, signal = 'SIGINT') {
   const child = spawn(process.execPath, args)
   let stderr = ''
   child.stderr.on('data', (b) => (stderr += b))
@@ -273,6 +273,6 @@ export async function interruptOnceOpen(args, source) {
   }
   for (let i = 0; i < 1000 && !holds(); i++) await new Promise((r) => setTimeout(r, 10))
   await new Promise((r) => setTimeout(r, 50))
-  child.kill('SIGINT')
+  child.kill(signal)
   return { code: await exited, stderr }
 }

@@ -32,26 +32,20 @@ CopyResult fail(int err, const char* reason = nullptr) {
 }
 
 // Opens the source without blocking: opening a FIFO for reading would wait for
-// a writer forever. O_NONBLOCK stays until a method that reads data runs
-// (blocking_io); FICLONE ignores it, so a clone saves the fcntl.
+// a writer forever. O_NONBLOCK then stays: it changes nothing for a file on a
+// disk, and a "regular" file whose read() waits for data (/proc/kmsg) fails
+// with EAGAIN instead of holding a thread that no abort can free.
 int open_source(const CopyRequest& req, UniqueFd& fd, struct stat& st, const char*& reason) {
   return open_regular(req.src_dir, req.src.c_str(), O_RDONLY, req.src_rules, fd, st, reason);
 }
 
-// Clears O_NONBLOCK from both descriptors before data is read or written
-// through them.
-int blocking_io(int src, int dst, bool dst_nonblock) {
-  if (int err = clear_nonblock(src)) return err;
-  return dst_nonblock ? clear_nonblock(dst) : 0;
-}
-
 // The destination as the data phase sees it: an open descriptor, whether we
-// created it, whether it is known empty and whether O_NONBLOCK is still set.
+// created it and whether it is known empty. An existing destination keeps the
+// O_NONBLOCK it was opened with, for the same reason as the source.
 struct Target {
   int fd = -1;
   bool created = false;
   bool empty = false;
-  bool nonblocking = true;
   uint64_t size = 0;     // an existing destination's size when opened
   uint64_t blksize = 0;  // and its st_blksize
 };
@@ -60,16 +54,11 @@ int truncate_to(int fd, uint64_t size) {
   return retry_eintr([&] { return ::ftruncate(fd, static_cast<off_t>(size)); }) == -1 ? errno : 0;
 }
 
-// Readies the destination for method m: the copy methods read and write data
-// (so O_NONBLOCK must go) from offset 0 (so an existing file must be emptied).
-// A clone needs neither, which keeps an existing destination intact when the
-// clone turns out to be impossible.
-int prepare_for(Method m, DataState& state, Target& t) {
+// Readies the destination for method m: the copy methods write from offset 0
+// (so an existing file must be emptied). A clone does not, which keeps an
+// existing destination intact when the clone turns out to be impossible.
+int prepare_for(Method m, Target& t) {
   if (m == Method::kClone) return 0;
-  if (t.nonblocking) {
-    if (int err = blocking_io(state.src, t.fd, !t.created)) return err;
-    t.nonblocking = false;
-  }
   if (!t.empty) {
     if (int err = truncate_to(t.fd, 0)) return err;
     t.empty = true;
@@ -120,7 +109,7 @@ int probe_clone(const DataState& state, const Target& t) {
 int fill(ReflinkMode mode, bool sparse, DataState& state, Target& t, Method& m) {
   m = first_method(mode);
   for (;;) {
-    if (int err = prepare_for(m, state, t)) return err;
+    if (int err = prepare_for(m, t)) return err;
     int err = run_method(m, state, sparse, t.empty);
     if (err == 0) break;
     if (m == Method::kClone && err == EINVAL && !t.empty && t.size > state.src_size) {
@@ -254,6 +243,9 @@ CopyResult copy_file(const CopyRequest& req) {
       if (known) remove_if_same(req.dest_dir, req.dest.c_str(), ours);
     }
   }
+  // Only a file whose read() or write() waits for something other than a
+  // disk says EAGAIN through O_NONBLOCK: name it, strerror does not.
+  if (err == EAGAIN && result.reason == nullptr) result.reason = kWouldBlockReason;
   result.err = err;
   result.bytes = err == 0 ? state.offset : 0;
   if (err == 0) req.control.done(state.offset);

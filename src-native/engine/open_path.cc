@@ -10,6 +10,7 @@
 namespace cowcopy {
 
 const char* const kReplacedReason = "replaced while being copied";
+const char* const kWouldBlockReason = "would block: not a regular disk file";
 
 const char* not_regular_reason(mode_t mode, bool is_source) {
   if (S_ISCHR(mode)) return is_source ? "source is a character device, not a regular file"
@@ -100,9 +101,6 @@ int open_dest(int dir, const char* name, int access, mode_t create_mode, bool ov
   return EEXIST;
 }
 
-// F_SETFL only sets O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME and O_NONBLOCK,
-// none of which open_regular/open_dest set but O_NONBLOCK: one call, no F_GETFL.
-int clear_nonblock(int fd) { return retry_eintr([&] { return ::fcntl(fd, F_SETFL, 0); }) == -1 ? errno : 0; }
 
 void remove_if_ours(int dir, const char* name, int fd) {
   struct stat ours;

@@ -36,7 +36,7 @@ bool listing_ino_reliable(int fd);
 const char* not_regular_reason(mode_t mode, bool is_source);
 
 // Opens an existing regular file (access: O_RDONLY, O_WRONLY or O_RDWR) with
-// O_NONBLOCK still set; `st` is its fstat. Errors: the open's errno, EISDIR,
+// O_NONBLOCK set, and it stays set (kWouldBlockReason); `st` is its fstat. Errors: the open's errno, EISDIR,
 // EINVAL with a reason for FIFOs, sockets and devices, kReplacedErr.
 int open_regular(int dir, const char* name, int access, const OpenRules& rules, UniqueFd& fd,
                  struct stat& st, const char*& reason);
@@ -49,9 +49,10 @@ int open_regular(int dir, const char* name, int access, const OpenRules& rules, 
 int open_dest(int dir, const char* name, int access, mode_t create_mode, bool overwrite,
               const OpenRules& rules, UniqueFd& fd, struct stat& st, bool& created, const char*& reason);
 
-// Clears O_NONBLOCK before data is read or written (access mode and
-// FD_CLOEXEC stay). 0 or errno.
-int clear_nonblock(int fd);
+// The reason given with EAGAIN from a read or write: files stay O_NONBLOCK
+// (it changes nothing for a file on a disk), so a "regular" file whose read()
+// waits for data, like /proc/kmsg, fails at once instead of hanging a thread.
+extern const char* const kWouldBlockReason;
 
 // Removes `name` only while it still names the file open as `fd`: someone may
 // have replaced it meanwhile, and their file is not ours to delete.

@@ -402,7 +402,7 @@ RangeError open_source(RangeFile& f, Side& side, const char* sc) {
   if (int err = open_regular(AT_FDCWD, f.path.c_str(), O_RDONLY, OpenRules{}, side.fd, st, reason)) {
     return fail_open(err, sc, reason);
   }
-  if (int err = clear_nonblock(side.fd.get())) return fail(err, sc);
+  // O_NONBLOCK stays (see copy_file.cc open_source): EAGAIN, never a hang.
   return {};
 }
 
@@ -416,9 +416,6 @@ RangeError open_destination(RangeFile& f, Side& side, const char* sc) {
   if (int err = open_dest(AT_FDCWD, f.path.c_str(), O_WRONLY, 0666, true, OpenRules{}, side.fd, st, side.created,
                           reason)) {
     return fail_open(err, sc, reason);
-  }
-  if (!side.created) {
-    if (int err = clear_nonblock(side.fd.get())) return fail(err, sc);
   }
   return {};
 }
@@ -498,6 +495,7 @@ RangeError copy_files(RangeFile& src, uint64_t src_off, RangeFile& dst, uint64_t
   copied = 0;
   RangeError e = with_pair(src, dst, "copy_file_range",
                            [&](int s, int d) { return copy_range(s, src_off, d, dst_off, len, copied); });
+  if (e.err == EAGAIN && e.reason.empty()) e.reason = kWouldBlockReason;
   if (e.err) copied = 0;
   return e;
 }
