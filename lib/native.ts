@@ -103,6 +103,16 @@ function load(): { binding: NativeBinding | null; loadError: Error | null; statu
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     nodeGypBuild = require('node-gyp-build') as NodeGypBuild
   } catch (err) {
+    // Under Node's permission model the loader's own probe of
+    // /etc/alpine-release (is this musl?) is a file read outside the app.
+    if ((err as NodeJS.ErrnoException).code === 'ERR_ACCESS_DENIED') {
+      return fail(
+        'permission',
+        `Node's permission model denied the addon loader a file read (${(err as Error).message}); ` +
+          `allow it with --allow-fs-read=/etc/alpine-release (or set LIBC=glibc), and --allow-addons`,
+        err,
+      )
+    }
     return fail('load-failed', `its loader, node-gyp-build, did not load: ${(err as Error).message}`, err)
   }
   let file: string
@@ -122,7 +132,7 @@ function load(): { binding: NativeBinding | null; loadError: Error | null; statu
     return fail(
       'no-prebuild',
       `no prebuilt binary for ${process.platform}-${process.arch} (${libc()}) in this package ` +
-        `(build one with \`npm run build:native\` in its directory)`,
+        `(build one with \`npm run build:native\` in ${root})`,
       err,
     )
   }

@@ -23,7 +23,7 @@
         "engine/threads.cc",
         "engine/range.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "include_dirs": ["<!(node addon-api-dir.js)"],
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
