@@ -53,7 +53,7 @@ int rename_noreplace(int dir, const char* from, const char* to) {
 
 }  // namespace
 
-std::string temp_name(const std::string& base) {
+std::string random_hex12() {
   unsigned char rnd[kHexDigits / 2];
   if (::getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof rnd)) {
     // No entropy yet (early boot): time and pid are unique enough with O_EXCL.
@@ -65,6 +65,11 @@ std::string temp_name(const std::string& base) {
   }
   char hex[kHexDigits + 1];
   for (size_t i = 0; i < sizeof rnd; ++i) std::snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+  return hex;
+}
+
+std::string temp_name(const std::string& base) {
+  const std::string hex = random_hex12();
   // A long name is shortened, never split inside a UTF-8 sequence (the
   // bytes 10xxxxxx continue one).
   size_t keep = base.size();

@@ -67,4 +67,7 @@ extern const char* const kDirSyncReason;
 // the whole fits NAME_MAX. Exposed for tests.
 std::string temp_name(const std::string& base);
 
+// 12 random hex digits for a temporary name (O_EXCL or EEXIST keeps it unique).
+std::string random_hex12();
+
 }  // namespace cowcopy

@@ -5,7 +5,6 @@
 // the walker copies them itself.
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,11 +12,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <memory>
 #include <new>
 #include <unordered_set>
 
+#include "atomic_dest.h"
 #include "batch.h"
 #include "batch_state.h"
 #include "copy_file.h"
@@ -185,20 +184,7 @@ const char* const kExceptionReason = "internal error in the tree copy (an except
 
 // A hidden name beside the one a symlink replaces: ".cowcopy-<12 hex>.lnk",
 // short so that a 255-byte name can still be replaced.
-std::string temp_link_name() {
-  unsigned char rnd[6];
-  if (::getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof rnd)) {
-    struct timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    unsigned long long v = static_cast<unsigned long long>(ts.tv_nsec) ^
-                           (static_cast<unsigned long long>(::getpid()) << 20);
-    for (size_t i = 0; i < sizeof rnd; ++i) rnd[i] = static_cast<unsigned char>(v >> (8 * i));
-  }
-  char out[32];
-  std::snprintf(out, sizeof out, ".cowcopy-%02x%02x%02x%02x%02x%02x.lnk", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
-                rnd[5]);
-  return out;
-}
+std::string temp_link_name() { return ".cowcopy-" + random_hex12() + ".lnk"; }
 
 // A symlink's owner and times, set through an O_PATH descriptor of the link
 // this call made, never through its name: in a directory another user can
