@@ -229,21 +229,21 @@ int open_own_link(int dir, const char* name, UniqueFd& out) {
 // directory in between the two calls, and giving it the source's mode or
 // owner would hand out a directory that is not ours (a racer got a 0700
 // directory of another user's made 0777).
-bool is_fresh_dir(int fd) {
+// 0 when fresh, kReplacedErr when not ours, or the errno of a failed check.
+int check_fresh_dir(int fd) {
   struct stat st;
-  if (sys_fstat(fd, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
-    return false;
-  }
+  if (sys_fstat(fd, &st) == -1) return errno;
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) return kReplacedErr;
   alignas(8) char buf[512];
   long n = retry_eintr([&] { return ::syscall(SYS_getdents64, fd, buf, sizeof buf); });
-  if (n == -1) return false;
+  if (n == -1) return errno;
   for (long off = 0; off < n;) {
     auto* d = reinterpret_cast<struct dirent64*>(buf + off);
     off += d->d_reclen;
     const char* name = d->d_name;
-    if (!(name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))) return false;
+    if (!(name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))) return kReplacedErr;
   }
-  return true;
+  return 0;
 }
 
 class Tree {
@@ -445,10 +445,13 @@ class Tree {
       return nullptr;
     }
     node->dst = UniqueFd(fd);
-    if (node->created && !is_fresh_dir(fd)) {
-      node->dst.reset();  // not ours: nothing of the source's goes on it
+    if (int err = node->created ? check_fresh_dir(fd) : 0) {
+      // Not ours: nothing of the source's goes on it, and it stays. A check
+      // that could not be made: the directory we made goes again.
+      if (err != kReplacedErr) remove_dir_if_ours(dirfd, p.name.c_str(), fd);
+      node->dst.reset();
       node->created = false;
-      state_.add_error(node->src_path, node->dest_path, kReplacedErr, kReplacedReason);
+      state_.add_error(node->src_path, node->dest_path, err, err == kReplacedErr ? kReplacedReason : nullptr);
       return nullptr;
     }
     if (int err = note_dest_dir(fd)) {
@@ -617,10 +620,13 @@ BatchResult copy_tree_unguarded(const std::string& src_root, const std::string& 
   if (dest_st.st_dev == root->st.st_dev && dest_st.st_ino == root->st.st_ino) {
     return fatal(EINVAL, "cannot copy a directory onto itself");
   }
-  if (root->created && !is_fresh_dir(root->dst.get())) {
+  if (int err = root->created ? check_fresh_dir(root->dst.get()) : 0) {
     // Swapped between mkdir and open: not ours to fill, chmod or remove.
-    root->created = false;
-    return fatal(kReplacedErr, kReplacedReason);
+    if (err == kReplacedErr) {
+      root->created = false;
+      return fatal(kReplacedErr, kReplacedReason);
+    }
+    return fatal(err);
   }
 
   // n threads copy: with n = 1 the walker itself, else n more threads while
