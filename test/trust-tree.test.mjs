@@ -123,10 +123,8 @@ onFs(t, 'xfs', '7: a listed directory swapped for another directory is skipped',
 
 // ---------------------------------------------------------------- items 8, 3
 
-// replace_by_rename is implemented in copy_file.cc by another helper; until
-// it lands, a destination symlink is refused (ELOOP), never written through.
-const replaceLanded = /replace_by_rename/.test(fs.readFileSync(path.join(root, 'src-native/engine/copy_file.cc'), 'utf8'))
-const notLanded = replaceLanded ? false : 'replace_by_rename not yet in copy_file.cc'
+// Batches replace an existing destination through a temporary file and
+// renameat: a symlink at the name is replaced, never written through.
 
 onFs(t, 'xfs', '8: merging over a symlink planted at a file position never writes through it', async (t, dir) => {
   const src = path.join(dir, 'src')
@@ -151,7 +149,7 @@ onFs(t, 'xfs', '8: merging over a symlink planted at a file position never write
     t.equal(errorFor(r, 'f').error.code, 'ELOOP', 'refused, not followed')
     t.ok(fs.lstatSync(f).isSymbolicLink(), 'the link left as it was')
   }
-  t.ok(fs.lstatSync(f).isFile(), 'dest/f is a regular file now', { todo: notLanded })
+  t.ok(fs.lstatSync(f).isFile(), 'dest/f is a regular file now')
   if (fs.lstatSync(f).isFile()) {
     t.equal(fs.readFileSync(f, 'utf8'), 'from the source')
     t.equal(modeOf(f), 0o755)
@@ -164,10 +162,10 @@ onFs(t, 'xfs', '3: copyFiles replaces a symlink at the destination, never writes
   write(path.join(dir, 'a'), 'new content')
   fs.symlinkSync(secret, path.join(dir, 'b'))
   const r = await copyFiles([[path.join(dir, 'a'), path.join(dir, 'b')]])
-  t.equal(fs.readFileSync(secret, 'utf8'), 'secret content', 'the secret keeps its content', { todo: notLanded })
-  t.equal(modeOf(secret), 0o600, 'and its mode', { todo: notLanded })
-  t.ok(fs.lstatSync(path.join(dir, 'b')).isFile(), 'the link replaced by the file', { todo: notLanded })
-  t.same(r.errors, [], { todo: notLanded })
+  t.equal(fs.readFileSync(secret, 'utf8'), 'secret content', 'the secret keeps its content')
+  t.equal(modeOf(secret), 0o600, 'and its mode')
+  t.ok(fs.lstatSync(path.join(dir, 'b')).isFile(), 'the link replaced by the file')
+  t.same(r.errors, [])
 })
 
 // ---------------------------------------------------------------- item 10
