@@ -186,7 +186,9 @@ t.test("yarn 4, Plug'n'Play (recorded, not required)", async (t) => {
   const yarn = path.join(tool(VERSIONS.yarn), 'bin', 'yarn.js')
   const env = { ...cleanEnv(), PATH: `${path.dirname(node)}:/usr/bin:/bin`, YARN_CACHE_FOLDER: '/var/tmp/cowcopy-tools/yarn-cache', YARN_ENABLE_GLOBAL_CACHE: 'false', YARN_ENABLE_TELEMETRY: '0' }
   const dir = app(t, 'yarn4pnp')
-  fs.writeFileSync(path.join(dir, '.yarnrc.yml'), 'nodeLinker: pnp\n')
+  // Plug'n'Play serves ESM imports of CommonJS packages through its loader,
+  // which yarn writes only when told to (or when some dependency is ESM).
+  fs.writeFileSync(path.join(dir, '.yarnrc.yml'), 'nodeLinker: pnp\npnpEnableEsmLoader: true\n')
   fs.writeFileSync(path.join(dir, 'yarn.lock'), '')
   const r = run(t, "yarn 4 add (Plug'n'Play)", node, [yarn, 'add', `cowcopy@file:${tarball}`], { cwd: dir, env })
   noScriptTalk(t, "yarn 4 PnP", r)
