@@ -70,7 +70,7 @@ function defaultDirs() {
 async function main() {
   const dirs = defaultDirs()
   if (dirs.length === 0) {
-    console.error('No btrfs or XFS mount found: run `sudo bash test/fixtures/mounts.sh` first.')
+    console.error('No btrfs or XFS mount found: run `bash test/fixtures/mounts.sh` first.')
     process.exit(1)
   }
   console.log(`Whole-file clone of a 1 GiB file: median over ${ROUNDS} interleaved rounds of the mean of ${BATCH} clones; ratio = median / fastest of the same kind (sync or promise) in this run.\n`)

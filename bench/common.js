@@ -78,7 +78,7 @@ function testMounts(names) {
 function needTestMounts(names) {
   const dirs = testMounts(names)
   if (dirs.length === 0) {
-    console.error(`No ${names.join('/')} test mount: run \`sudo bash test/fixtures/mounts.sh\` first.`)
+    console.error(`No ${names.join('/')} test mount: run \`bash test/fixtures/mounts.sh\` first.`)
     process.exit(1)
   }
   return dirs

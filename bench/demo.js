@@ -51,7 +51,7 @@ async function main() {
     dirs.push(...testMounts(['btrfs', 'xfs']))
   }
   for (const dir of dirs) await demo(dir)
-  console.log('\nA CoW filesystem (btrfs, XFS) shows method "clone"; mount one with: sudo bash test/fixtures/mounts.sh')
+  console.log('\nA CoW filesystem (btrfs, XFS) shows method "clone"; mount one with: bash test/fixtures/mounts.sh')
 }
 
 main().catch((err) => {
