@@ -359,7 +359,10 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
 }
 
 // Without the addon: the same result shape over the fs fallback (its
-// setuid/setgid rule included), a few at a time.
+// setuid/setgid rule included), a few at a time. atomic: like the native
+// engine, a batch never opens or follows an existing destination; it
+// replaces it by a temporary file beside it and a rename (overwrite: false,
+// a link: EEXIST).
 async function fsCopyFiles(srcs: (string | Buffer)[], dests: (string | Buffer)[], p: ParsedBatch): Promise<BatchResult | BatchResultBuffer> {
   warnNoNative()
   const result: BatchResult = {
@@ -368,7 +371,7 @@ async function fsCopyFiles(srcs: (string | Buffer)[], dests: (string | Buffer)[]
     errors: [], skipped: [],
   }
   const out = (x: string | Buffer): string => (p.buffers && !Buffer.isBuffer(x) ? Buffer.from(x) : x) as string
-  const one = { ...p, atomic: false, fsync: false, onProgress: undefined, signal: undefined }
+  const one = { ...p, atomic: true, fsync: false, onProgress: undefined, signal: undefined }
   let next = 0
   const worker = async () => {
     while (next < srcs.length && !(p.stopOnError && result.errors.length) && !p.signal?.aborted) {

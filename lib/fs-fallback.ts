@@ -3,8 +3,15 @@
 // fs.copyFile (libuv) unlinks the destination when a copy fails, even one
 // that existed: it only ever gets a name that did not exist (COPYFILE_EXCL,
 // or a temporary file). An existing destination is opened and written in
-// place, as the native engine does, or replaced by rename (atomic, or a
-// clone that must not be a byte copy).
+// place, as the native engine does, or replaced by rename (atomic, a batch,
+// or a clone that must not be a byte copy).
+//
+// Names are never trusted after they are created: chown, chmod, utimes and
+// fsync go through a descriptor this call opened. A copy into a directory
+// another user can write, or of another user's setuid/setgid file, is made
+// by this module's own O_EXCL|O_NOFOLLOW create (mode 0600) and read/write
+// loop, never by fs.copyFile (which creates with the source's whole mode,
+// and whose name could be swapped before the metadata calls).
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -16,14 +23,25 @@ import type { ParsedCopy } from './validate'
 
 const ENOSYS = 38
 const EINVAL = 22
-// An in-place overwrite moves the bytes itself, this much at a time (and
-// looks at the signal between chunks).
+const EPERM = 1
+const ENOTSUP = 95
+// An in-place overwrite or an own copy moves the bytes itself, this much at a
+// time (and looks at the signal between chunks).
 const CHUNK = 1 << 20
+const NO_CLONE = 'a clone into a directory others can write, or of another user\'s setuid file, needs the native addon'
+
+const C = fs.constants
+// The own create: a new name only, never through a symlink, private until done.
+const CREATE = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | C.O_NOCTTY
+// fs.copyFile's result, reopened to set its metadata.
+const REOPEN = C.O_RDWR | C.O_NOFOLLOW | C.O_NOCTTY | C.O_NONBLOCK
+// The source: O_NONBLOCK, a FIFO must not wait for a writer.
+const SOURCE = C.O_RDONLY | C.O_NONBLOCK | C.O_NOCTTY
 
 function fsFlags(p: ParsedCopy): number {
-  let flags = p.overwrite ? 0 : fs.constants.COPYFILE_EXCL
-  if (p.reflink === 'always') flags |= fs.constants.COPYFILE_FICLONE_FORCE
-  else if (p.reflink === 'auto') flags |= fs.constants.COPYFILE_FICLONE
+  let flags = p.overwrite ? 0 : C.COPYFILE_EXCL
+  if (p.reflink === 'always') flags |= C.COPYFILE_FICLONE_FORCE
+  else if (p.reflink === 'auto') flags |= C.COPYFILE_FICLONE
   return flags
 }
 
@@ -50,10 +68,6 @@ function tempBeside(dest: Bytes): Bytes {
   return cat(dir, '/.', base, `.cowcopy-${randomBytes(6).toString('hex')}`)
 }
 
-function stagingPrefix(dest: Bytes): Bytes {
-  return cat(split(dest)[0], '/.cowcopy-')
-}
-
 function checkSupported(src: string | Buffer, dest: string | Buffer, p: ParsedCopy): void {
   warnNoNative()
   if (p.preserve.xattrs) {
@@ -61,44 +75,90 @@ function checkSupported(src: string | Buffer, dest: string | Buffer, p: ParsedCo
   }
 }
 
+const euid = (): number => (typeof process.geteuid === 'function' ? process.geteuid() : -1)
+
 // cp's rule: setuid/setgid survive only when ownership is preserved or the
 // copier owns the source. fs.copyFile gives the copy the source's whole mode
 // (setuid/setgid included) the moment it creates it, owned by the copier:
 // root copying another user's 6755 file would make a setuid-root file of
-// that user's content. Such a source is first copied into a private (0700)
-// directory beside the destination and the bits dropped there, before any
-// name another user can reach holds it; the destination is copied from that.
+// that user's content. Such a source is copied by the own create (0600
+// until its data and metadata are done), never by fs.copyFile.
 function foreignSetid(st: fs.Stats): boolean {
-  return (st.mode & 0o6000) !== 0 && typeof process.geteuid === 'function' && st.uid !== process.geteuid()
+  return (st.mode & 0o6000) !== 0 && euid() !== -1 && st.uid !== euid()
 }
 
-// Steps after the data, in the native engine's order. chown clears
-// setuid/setgid (Linux, root too): the mode is set again after it.
-function finishSync(st: fs.Stats, target: Bytes, p: ParsedCopy): void {
-  if (p.preserve.ownership) {
+// A directory another user can write (group/other write, or owned by
+// neither the copier nor root): a name created there can be swapped before
+// fs.copyFile's result is reopened. A directory that cannot be stat'ed is
+// left to fs.copyFile, whose error is the one to report.
+function sharedDir(dir: fs.Stats | undefined): boolean {
+  if (!dir || euid() === -1) return false
+  return (dir.mode & 0o022) !== 0 || (dir.uid !== euid() && dir.uid !== 0)
+}
+
+function ownCopy(st: fs.Stats, dir: fs.Stats | undefined, src: Bytes, dest: Bytes, p: ParsedCopy): boolean {
+  const own = foreignSetid(st) || sharedDir(dir)
+  if (own && p.reflink === 'always') throw systemError(ENOTSUP, 'copyfile', src, dest, NO_CLONE)
+  return own
+}
+
+// The mode a copy gets: the source's, less setuid/setgid of another owner.
+function copyMode(st: fs.Stats): number {
+  return foreignSetid(st) ? st.mode & 0o1777 : st.mode & 0o7777
+}
+
+// The metadata steps on our own descriptor, in the native engine's order.
+// chown clears setuid/setgid (Linux, root too): the mode is set after it.
+type Meta = { owner?: [number, number]; mode: number; times?: [Date, Date]; fsync: boolean }
+
+function metaOf(st: fs.Stats, p: ParsedCopy): Meta {
+  return {
+    owner: p.preserve.ownership ? [st.uid, st.gid] : undefined,
+    mode: p.preserve.ownership ? st.mode & 0o7777 : copyMode(st),
+    times: p.preserve.timestamps ? [st.atime, st.mtime] : undefined,
+    fsync: p.fsync,
+  }
+}
+
+function isEperm(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'EPERM'
+}
+
+function metaSync(fd: number, st: fs.Stats, p: ParsedCopy): void {
+  const m = metaOf(st, p)
+  if (m.owner) {
     try {
-      fs.chownSync(target, st.uid, st.gid)
-      if (st.mode & 0o6000) fs.chmodSync(target, st.mode & 0o7777)
+      fs.fchownSync(fd, m.owner[0], m.owner[1])
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err
-      fs.chmodSync(target, st.mode & 0o1777)
+      if (!isEperm(err)) throw err
+      m.mode = st.mode & 0o1777
     }
   }
-  if (p.preserve.timestamps) fs.utimesSync(target, st.atime, st.mtime)
-  if (p.fsync) {
-    const fd = fs.openSync(target, 'r')
-    try {
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
-  }
+  fs.fchmodSync(fd, m.mode)
+  if (m.times) fs.futimesSync(fd, m.times[0], m.times[1])
+  if (m.fsync) fs.fsyncSync(fd)
 }
 
+async function meta(fh: fs.promises.FileHandle, st: fs.Stats, p: ParsedCopy): Promise<void> {
+  const m = metaOf(st, p)
+  if (m.owner) {
+    try {
+      await fh.chown(m.owner[0], m.owner[1])
+    } catch (err) {
+      if (!isEperm(err)) throw err
+      m.mode = st.mode & 0o1777
+    }
+  }
+  await fh.chmod(m.mode)
+  if (m.times) await fh.utimes(m.times[0], m.times[1])
+  if (m.fsync) await fh.sync()
+}
 
 // The existing file at dest, opened for writing in place; null when there is
-// none. O_NONBLOCK: opening a FIFO must not wait for a reader (it fails).
-const OPEN_EXISTING = fs.constants.O_WRONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK
+// none. It follows a symlink, as fs.copyFile does (copyFile only; a batch
+// never opens an existing destination). O_NONBLOCK: opening a FIFO must not
+// wait for a reader (it fails).
+const OPEN_EXISTING = C.O_WRONLY | C.O_NOCTTY | C.O_NONBLOCK
 
 type Existing = { fd: number; st: fs.Stats } | null
 
@@ -136,57 +196,94 @@ function mustNotAbort(p: ParsedCopy): void {
   if (p.signal?.aborted) throw new AbortError(undefined, { cause: p.signal.reason })
 }
 
-// The bytes of `from` into the open existing file, from offset 0, then its
-// length cut to what was copied; the mode follows the source, as fs.copyFile
-// gives it.
-function overwriteSync(from: Bytes, fd: number, mode: number): number {
-  const input = fs.openSync(from, 'r')
+// The bytes of the source descriptor into `fd` from offset 0, then its
+// length cut to what was copied (an existing file may have been longer).
+function pumpSync(input: number, fd: number): number {
+  const buf = Buffer.allocUnsafe(CHUNK)
+  let off = 0
+  for (;;) {
+    const got = fs.readSync(input, buf, 0, CHUNK, off)
+    if (got === 0) break
+    for (let done = 0; done < got;) done += fs.writeSync(fd, buf, done, got - done, off + done)
+    off += got
+  }
+  fs.ftruncateSync(fd, off)
+  return off
+}
+
+async function pump(input: fs.promises.FileHandle, fh: fs.promises.FileHandle, p: ParsedCopy): Promise<number> {
+  const buf = Buffer.allocUnsafe(CHUNK)
+  let off = 0
+  for (;;) {
+    mustNotAbort(p)
+    const { bytesRead: got } = await input.read(buf, 0, CHUNK, off)
+    if (got === 0) break
+    for (let done = 0; done < got;) done += (await fh.write(buf, done, got - done, off + done)).bytesWritten
+    off += got
+  }
+  await fh.truncate(off)
+  return off
+}
+
+// An existing destination written in place: emptied, the source's bytes,
+// the mode it would get as a new file (copyMode; fchmod before the data
+// would do for a setuid source, and the kernel clears setuid on write too).
+function overwriteSync(src: Bytes, fd: number, st: fs.Stats, p: ParsedCopy): void {
+  const input = fs.openSync(src, SOURCE)
   try {
+    fs.fchmodSync(fd, copyMode(st) & 0o777)
     fs.ftruncateSync(fd, 0)
-    const buf = Buffer.allocUnsafe(CHUNK)
-    let off = 0
-    for (;;) {
-      const got = fs.readSync(input, buf, 0, CHUNK, off)
-      if (got === 0) break
-      for (let done = 0; done < got;) done += fs.writeSync(fd, buf, done, got - done, off + done)
-      off += got
-    }
-    fs.ftruncateSync(fd, off)
-    fs.fchmodSync(fd, mode)
-    return off
+    pumpSync(input, fd)
   } finally {
     fs.closeSync(input)
   }
+  metaSync(fd, st, p)
 }
 
-async function overwrite(from: Bytes, fd: fs.promises.FileHandle, mode: number, p: ParsedCopy): Promise<number> {
-  const input = await fs.promises.open(from, 'r')
+async function overwrite(src: Bytes, fh: fs.promises.FileHandle, st: fs.Stats, p: ParsedCopy): Promise<void> {
+  const input = await fs.promises.open(src, SOURCE)
   try {
-    await fd.truncate(0)
-    const buf = Buffer.allocUnsafe(CHUNK)
-    let off = 0
-    for (;;) {
-      mustNotAbort(p)
-      const { bytesRead: got } = await input.read(buf, 0, CHUNK, off)
-      if (got === 0) break
-      for (let done = 0; done < got;) done += (await fd.write(buf, done, got - done, off + done)).bytesWritten
-      off += got
-    }
-    await fd.truncate(off)
-    await fd.chmod(mode)
-    return off
+    await fh.chmod(copyMode(st) & 0o777)
+    await fh.truncate(0)
+    await pump(input, fh, p)
   } finally {
     await input.close()
   }
+  await meta(fh, st, p)
 }
 
 function sameFile(a: fs.Stats, b: fs.Stats): boolean {
   return a.dev === b.dev && a.ino === b.ino
 }
 
-// The mode a copy gets: the source's, less setuid/setgid of another owner.
-function copyMode(st: fs.Stats): number {
-  return foreignSetid(st) ? st.mode & 0o1777 : st.mode & 0o7777
+// fs.copyFile's new file, reopened: it must still be the regular file this
+// call made (owned by the copier, one link) before any metadata through it.
+function checkCreated(st: fs.Stats, src: Bytes, dest: Bytes): void {
+  if (!st.isFile() || (euid() !== -1 && st.uid !== euid()) || st.nlink !== 1) {
+    throw systemError(EPERM, 'copyfile', src, dest, 'the new destination was replaced by another file before its metadata was set')
+  }
+}
+
+// Removes `name` only while it is still the file open on `fd`; a name that
+// is not provably ours is left alone.
+function removeOursSync(name: Bytes, ours: fs.Stats | undefined): void {
+  if (!ours) return
+  try {
+    const now = fs.lstatSync(name, { throwIfNoEntry: false })
+    if (now && sameFile(now, ours)) fs.unlinkSync(name)
+  } catch {
+    // The failure being reported matters more.
+  }
+}
+
+async function removeOurs(name: Bytes, ours: fs.Stats | undefined): Promise<void> {
+  if (!ours) return
+  try {
+    const now = await fs.promises.lstat(name)
+    if (sameFile(now, ours)) await fs.promises.unlink(name)
+  } catch {
+    // The failure being reported matters more.
+  }
 }
 
 // The final call of onProgress: the copy is complete and kept, so a throw
@@ -199,6 +296,89 @@ function finalProgress(p: ParsedCopy, bytes: number): void {
   }
 }
 
+// A new file at `target` (which must not exist) with the source's data and
+// metadata; returns its size. EEXIST when the name exists. On any other
+// failure the file is removed, if the name is still ours.
+function createSync(src: Bytes, target: Bytes, dest: Bytes, st: fs.Stats, own: boolean, p: ParsedCopy): number {
+  let fd = -1
+  let ours: fs.Stats | undefined
+  try {
+    if (own) {
+      try {
+        fd = fs.openSync(target, CREATE, 0o600)
+      } catch (err) {
+        throw asCopyError(err, src, dest)
+      }
+      ours = fs.fstatSync(fd)
+      const input = fs.openSync(src, SOURCE)
+      try {
+        pumpSync(input, fd)
+      } catch (err) {
+        throw asCopyError(err, src, dest)
+      } finally {
+        fs.closeSync(input)
+      }
+    } else {
+      fs.copyFileSync(src, target, fsFlags({ ...p, overwrite: false }))
+      fd = fs.openSync(target, REOPEN)
+      const now = fs.fstatSync(fd)
+      checkCreated(now, src, dest)
+      ours = now
+    }
+    metaSync(fd, st, p)
+    return fs.fstatSync(fd).size
+  } catch (err) {
+    if (fd >= 0) {
+      removeOursSync(target, ours)
+      fs.closeSync(fd)
+      fd = -1
+    }
+    throw err
+  } finally {
+    if (fd >= 0) fs.closeSync(fd)
+  }
+}
+
+async function create(src: Bytes, target: Bytes, dest: Bytes, st: fs.Stats, own: boolean, p: ParsedCopy): Promise<number> {
+  let fh: fs.promises.FileHandle | undefined
+  let ours: fs.Stats | undefined
+  try {
+    if (own) {
+      try {
+        fh = await fs.promises.open(target, CREATE, 0o600)
+      } catch (err) {
+        throw asCopyError(err, src, dest)
+      }
+      ours = await fh.stat()
+      const input = await fs.promises.open(src, SOURCE)
+      try {
+        await pump(input, fh, p)
+      } catch (err) {
+        throw err instanceof AbortError ? err : asCopyError(err, src, dest)
+      } finally {
+        await input.close()
+      }
+    } else {
+      await fs.promises.copyFile(src, target, fsFlags({ ...p, overwrite: false }))
+      // From here `target` is this call's, once reopened and checked: removed
+      // if anything fails or the signal fired while fs.copyFile ran.
+      fh = await fs.promises.open(target, REOPEN)
+      const now = await fh.stat()
+      checkCreated(now, src, dest)
+      ours = now
+    }
+    mustNotAbort(p)
+    await meta(fh, st, p)
+    mustNotAbort(p)
+    return (await fh.stat()).size
+  } catch (err) {
+    if (fh) await removeOurs(target, ours)
+    throw err
+  } finally {
+    await fh?.close()
+  }
+}
+
 export function fsCopySync(src: string | Buffer, dest: string | Buffer, p: ParsedCopy): CopyResult {
   checkSupported(src, dest, p)
   // A missing source: fs.copyFile's own error ('copyfile'), as without cowcopy.
@@ -208,88 +388,120 @@ export function fsCopySync(src: string | Buffer, dest: string | Buffer, p: Parse
     // libuv would unlink an existing one on a later failure.
     const probe = tempBeside(dest)
     try {
-      fs.copyFileSync(src, probe, fs.constants.COPYFILE_EXCL)
+      fs.copyFileSync(src, probe, C.COPYFILE_EXCL)
     } catch (err) {
       throw asCopyError(err, src, dest)
     }
     fs.rmSync(probe, { force: true })
     st = fs.statSync(src)
   }
-  let staging: Bytes | undefined
-  let from: Bytes = src
-  try {
-    if (foreignSetid(st)) {
-      staging = (typeof dest === 'string'
-        ? fs.mkdtempSync(stagingPrefix(dest) as string)
-        : fs.mkdtempSync(stagingPrefix(dest) as string, { encoding: 'buffer' }))
-      from = cat(staging, '/f')
-      fs.copyFileSync(src, from, fsFlags({ ...p, overwrite: true }))
-      fs.chmodSync(from, st.mode & 0o1777)
-    }
-    // Up to three rounds, as the native open: a name created or removed by
-    // someone else between the open and the exclusive create.
-    for (let round = 0; ; round++) {
-      const atomic = p.atomic || (p.overwrite && p.reflink === 'always' && fs.lstatSync(dest, { throwIfNoEntry: false }) !== undefined)
-      if (!atomic && p.overwrite) {
-        const existing = openExistingSync(src, dest)
-        if (existing) {
-          try {
-            if (sameFile(existing.st, st)) return { method: 'fs', bytes: st.size }
-            overwriteSync(from, existing.fd, copyMode(st))
-          } finally {
-            fs.closeSync(existing.fd)
-          }
-          finishSync(st, dest, p)
-          break
+  const own = ownCopy(st, fs.statSync(split(dest)[0], { throwIfNoEntry: false }), src, dest, p)
+  // Up to three rounds, as the native open: a name created or removed by
+  // someone else between the open and the exclusive create.
+  for (let round = 0; ; round++) {
+    const atomic = p.atomic || (p.overwrite && p.reflink === 'always' && fs.lstatSync(dest, { throwIfNoEntry: false }) !== undefined)
+    if (!atomic && p.overwrite) {
+      const existing = openExistingSync(src, dest)
+      if (existing) {
+        try {
+          if (sameFile(existing.st, st)) return { method: 'fs', bytes: st.size }
+          overwriteSync(src, existing.fd, st, p)
+          return { method: 'fs', bytes: fs.fstatSync(existing.fd).size }
+        } finally {
+          fs.closeSync(existing.fd)
         }
       }
-      const target = atomic ? tempBeside(dest) : dest
+    }
+    const target = atomic ? tempBeside(dest) : dest
+    let bytes: number
+    try {
+      bytes = createSync(src, target, dest, st, own, p)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && p.overwrite && !atomic && round < 2) continue
+      throw err
+    }
+    if (atomic) {
+      const ours = fs.lstatSync(target)
       try {
-        fs.copyFileSync(from, target, fsFlags({ ...p, overwrite: false }))
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST' && p.overwrite && !atomic && round < 2) continue
-        throw err
-      }
-      try {
-        finishSync(st, target, p)
-        if (atomic) {
-          if (p.overwrite) fs.renameSync(target, dest)
-          else {
-            fs.linkSync(target, dest)
-            fs.unlinkSync(target)
-          }
+        if (p.overwrite) fs.renameSync(target, dest)
+        else {
+          fs.linkSync(target, dest)
+          fs.unlinkSync(target)
         }
       } catch (err) {
-        fs.rmSync(target, { force: true })
+        removeOursSync(target, ours)
         throw err
       }
-      break
     }
-  } finally {
-    if (staging) fs.rmSync(staging, { recursive: true, force: true })
+    return { method: 'fs', bytes }
   }
-  return { method: 'fs', bytes: fs.statSync(dest).size }
 }
 
-async function finish(st: fs.Stats, target: Bytes, p: ParsedCopy): Promise<void> {
-  if (p.preserve.ownership) {
+/**
+ * The promise fallback. An abort is seen between steps and between 1 MiB
+ * chunks of a copy made here; fs.copyFile itself cannot be stopped, so a new
+ * destination (or atomic temporary file) is removed once it returns and the
+ * promise rejects with an AbortError.
+ */
+export async function fsCopy(src: string | Buffer, dest: string | Buffer, p: ParsedCopy): Promise<CopyResult> {
+  checkSupported(src, dest, p)
+  // A missing source: fs.copyFile's own error ('copyfile'), as without cowcopy.
+  const st = await fs.promises.stat(src).catch(async () => {
+    // Throws; if it does not, the source came back (see fsCopySync).
+    const probe = tempBeside(dest)
+    await fs.promises.copyFile(src, probe, C.COPYFILE_EXCL).catch((err) => {
+      throw asCopyError(err, src, dest)
+    })
+    await fs.promises.rm(probe, { force: true })
+    return fs.promises.stat(src)
+  })
+  mustNotAbort(p)
+  const own = ownCopy(st, await fs.promises.stat(split(dest)[0]).catch(() => undefined), src, dest, p)
+  let bytes = -1
+  for (let round = 0; ; round++) {
+    mustNotAbort(p)
+    const atomic = p.atomic || (p.overwrite && p.reflink === 'always' &&
+      (await fs.promises.lstat(dest).then(() => true, () => false)))
+    if (!atomic && p.overwrite) {
+      const existing = await openExisting(src, dest)
+      if (existing) {
+        try {
+          if (sameFile(existing.st, st)) bytes = st.size
+          else {
+            await overwrite(src, existing.fh, st, p)
+            bytes = (await existing.fh.stat()).size
+          }
+        } finally {
+          await existing.fh.close()
+        }
+        break
+      }
+    }
+    const target = atomic ? tempBeside(dest) : dest
     try {
-      await fs.promises.chown(target, st.uid, st.gid)
-      if (st.mode & 0o6000) await fs.promises.chmod(target, st.mode & 0o7777)
+      bytes = await create(src, target, dest, st, own, p)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err
-      await fs.promises.chmod(target, st.mode & 0o1777)
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && p.overwrite && !atomic && round < 2) continue
+      throw err
     }
-  }
-  if (p.preserve.timestamps) await fs.promises.utimes(target, st.atime, st.mtime)
-  if (p.fsync) {
-    const fh = await fs.promises.open(target, 'r')
-    try {
-      await fh.sync()
-    } finally {
-      await fh.close()
+    if (atomic) {
+      const ours = await fs.promises.lstat(target)
+      try {
+        mustNotAbort(p)
+        if (p.overwrite) await fs.promises.rename(target, dest)
+        else {
+          await fs.promises.link(target, dest)
+          await fs.promises.unlink(target)
+        }
+      } catch (err) {
+        await removeOurs(target, ours)
+        throw err
+      }
     }
+    break
   }
+  finalProgress(p, bytes)
+  return { method: 'fs', bytes }
 }
 
 async function openExisting(src: Bytes, dest: Bytes): Promise<{ fh: fs.promises.FileHandle; st: fs.Stats } | null> {
@@ -309,89 +521,4 @@ async function openExisting(src: Bytes, dest: Bytes): Promise<{ fh: fs.promises.
     throw err
   }
   return { fh, st }
-}
-
-/**
- * The promise fallback. An abort is seen between steps and, over an existing
- * file, between 1 MiB chunks; fs.copyFile itself cannot be stopped, so a new
- * destination (or atomic temporary file) is removed once it returns and the
- * promise rejects with an AbortError.
- */
-export async function fsCopy(src: string | Buffer, dest: string | Buffer, p: ParsedCopy): Promise<CopyResult> {
-  checkSupported(src, dest, p)
-  // A missing source: fs.copyFile's own error ('copyfile'), as without cowcopy.
-  const st = await fs.promises.stat(src).catch(async () => {
-    // Throws; if it does not, the source came back (see fsCopySync).
-    const probe = tempBeside(dest)
-    await fs.promises.copyFile(src, probe, fs.constants.COPYFILE_EXCL).catch((err) => {
-      throw asCopyError(err, src, dest)
-    })
-    await fs.promises.rm(probe, { force: true })
-    return fs.promises.stat(src)
-  })
-  let staging: Bytes | undefined
-  let from: Bytes = src
-  let bytes = -1
-  try {
-    mustNotAbort(p)
-    if (foreignSetid(st)) {
-      staging = typeof dest === 'string'
-        ? await fs.promises.mkdtemp(stagingPrefix(dest) as string)
-        : await fs.promises.mkdtemp(stagingPrefix(dest) as string, { encoding: 'buffer' })
-      from = cat(staging, '/f')
-      await fs.promises.copyFile(src, from, fsFlags({ ...p, overwrite: true }))
-      await fs.promises.chmod(from, st.mode & 0o1777)
-    }
-    for (let round = 0; ; round++) {
-      mustNotAbort(p)
-      const atomic = p.atomic || (p.overwrite && p.reflink === 'always' &&
-        (await fs.promises.lstat(dest).then(() => true, () => false)))
-      if (!atomic && p.overwrite) {
-        const existing = await openExisting(src, dest)
-        if (existing) {
-          try {
-            if (sameFile(existing.st, st)) {
-              bytes = st.size
-              break
-            }
-            await overwrite(from, existing.fh, copyMode(st), p)
-          } finally {
-            await existing.fh.close()
-          }
-          await finish(st, dest, p)
-          break
-        }
-      }
-      const target = atomic ? tempBeside(dest) : dest
-      try {
-        await fs.promises.copyFile(from, target, fsFlags({ ...p, overwrite: false }))
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST' && p.overwrite && !atomic && round < 2) continue
-        throw err
-      }
-      // From here `target` is this call's: removed if anything fails or the
-      // signal fired while fs.copyFile ran.
-      try {
-        mustNotAbort(p)
-        await finish(st, target, p)
-        mustNotAbort(p)
-        if (atomic) {
-          if (p.overwrite) await fs.promises.rename(target, dest)
-          else {
-            await fs.promises.link(target, dest)
-            await fs.promises.unlink(target)
-          }
-        }
-      } catch (err) {
-        await fs.promises.rm(target, { force: true })
-        throw err
-      }
-      break
-    }
-  } finally {
-    if (staging) await fs.promises.rm(staging, { recursive: true, force: true })
-  }
-  if (bytes < 0) bytes = (await fs.promises.stat(dest)).size
-  finalProgress(p, bytes)
-  return { method: 'fs', bytes }
 }
