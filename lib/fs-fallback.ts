@@ -124,33 +124,62 @@ function isEperm(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === 'EPERM'
 }
 
-function metaSync(fd: number, st: fs.Stats, p: ParsedCopy): void {
+// Node 20's permission model refuses fchmod, fchown and futimes outright
+// (ERR_ACCESS_DENIED: it cannot check a descriptor against its path rules).
+// There, and only there, the call goes by name, which the model does check.
+function deniedByPermissionModel(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === 'ERR_ACCESS_DENIED'
+}
+
+function fdOrNameSync(byFd: () => void, byName: () => void): void {
+  try {
+    byFd()
+  } catch (err) {
+    if (!deniedByPermissionModel(err)) throw err
+    byName()
+  }
+}
+
+async function fdOrName(byFd: () => Promise<void>, byName: () => Promise<void>): Promise<void> {
+  try {
+    await byFd()
+  } catch (err) {
+    if (!deniedByPermissionModel(err)) throw err
+    await byName()
+  }
+}
+
+function metaSync(fd: number, name: Bytes, st: fs.Stats, p: ParsedCopy): void {
   const m = metaOf(st, p)
   if (m.owner) {
+    const [uid, gid] = m.owner
     try {
-      fs.fchownSync(fd, m.owner[0], m.owner[1])
+      fdOrNameSync(() => fs.fchownSync(fd, uid, gid), () => fs.chownSync(name, uid, gid))
     } catch (err) {
       if (!isEperm(err)) throw err
       m.mode = st.mode & 0o1777
     }
   }
-  fs.fchmodSync(fd, m.mode)
-  if (m.times) fs.futimesSync(fd, m.times[0], m.times[1])
+  fdOrNameSync(() => fs.fchmodSync(fd, m.mode), () => fs.chmodSync(name, m.mode))
+  const times = m.times
+  if (times) fdOrNameSync(() => fs.futimesSync(fd, times[0], times[1]), () => fs.utimesSync(name, times[0], times[1]))
   if (m.fsync) fs.fsyncSync(fd)
 }
 
-async function meta(fh: fs.promises.FileHandle, st: fs.Stats, p: ParsedCopy): Promise<void> {
+async function meta(fh: fs.promises.FileHandle, name: Bytes, st: fs.Stats, p: ParsedCopy): Promise<void> {
   const m = metaOf(st, p)
   if (m.owner) {
+    const [uid, gid] = m.owner
     try {
-      await fh.chown(m.owner[0], m.owner[1])
+      await fdOrName(() => fh.chown(uid, gid), () => fs.promises.chown(name, uid, gid))
     } catch (err) {
       if (!isEperm(err)) throw err
       m.mode = st.mode & 0o1777
     }
   }
-  await fh.chmod(m.mode)
-  if (m.times) await fh.utimes(m.times[0], m.times[1])
+  await fdOrName(() => fh.chmod(m.mode), () => fs.promises.chmod(name, m.mode))
+  const times = m.times
+  if (times) await fdOrName(() => fh.utimes(times[0], times[1]), () => fs.promises.utimes(name, times[0], times[1]))
   if (m.fsync) await fh.sync()
 }
 
@@ -228,28 +257,28 @@ async function pump(input: fs.promises.FileHandle, fh: fs.promises.FileHandle, p
 // An existing destination written in place: emptied, the source's bytes,
 // the mode it would get as a new file (copyMode; fchmod before the data
 // would do for a setuid source, and the kernel clears setuid on write too).
-function overwriteSync(src: Bytes, fd: number, st: fs.Stats, p: ParsedCopy): void {
+function overwriteSync(src: Bytes, fd: number, name: Bytes, st: fs.Stats, p: ParsedCopy): void {
   const input = fs.openSync(src, SOURCE)
   try {
-    fs.fchmodSync(fd, copyMode(st) & 0o777)
+    fdOrNameSync(() => fs.fchmodSync(fd, copyMode(st) & 0o777), () => fs.chmodSync(name, copyMode(st) & 0o777))
     fs.ftruncateSync(fd, 0)
     pumpSync(input, fd)
   } finally {
     fs.closeSync(input)
   }
-  metaSync(fd, st, p)
+  metaSync(fd, name, st, p)
 }
 
-async function overwrite(src: Bytes, fh: fs.promises.FileHandle, st: fs.Stats, p: ParsedCopy): Promise<void> {
+async function overwrite(src: Bytes, fh: fs.promises.FileHandle, name: Bytes, st: fs.Stats, p: ParsedCopy): Promise<void> {
   const input = await fs.promises.open(src, SOURCE)
   try {
-    await fh.chmod(copyMode(st) & 0o777)
+    await fdOrName(() => fh.chmod(copyMode(st) & 0o777), () => fs.promises.chmod(name, copyMode(st) & 0o777))
     await fh.truncate(0)
     await pump(input, fh, p)
   } finally {
     await input.close()
   }
-  await meta(fh, st, p)
+  await meta(fh, name, st, p)
 }
 
 function sameFile(a: fs.Stats, b: fs.Stats): boolean {
@@ -325,7 +354,7 @@ function createSync(src: Bytes, target: Bytes, dest: Bytes, st: fs.Stats, own: b
       checkCreated(now, src, dest)
       ours = now
     }
-    metaSync(fd, st, p)
+    metaSync(fd, target, st, p)
     return fs.fstatSync(fd).size
   } catch (err) {
     if (fd >= 0) {
@@ -368,7 +397,7 @@ async function create(src: Bytes, target: Bytes, dest: Bytes, st: fs.Stats, own:
       ours = now
     }
     mustNotAbort(p)
-    await meta(fh, st, p)
+    await meta(fh, target, st, p)
     mustNotAbort(p)
     return (await fh.stat()).size
   } catch (err) {
@@ -405,7 +434,7 @@ export function fsCopySync(src: string | Buffer, dest: string | Buffer, p: Parse
       if (existing) {
         try {
           if (sameFile(existing.st, st)) return { method: 'fs', bytes: st.size }
-          overwriteSync(src, existing.fd, st, p)
+          overwriteSync(src, existing.fd, dest, st, p)
           return { method: 'fs', bytes: fs.fstatSync(existing.fd).size }
         } finally {
           fs.closeSync(existing.fd)
@@ -468,7 +497,7 @@ export async function fsCopy(src: string | Buffer, dest: string | Buffer, p: Par
         try {
           if (sameFile(existing.st, st)) bytes = st.size
           else {
-            await overwrite(src, existing.fh, st, p)
+            await overwrite(src, existing.fh, dest, st, p)
             bytes = (await existing.fh.stat()).size
           }
         } finally {
