@@ -10,19 +10,12 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { dedupeRange, dedupeRangeSync } from 'cowcopy'
-import { extents, needMounts, onFs } from './helpers.mjs'
+import { extents, needMounts, onFs, writeSynced as write } from './helpers.mjs'
 
 const KiB = 1024
 const MiB = 1024 * KiB
 const BS = 4096
 
-function write(file, data) {
-  const fd = fs.openSync(file, 'w')
-  fs.writeSync(fd, data)
-  fs.fsyncSync(fd)
-  fs.closeSync(fd)
-  return data
-}
 
 // Each filesystem block of `file` in [from, to): shared or not (FIEMAP).
 function blocksShared(file, from, to) {

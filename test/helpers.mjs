@@ -276,3 +276,12 @@ export async function interruptOnceOpen(args, source, signal = 'SIGINT') {
   child.kill(signal)
   return { code: await exited, stderr }
 }
+
+/** Writes `data` to `file` and fsyncs it (a clone or dedupe then sees settled extents); returns `data`. */
+export function writeSynced(file, data) {
+  const fd = fs.openSync(file, 'w')
+  fs.writeSync(fd, data)
+  fs.fsyncSync(fd)
+  fs.closeSync(fd)
+  return data
+}

@@ -7,19 +7,12 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { cloneRange, cloneRangeSync, copyRange, copyRangeSync, dedupeRange, dedupeRangeSync, probe, probeSync } from 'cowcopy'
-import { extents, needMounts, onFs, openFds, readAt } from './helpers.mjs'
+import { extents, needMounts, onFs, openFds, readAt, writeSynced as write } from './helpers.mjs'
 
 const KiB = 1024
 const MiB = 1024 * KiB
 const GiB = 1024 * MiB
 
-function write(file, data) {
-  const fd = fs.openSync(file, 'w')
-  fs.writeSync(fd, data)
-  fs.fsyncSync(fd)
-  fs.closeSync(fd)
-  return data
-}
 
 
 // Bytes of `file` in [from, to) covered by extents flagged (or not) shared.
