@@ -45,6 +45,9 @@ int clone_whole(DataState& state, bool dst_empty) {
     struct stat st;
     if (sys_fstat(state.dst, &st) == -1) return errno;
     state.offset = static_cast<uint64_t>(st.st_size);
+    state.dst_known = true;
+    state.dst_dev = static_cast<uint64_t>(st.st_dev);
+    state.dst_ino = static_cast<uint64_t>(st.st_ino);
   } else {
     // Over an existing file the kernel keeps the old tail past the clone,
     // and no size read before or after can say how much a source changing

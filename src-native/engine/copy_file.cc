@@ -237,7 +237,14 @@ CopyResult copy_file(const CopyRequest& req) {
     // The descriptor is gone then, so the file's identity is taken first:
     // the name is removed only while it is still the file we created.
     struct stat ours;
-    const bool known = dest.created && sys_fstat(dest.fd.get(), &ours) == 0;
+    bool known = false;
+    if (dest.created && state.dst_known) {
+      ours.st_dev = static_cast<dev_t>(state.dst_dev);
+      ours.st_ino = static_cast<ino_t>(state.dst_ino);
+      known = true;
+    } else if (dest.created) {
+      known = sys_fstat(dest.fd.get(), &ours) == 0;
+    }
     if (int close_err = dest.fd.close_checked()) {
       err = close_err;
       if (known) remove_if_same(req.dest_dir, req.dest.c_str(), ours);
