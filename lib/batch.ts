@@ -17,7 +17,35 @@ export interface BatchProgress {
   bytes: number
 }
 
+/** One way of placing a file: see {@link BatchOptions.link}. */
+export type LinkMethod = 'clone' | 'hardlink' | 'copy'
+
 export interface BatchOptions extends Omit<CopyOptions, 'atomic' | 'fsync' | 'onProgress'> {
+  /**
+   * The ladder: ways to place each file, tried in this order until one works.
+   * Default `['clone', 'copy']` (clone when the filesystem can, else copy).
+   * `['clone', 'hardlink', 'copy']` is pnpm's `auto`; `['hardlink', 'clone',
+   * 'copy']` pnpm 12's order on Linux.
+   *
+   * - `'clone'`: FICLONE, shared extents (btrfs, XFS, bcachefs, ...).
+   * - `'hardlink'`: linkat(2): the destination becomes another name of the
+   *   source file (same inode: its mode and owner, and a later write through
+   *   either name changes both). Never for a setuid/setgid source (that file
+   *   goes to the next rung, which drops the bit as copyFile does).
+   * - `'copy'`: copy_file_range, sendfile, read/write (the filesystem may
+   *   still share extents, as copy_file_range allows; `reflink: 'never'` makes
+   *   it a real copy).
+   *
+   * A rung that fails because it is not available between the two devices
+   * (clone: EOPNOTSUPP, EXDEV, EINVAL, ENOTTY, EPERM, EACCES, ENOSYS; hardlink:
+   * EXDEV, EPERM) is skipped for the rest of the process for that (source
+   * device, destination device) pair, so the failed try is paid once. EMLINK
+   * skips hardlink for that file only; passing errors (EAGAIN, ENOMEM) move
+   * that file to the next rung without being remembered; real errors
+   * (ENOSPC, EIO, EDQUOT, ...) fail the file. `reflink: 'always'` cannot be
+   * combined with `link`; `reflink: 'never'` only without `'clone'`.
+   */
+  link?: readonly LinkMethod[]
   /** Copy threads (1-64). Default: measured per filesystem type (btrfs 1; XFS, ext4, tmpfs and others 2). copyDir adds a walker thread when there is more than one. */
   concurrency?: number
   /** Stop at the first failed file (default false: the others go on, errors are listed). */
@@ -83,7 +111,7 @@ export interface BatchResult {
   /** Copy threads that ran. */
   threads: number
   /** How many files each method copied. */
-  methods: { clone: number; copy_file_range: number; sendfile: number; readwrite: number; none: number }
+  methods: { clone: number; hardlink: number; copy_file_range: number; sendfile: number; readwrite: number; none: number }
   /**
    * Files that failed; they left no partial destination. `error.path` and
    * `error.dest` are strings as fs gives them, Buffers when not valid UTF-8.
@@ -92,7 +120,7 @@ export interface BatchResult {
   /** Entries that are neither file, directory nor symlink (FIFOs, sockets, devices), not copied. */
   skipped: { path: string; type: string }[]
   /** With `listFiles`: every copied file, in the order they finished. */
-  copied?: { src: string; dest: string; method: 'clone' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
+  copied?: { src: string; dest: string; method: 'clone' | 'hardlink' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
 }
 
 /**
@@ -104,14 +132,16 @@ export interface BatchResult {
 export interface BatchResultBuffer extends Omit<BatchResult, 'errors' | 'skipped' | 'copied'> {
   errors: { src: BufferInstance; dest: BufferInstance; error: Error }[]
   skipped: { path: BufferInstance; type: string }[]
-  copied?: { src: BufferInstance; dest: BufferInstance; method: 'clone' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
+  copied?: { src: BufferInstance; dest: BufferInstance; method: 'clone' | 'hardlink' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
 }
 
 const EINVAL = 22
 const ENOSYS = 38
 const ENOTDIR = 20
 
-interface ParsedBatch extends ParsedCopy {
+export interface ParsedBatch extends ParsedCopy {
+  /** The ladder as flag bits (0: the default, clone then copy). */
+  ladder: number
   /** Paths in the result as Buffers: the caller passed a Buffer. */
   buffers: boolean
   concurrency: number
@@ -120,7 +150,29 @@ interface ParsedBatch extends ParsedCopy {
   batchProgress?: (p: BatchProgress) => void
 }
 
-function parseBatch(options: unknown): ParsedBatch {
+const RUNGS: Record<LinkMethod, number> = { clone: 0, hardlink: 1, copy: 2 }
+const LADDER_SHIFT = 12
+
+// `link` as flag bits: the count in two bits, then two bits per rung.
+function parseLink(link: unknown, reflink: unknown): number {
+  if (link === undefined) return 0
+  if (!Array.isArray(link)) throw invalidArgType('options.link', 'an array', link)
+  if (link.length < 1 || link.length > 3 || new Set(link).size !== link.length ||
+      !link.every((r) => typeof r === 'string' && Object.hasOwn(RUNGS, r))) {
+    throw invalidArgValue('options.link', link, "must list 'clone', 'hardlink' and/or 'copy', each at most once")
+  }
+  if (reflink === 'always') {
+    throw invalidArgValue('options.reflink', reflink, "cannot be combined with options.link (use link: ['clone'])")
+  }
+  if (reflink === 'never' && link.includes('clone')) {
+    throw invalidArgValue('options.link', link, "cannot include 'clone' with reflink: 'never'")
+  }
+  let bits = link.length
+  link.forEach((r: LinkMethod, i) => { bits |= RUNGS[r] << (2 + 2 * i) })
+  return bits << LADDER_SHIFT
+}
+
+export function parseBatch(options: unknown): ParsedBatch {
   const o = (options ?? {}) as Record<string, unknown>
   if (options !== undefined && options !== null && typeof options !== 'object') {
     throw invalidArgType('options', 'of type object', options)
@@ -129,9 +181,10 @@ function parseBatch(options: unknown): ParsedBatch {
     if (o[key] !== undefined) throw invalidArgValue(`options.${key}`, o[key], 'is not supported by batch copies')
   }
   // onProgress has another shape here: keep it away from the single-file parser.
-  const { onProgress, concurrency, stopOnError, listFiles, filter, ...rest } = o
-  void filter
+  const { onProgress, concurrency, stopOnError, listFiles, filter, link, marker, stage, ...rest } = o
+  void filter, marker, stage
   const p = parseOptions(rest, 'options', true) as ParsedBatch
+  p.ladder = parseLink(link, o.reflink)
   p.buffers = false
   p.concurrency = 0
   if (concurrency !== undefined) {
@@ -158,15 +211,15 @@ function parseBatch(options: unknown): ParsedBatch {
   return p
 }
 
-function flagsOf(p: ParsedBatch): number {
-  return toFlags(p) | (p.stopOnError ? FLAG.STOP_ON_ERROR : 0) | (p.listFiles ? FLAG.LIST_FILES : 0) |
+export function flagsOf(p: ParsedBatch): number {
+  return toFlags(p) | p.ladder | (p.stopOnError ? FLAG.STOP_ON_ERROR : 0) | (p.listFiles ? FLAG.LIST_FILES : 0) |
     (p.buffers ? FLAG.PATHS_AS_BUFFERS : 0)
 }
 
 // Progress polling and abort wiring shared by copyFiles and copyDir. A
 // throwing onProgress stops the copy (the cancel flag) and the promise
 // rejects with its error, as copyFile's does.
-function supervise(
+export function supervise(
   p: ParsedBatch,
   run: (control: BigInt64Array | undefined) => Promise<NativeBatchResult>,
   extraFailure: () => unknown,
@@ -367,7 +420,7 @@ async function fsCopyFiles(srcs: (string | Buffer)[], dests: (string | Buffer)[]
   warnNoNative()
   const result: BatchResult = {
     files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
-    methods: { clone: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0 },
+    methods: { clone: 0, hardlink: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0 },
     errors: [], skipped: [],
   }
   const out = (x: string | Buffer): string => (p.buffers && !Buffer.isBuffer(x) ? Buffer.from(x) : x) as string

@@ -20,6 +20,7 @@
 #include "batch.h"
 #include "batch_state.h"
 #include "copy_file.h"
+#include "ladder.h"
 #include "open_path.h"
 #include "preserve.h"
 #include "stat_calls.h"
@@ -30,18 +31,6 @@
 
 namespace cowcopy {
 namespace {
-
-// Removes a directory this call made, only while `name` in `dir` still is
-// the directory open as `fd` (or, with no descriptor, any empty directory
-// there: rmdir never removes one with content).
-void remove_dir_if_ours(int dir, const char* name, int fd) {
-  struct stat ours, now;
-  if (fd >= 0 && (sys_fstat(fd, &ours) == -1 || sys_fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW) == -1 ||
-                  now.st_dev != ours.st_dev || now.st_ino != ours.st_ino)) {
-    return;
-  }
-  retry_eintr([&] { return ::unlinkat(dir, name, AT_REMOVEDIR); });
-}
 
 // Holds a directory pair open while anything inside is pending. The last
 // reference (its files and subdirectories are done) gives the destination
@@ -57,6 +46,7 @@ struct DirNode {
   std::string dest_path;
   std::string rel;  // relative to the source root ("" for the root)
   struct stat st {};
+  uint64_t dst_dev = 0;  // the destination directory's st_dev (note_dest_dir)
   bool created = false;
 
   ~DirNode() {
@@ -224,28 +214,6 @@ int open_own_link(int dir, const char* name, UniqueFd& out) {
   return 0;
 }
 
-// A directory this call's mkdirat made, opened by name afterwards: it must
-// still be ours, private and empty. Otherwise someone swapped another
-// directory in between the two calls, and giving it the source's mode or
-// owner would hand out a directory that is not ours (a racer got a 0700
-// directory of another user's made 0777).
-// 0 when fresh, kReplacedErr when not ours, or the errno of a failed check.
-int check_fresh_dir(int fd) {
-  struct stat st;
-  if (sys_fstat(fd, &st) == -1) return errno;
-  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) return kReplacedErr;
-  alignas(8) char buf[512];
-  long n = retry_eintr([&] { return ::syscall(SYS_getdents64, fd, buf, sizeof buf); });
-  if (n == -1) return errno;
-  for (long off = 0; off < n;) {
-    auto* d = reinterpret_cast<struct dirent64*>(buf + off);
-    off += d->d_reclen;
-    const char* name = d->d_name;
-    if (!(name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))) return kReplacedErr;
-  }
-  return 0;
-}
-
 class Tree {
  public:
   // copy_threads: threads besides the walker (0: the walker copies everything).
@@ -278,12 +246,13 @@ class Tree {
     req.src_dir = task.dir->src.get();
     req.dest_dir = task.dir->dst.get();
     req.dest_dir_private = task.dir->created;
+    req.dest_dev = static_cast<uint64_t>(task.dir->dst_dev);
     for (Entry& e : task.files) {
       if (state_.should_stop()) return;
       req.src.swap(e.name);
       req.dest = req.src;
       req.src_rules.expect_ino = e.ino;
-      CopyResult r = copy_file(req);
+      CopyResult r = place_file(req);
       if (r.err == 0) {
         state_.file_done(local, r, [&] { return join(task.dir->src_path, req.src); },
                          [&] { return join(task.dir->dest_path, req.src); });
@@ -454,7 +423,7 @@ class Tree {
       state_.add_error(node->src_path, node->dest_path, err, err == kReplacedErr ? kReplacedReason : nullptr);
       return nullptr;
     }
-    if (int err = note_dest_dir(fd)) {
+    if (int err = note_dest_dir(fd, &node->dst_dev)) {
       node->dst.reset();
       state_.add_error(node->src_path, node->dest_path, err, nullptr);
       return nullptr;
@@ -471,9 +440,10 @@ class Tree {
   // Every destination directory the walk opens is remembered (the walker
   // thread only): a source directory that turns out to be one of them is
   // refused.
-  int note_dest_dir(int fd) {
+  int note_dest_dir(int fd, uint64_t* dev = nullptr) {
     struct stat st;
     if (sys_fstat(fd, &st) == -1) return errno;
+    if (dev) *dev = static_cast<uint64_t>(st.st_dev);
     dest_dirs_.insert(DevIno{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
     return 0;
   }
@@ -633,6 +603,7 @@ BatchResult copy_tree_unguarded(const std::string& src_root, const std::string& 
   // the walker only walks. If no thread starts, the walker copies after all.
   int n = state.threads_for(dest_root);
   Tree tree(state, filter, n > 1 ? n : 0);
+  root->dst_dev = static_cast<uint64_t>(dest_st.st_dev);
   tree.note_dest_dir(root->dst.get());
   std::vector<Thread> threads(static_cast<size_t>(n > 1 ? n : 0));
   int started = 0;
