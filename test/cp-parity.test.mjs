@@ -5,10 +5,11 @@
 // targets, bytes). Plus the adversarial side of dereference: link cycles,
 // links to a FIFO, to /dev/zero, dangling links, links leaving the tree.
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyDir } from 'cowcopy'
+import { fileURLToPath } from 'node:url'
 import { diffTrees, onFs, openFds } from './helpers.mjs'
 
 const write = (file, data, mode = 0o644) => {
@@ -165,6 +166,31 @@ onFs(t, 'tmpfs', 'dereference: links to a FIFO and to /dev/zero are skipped (no 
   const plain = await copyDir(src, path.join(dir, 'plain'))
   t.equal(plain.symlinks, 3)
   t.equal(fs.readlinkSync(path.join(dir, 'plain', 'to-zero')), '/dev/zero')
+})
+
+// What the kernel saw (strace): a link is opened O_PATH, nothing that is not
+// a regular file or a directory is ever opened otherwise, and a followed file
+// is read through the descriptor the O_PATH open gave (/proc/self/fd/N), not
+// by resolving the link's name again.
+const hasStrace = spawnSync('strace', ['-V']).status === 0
+onFs(t, 'tmpfs', 'dereference follows through descriptors (strace)', async (t, dir) => {
+  if (!hasStrace) return t.skip('strace is not installed')
+  fs.mkdirSync(path.join(dir, 'src', 'sub'), { recursive: true })
+  write(path.join(dir, 'outside'), 'o')
+  write(path.join(dir, 'src', 'sub', 'g'), 'g')
+  fs.symlinkSync('../outside', path.join(dir, 'src', 'lf'))
+  fs.symlinkSync('/dev/zero', path.join(dir, 'src', 'z'))
+  fs.symlinkSync('sub', path.join(dir, 'src', 'ld'))
+  const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js')
+  const script = `require(${JSON.stringify(entry)}).copyDir('src', 'dst', { dereference: true, concurrency: 1 }).then((r) => console.log(r.files))`
+  const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=openat,open', process.execPath, '-e', script], { cwd: dir, encoding: 'utf8' })
+  t.equal(r.stdout.trim(), '3', 'lf, sub/g, ld/g')
+  const opens = r.stderr.split('\n').filter((l) => /"(lf|z|ld|\/dev\/zero|\/proc\/self\/fd\/\d+)"/.test(l))
+  t.ok(opens.some((l) => /\d+, "lf", .*O_PATH/.test(l)), 'the link to a file opened O_PATH')
+  t.ok(opens.some((l) => /"\/proc\/self\/fd\/\d+", O_RDONLY/.test(l)), 'its file read through that descriptor')
+  t.notOk(opens.some((l) => /\d+, "lf", O_RDONLY/.test(l) && !/O_PATH/.test(l)), 'the name lf never opened for reading')
+  t.same(opens.filter((l) => /"z"|\/dev\/zero/.test(l)).map((l) => /O_PATH/.test(l)), [true], '/dev/zero: one O_PATH open, nothing else')
+  t.ok(opens.some((l) => /\d+, "ld", O_RDONLY\|.*O_DIRECTORY/.test(l)), 'the linked directory opened O_DIRECTORY')
 })
 
 onFs(t, 'xfs', 'dereference: a linked directory that is the destination is refused', async (t, dir) => {
