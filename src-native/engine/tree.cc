@@ -172,12 +172,6 @@ std::string normalize_absolute(const std::string& p) {
   return out;
 }
 
-// Whether /proc/self/fd can reopen a descriptor (not in a chroot without /proc).
-bool proc_fd_usable() {
-  static const bool usable = ::access("/proc/self/fd", X_OK) == 0;
-  return usable;
-}
-
 // All entries of a directory but . and .., with their types and inode
 // numbers from getdents64 (one fstatat only where the filesystem leaves the
 // type unknown).
@@ -560,25 +554,26 @@ class Tree {
 
   // A regular file behind a symlink, copied by the walker with copy_file's
   // rules. Its source is reopened through /proc/self/fd (the inode `target`
-  // holds, never the name resolved again); without /proc, by the name,
-  // following, and proved to be the same inode afterwards.
+  // holds, never the name resolved again). ENOENT there means no /proc (the
+  // held inode cannot be missing; the source is opened before anything is
+  // created): then by the name, following, proved to be the same inode.
   void copy_followed_file(const DirNode& dir, const std::string& name, int target, const struct stat& st) {
     CopyRequest req = request();
     req.src_rules.nofollow = false;
     req.src_rules.expect_ino = static_cast<uint64_t>(st.st_ino);
-    if (proc_fd_usable()) {
-      char proc[64];
-      std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", target);
-      req.src_dir = AT_FDCWD;
-      req.src = proc;
-    } else {
-      req.src_dir = dir.src.get();
-      req.src = name;
-    }
+    char proc[64];
+    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", target);
+    req.src_dir = AT_FDCWD;
+    req.src = proc;
     req.dest_dir = dir.dst.get();
     req.dest = name;
     req.dest_dir_private = dir.created;
     CopyResult r = copy_file(req);
+    if (r.err == ENOENT) {
+      req.src_dir = dir.src.get();
+      req.src = name;
+      r = copy_file(req);
+    }
     if (r.err == 0) {
       state_.file_done(walker_stats_, r, [&] { return join(dir.src_path, name); },
                        [&] { return join(dir.dest_path, name); });
