@@ -193,6 +193,22 @@ onFs(t, 'tmpfs', 'dereference follows through descriptors (strace)', async (t, d
   t.ok(opens.some((l) => /\d+, "ld", O_RDONLY\|.*O_DIRECTORY/.test(l)), 'the linked directory opened O_DIRECTORY')
 })
 
+// Without /proc (a chroot, a container that hides it): the followed file is
+// opened by its name, following, and proved to be the inode fstat saw.
+onFs(t, 'tmpfs', 'dereference without /proc: followed files still copied', async (t, dir) => {
+  const ns = spawnSync('unshare', ['-m', 'true'])
+  if (ns.status !== 0) return t.skip('no mount namespace (unshare -m) here')
+  fs.mkdirSync(path.join(dir, 'src'))
+  write(path.join(dir, 'outside'), 'o', 0o640)
+  fs.symlinkSync('../outside', path.join(dir, 'src', 'lf'))
+  const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js')
+  const script = `require(${JSON.stringify(entry)}).copyDir('src', 'dst', { dereference: true }).then((r) => console.log(JSON.stringify([require('fs').existsSync('/proc/self'), r.files, r.errors.map((e) => e.error.message)])))`
+  const r = spawnSync('unshare', ['-m', 'sh', '-c', 'umount -l /proc && exec "$0" -e "$1"', process.execPath, script], { cwd: dir, encoding: 'utf8' })
+  t.same(JSON.parse(r.stdout || 'null'), [false, 1, []], r.stderr)
+  t.equal(fs.readFileSync(path.join(dir, 'dst', 'lf'), 'utf8'), 'o')
+  t.equal(fs.lstatSync(path.join(dir, 'dst', 'lf')).mode & 0o7777, 0o640)
+})
+
 onFs(t, 'xfs', 'dereference: a linked directory that is the destination is refused', async (t, dir) => {
   const src = path.join(dir, 'src')
   const dest = path.join(dir, 'dest')
