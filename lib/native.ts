@@ -80,6 +80,8 @@ export interface NativeBinding {
     concurrency: number,
     control: BigInt64Array | undefined,
     filter: ((rels: (string | Buffer)[], types: number[]) => boolean[]) | undefined,
+    /** Absolute source root: relative link targets are resolved against it (fs.cp's rewrite). */
+    linkBase?: PathArg,
   ): Promise<NativeBatchResult>
 }
 

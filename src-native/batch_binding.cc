@@ -334,7 +334,16 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   return start(info, std::move(job), 2);
 }
 
-// copyDir(src, dest, flags, concurrency, control?, filter?)
+// copyDir's own option bits, beside binding_util.h Flags (lib/batch.ts
+// TREE_FLAG: keep in step).
+enum TreeFlags : uint32_t {
+  kDereference = 1u << 24,
+  kErrorOnExist = 1u << 25,
+};
+
+// copyDir(src, dest, flags, concurrency, control?, filter?, linkBase?)
+// linkBase: the absolute source root that relative symlink targets are
+// resolved against (fs.cp without verbatimSymlinks); absent: verbatim.
 Napi::Value CopyDir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto job = std::make_unique<BatchJob>();
@@ -342,6 +351,15 @@ Napi::Value CopyDir(const Napi::CallbackInfo& info) {
   if (info.Length() < 6 || !read_path(info[0], job->src) || !read_path(info[1], job->dest)) {
     Napi::TypeError::New(env, "cowcopy native: bad arguments").ThrowAsJavaScriptException();
     return env.Undefined();
+  }
+  if (info.Length() > 6 && !info[6].IsUndefined() && !read_path(info[6], job->opts.link_base)) {
+    Napi::TypeError::New(env, "cowcopy native: bad link base").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (info[2].IsNumber()) {
+    const uint32_t bits = info[2].As<Napi::Number>().Uint32Value();
+    job->opts.dereference = bits & kDereference;
+    job->opts.error_on_exist = bits & kErrorOnExist;
   }
   if (info[5].IsFunction()) {
     const bool bufs = info[2].IsNumber() && (info[2].As<Napi::Number>().Uint32Value() & kPathsAsBuffers);

@@ -44,7 +44,7 @@ int BatchState::threads_for(const std::string& dest_dir) const {
 void BatchState::add_error(std::string src, std::string dest, int err, const char* reason) {
   std::lock_guard<std::mutex> lock(mu);
   result.errors.push_back(BatchError{std::move(src), std::move(dest), err, reason});
-  if (opts.stop_on_error) stop.store(true, std::memory_order_relaxed);
+  if (opts.stop_on_error || (opts.error_on_exist && err == EEXIST)) stop.store(true, std::memory_order_relaxed);
 }
 
 void BatchState::add_skipped(std::string path, const char* type) {
