@@ -249,7 +249,7 @@ function direntType(st: fs.Stats): number {
 function emptyResult(p: ParsedBatch): BatchResult {
   const r: BatchResult = {
     files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
-    methods: { clone: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0 },
+    methods: { clone: 0, hardlink: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0 },
     errors: [], skipped: [],
   }
   if (p.listFiles) r.copied = []
