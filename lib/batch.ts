@@ -342,6 +342,9 @@ export function supervise(
   run: (control: BigInt64Array | undefined) => Promise<NativeBatchResult>,
   extraFailure: () => unknown,
 ): Promise<BatchResult> {
+  // Aborted while lib/ checked the paths (copyDir's and importFiles' async
+  // checks run before this): an abort listener added now would never fire.
+  if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
   const control = p.batchProgress || p.signal ? new BigInt64Array(3) : undefined
   const cancel = () => control && Atomics.store(control, 0, 1n)
   let last = -1

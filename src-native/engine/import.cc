@@ -360,11 +360,12 @@ class Importer {
     if (fd == -1) {
       int err = errno;
       if (node->created) remove_dir_if_ours(pfd, name.c_str(), -1);
-      if (err == ELOOP) {
-        reason = kSymlinkInWay;
+      // O_DIRECTORY | O_NOFOLLOW on a symlink says ENOTDIR (or ELOOP): which one is in the way.
+      struct stat st;
+      if ((err == ELOOP || err == ENOTDIR) && sys_fstatat(pfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        reason = S_ISLNK(st.st_mode) ? kSymlinkInWay : kFileInWay;
         return ENOTDIR;
       }
-      if (err == ENOTDIR) reason = kFileInWay;
       return err;
     }
     node->fd = UniqueFd(fd);
