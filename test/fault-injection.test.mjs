@@ -406,6 +406,8 @@ function judge(run) {
       judgeNew('out/f', sc.keepExisting ? 'intact' : 'kept')
     }
   } else if (sc.kind === 'files') {
+    // Directories an import makes stay when it resolved (with or without errors).
+    if (ok) for (const d of sc.dirs ?? []) outputs.add(d)
     const failed = new Map()
     if (ok) {
       for (const e of result.errors) {

@@ -443,9 +443,17 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
       if (errno != EEXIST || attempt == 7) return fatal(errno);
     }
     int fd = retry_eintr([&] { return ::openat(pfd, staged.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); });
-    if (fd == -1) return fatal(errno);  // the name is no longer our directory: not ours to remove
+    if (fd == -1) {
+      int err = errno;
+      remove_dir_if_ours(pfd, staged.c_str(), -1);  // only while empty
+      return fatal(err);
+    }
     root->fd = UniqueFd(fd);
-    if (int err = check_fresh_dir(fd)) return fatal(err, err == kReplacedErr ? kReplacedReason : nullptr);
+    if (int err = check_fresh_dir(fd)) {
+      // Not ours (swapped in since mkdirat): left alone. Unproved: removed while empty.
+      if (err != kReplacedErr) remove_dir_if_ours(pfd, staged.c_str(), fd);
+      return fatal(err, err == kReplacedErr ? kReplacedReason : nullptr);
+    }
     root->created = true;
   } else {
     if (int err = make_root(dest_root, root->created)) return fatal(err);

@@ -176,8 +176,10 @@ CopyResult hardlink(const CopyRequest& req, bool& next) {
   const char* placed = temp.empty() ? dir.name() : temp.c_str();
   struct stat st;
   if (sys_fstatat(dir.fd(), placed, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+    // Unproved, so not kept: the name is the one linkat made an instant ago
+    // (another name for some file: removing it loses no data).
     r.err = errno;
-    if (!temp.empty()) retry_eintr([&] { return ::unlinkat(dir.fd(), placed, 0); });
+    retry_eintr([&] { return ::unlinkat(dir.fd(), placed, 0); });
     return r;
   }
   const bool listed_other = req.src_rules.expect_ino != 0 && static_cast<uint64_t>(st.st_ino) != req.src_rules.expect_ino;

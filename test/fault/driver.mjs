@@ -230,6 +230,35 @@ export const SCENARIOS = {
         concurrency: 1,
       }),
   },
+  'importFiles-stage': {
+    // All or nothing: a failure anywhere leaves neither files nor directories.
+    fs: ALL, kind: 'files', dirs: ['out/pkg', 'out/pkg/lib'],
+    setup: (d) => {
+      write(path.join(d, 'src/a'), 51, 4000, 0o644)
+      write(path.join(d, 'src/b'), 52, SRC_SIZE, 0o755)
+      write(path.join(d, 'src/c'), 53, 10, 0o600)
+      fs.mkdirSync(path.join(d, 'out'))
+    },
+    pairs: [['src/a', 'out/pkg/package.json'], ['src/b', 'out/pkg/lib/b'], ['src/c', 'out/pkg/lib/c']],
+    run: (cc, d) =>
+      cc.importFiles(`${d}/out/pkg`, [['package.json', `${d}/src/a`], ['lib/b', `${d}/src/b`], ['lib/c', `${d}/src/c`]], {
+        stage: true, marker: 'package.json', concurrency: 1,
+      }),
+  },
+  'importFiles-ladder-existing': {
+    // Into an existing package: one file replaced, the ladder's every rung.
+    fs: ALL, kind: 'files', dirs: ['out/pkg/lib'],
+    setup: (d) => {
+      write(path.join(d, 'src/a'), 61, 4000, 0o644)
+      write(path.join(d, 'src/b'), 62, SRC_SIZE, 0o755)
+      write(path.join(d, 'out/pkg/a'), 63, 9000, 0o600)
+    },
+    pairs: [['src/a', 'out/pkg/a'], ['src/b', 'out/pkg/lib/b']],
+    run: (cc, d) =>
+      cc.importFiles(`${d}/out/pkg`, [['a', `${d}/src/a`], ['lib/b', `${d}/src/b`]], {
+        overwrite: true, link: ['clone', 'hardlink', 'copy'], concurrency: 1,
+      }),
+  },
   'cloneRange-new': {
     fs: ALL, kind: 'range', setup: fileSetup(false), expectCode: { ext4: 'ENOTSUP', tmpfs: 'ENOTSUP' },
     expect: (d) => sha(fs.readFileSync(`${d}/src/f`)),
