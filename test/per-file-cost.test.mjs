@@ -34,11 +34,11 @@ const TRACE_SCRIPT = `const c = require(process.argv[1]); const fs = require('fs
   })().catch((e) => { console.log(e.stack); process.exitCode = 1 })`
 
 /** [{ call, args, ret }] of one copy, as strace saw it. */
-function traceCopy(t, dir, how, src, dest, opts = {}) {
+function traceCopy(t, dir, how, src, dest, opts = {}, method = 'clone') {
   const out = path.join(dir, `trace-${how}.txt`)
   const r = spawnSync('strace', ['-f', '-qq', '-o', out, '-e', `trace=${TRACED}`,
     process.execPath, '-e', TRACE_SCRIPT, '--', DIST, how, src, dest, JSON.stringify(opts)], { encoding: 'utf8', timeout: 30000 })
-  t.equal(r.stdout, 'clone\n', `the child cloned (${r.stderr})`)
+  t.equal(r.stdout, `${method}\n`, `the child's method (${r.stderr})`)
   const lines = fs.readFileSync(out, 'utf8').split('\n')
   const begin = lines.findIndex((l) => l.includes('/cowcopy-trace-begin'))
   const end = lines.findIndex((l) => l.includes('/cowcopy-trace-end'))
@@ -122,6 +122,26 @@ for (const name of ['xfs', 'btrfs']) {
     t.equal(fs.statSync(dest).mode & 0o7777, 0o644, 'existing destination: mode')
   })
 }
+
+// A clone that falls back to a byte copy (ext4 cannot clone): the file was
+// created with its final mode for the clone, so it is made private before
+// the first byte and given its mode after the last.
+onFs(t, 'ext4', "reflink 'auto' without clones: private (0600) before the first byte, the mode after the last", async (t, dir) => {
+  if (!HAVE_STRACE) return t.skip(NO_STRACE)
+  const src = path.join(dir, 'src')
+  fs.writeFileSync(src, Buffer.alloc(5000, 1))
+  fs.chmodSync(src, 0o644)
+  const dest = path.join(dir, 'dest')
+  const calls = traceCopy(t, dir, 'sync', src, dest, {}, 'copy_file_range')
+  const listing = calls.map((c) => `${c.call}(${c.args}) = ${c.ret}`).join('\n')
+  const at = (re) => calls.findIndex((c) => re.test(`${c.call}(${c.args})`))
+  const ficlone = at(/^ioctl\(.*FICLONE/)
+  const privately = at(/^fchmod\(\d+, 0600\)/)
+  const data = at(/^copy_file_range\(/)
+  const final = at(/^fchmod\(\d+, 0644\)/)
+  t.ok(ficlone >= 0 && ficlone < privately && privately < data && data < final, `clone tried, 0600, data, 0644:\n${listing}`)
+  t.equal(fs.statSync(dest).mode & 0o7777, 0o644)
+})
 
 // The same matrix in a child per umask (process.umask is per process):
 // every mode as fs.copyFile leaves it, whatever the umask.
