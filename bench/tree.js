@@ -19,6 +19,12 @@ const { fsType, median, needTestMounts, settle, shuffled } = require('./common')
 
 const ROUNDS = Number(process.env.ROUNDS || 9)
 const FILES = Number(process.env.TREE_FILES || 10000)
+// For experiments: TREE_FS=btrfs,xfs (default btrfs,xfs,ext4); TREE_ONLY=<regexp>
+// keeps the contenders whose name matches; TREE_THREADS=1,2,3 adds a copyDir
+// row per concurrency.
+const TREE_FS = (process.env.TREE_FS || 'btrfs,xfs,ext4').split(',')
+const TREE_ONLY = process.env.TREE_ONLY ? new RegExp(process.env.TREE_ONLY) : null
+const TREE_THREADS = process.env.TREE_THREADS ? process.env.TREE_THREADS.split(',').map(Number) : []
 
 function makeTree(root) {
   let seed = 7
@@ -90,13 +96,16 @@ function contenders(cow, cLoop) {
       { name: '@reflink/reflink, 16 in flight', kind: 'node', run: listed((s, d, t) => inFlight(16, t.pairs(s, d), ([a, b]) => reflinkPkg.reflinkFile(a, b))) },
     )
   }
+  for (const n of TREE_THREADS) {
+    list.push({ name: `cowcopy copyDir (concurrency ${n})`, kind: 'cowcopy', tree: true, run: (s, d) => checked(cowcopy.copyDir(s, d, { concurrency: n })) })
+  }
   if (cLoop) {
     for (const threads of [1, 2]) {
       list.push({ name: `C loop, ${threads} thread${threads > 1 ? 's' : ''}`, kind: 'c', threads, run: (s, d, t) => t.cLoop(s, d, threads, true) })
     }
     list.push({ name: 'C loop, 1 thread, files only (directories and symlinks made untimed)', kind: 'c', floor: true, threads: 1, premade: true, run: (s, d, t) => t.cLoop(s, d, 1, false) })
   }
-  return list
+  return TREE_ONLY ? list.filter((c) => TREE_ONLY.test(c.name)) : list
 }
 
 function buildCLoop() {
@@ -156,7 +165,7 @@ async function benchDir(dir, cBin) {
 }
 
 async function main() {
-  const dirs = needTestMounts(['btrfs', 'xfs', 'ext4'])
+  const dirs = needTestMounts(TREE_FS)
   const cBin = buildCLoop()
   console.log(`\nA ${FILES}-file tree, median of ${ROUNDS} shuffled rounds; every contender makes the directories and symlinks inside its time but the last row. vs Node = the fastest Node peer's time / this time; vs C = the 1-thread C loop's; vs floor = the C loop's given its directories and symlinks (above 1: faster).\n`)
   console.log('| fs | contender | median ms | files/s | vs Node | vs C 1 thread | vs C floor |')

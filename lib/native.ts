@@ -43,6 +43,8 @@ export interface NativeBinding {
   setErrorFactory(
     make: (errno: number, reason: string | undefined, src: string, dest: string, syscall?: string) => Error,
   ): void
+  /** Registers (method code, bytes) => result for copyFile's promise. */
+  setResultFactory(make: (method: number, bytes: number) => { method: NativeMethod; bytes: number }): void
   /** Many pairs in one call; control: [cancel, bytes done, files done]. */
   copyFiles(
     srcs: PathArg[],

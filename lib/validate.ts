@@ -144,6 +144,21 @@ export function parseMode(mode: number, name: string): ParsedCopy {
   return p
 }
 
+/**
+ * The flag word for the commonest calls without building a ParsedCopy: no
+ * options, or a valid fs.copyFile numeric mode (the same word toFlags gives
+ * for parseMode's result). undefined for anything else: parse it.
+ */
+export function quickFlags(modeOrOptions: unknown): number | undefined {
+  if (modeOrOptions === undefined) return 0
+  if (typeof modeOrOptions !== 'number' || !Number.isInteger(modeOrOptions)) return undefined
+  if (modeOrOptions < 0 || modeOrOptions > KNOWN_FLAGS) return undefined
+  return (
+    (modeOrOptions & constants.COPYFILE_FICLONE_FORCE ? REFLINK_CODE.always : REFLINK_CODE.auto) |
+    (modeOrOptions & constants.COPYFILE_EXCL ? FLAG.NO_OVERWRITE : 0)
+  )
+}
+
 function optionalBoolean(o: Record<string, unknown>, key: string, name: string, fallback: boolean): boolean {
   const v = o[key]
   if (v === undefined) return fallback

@@ -43,13 +43,19 @@ Napi::Value CopyFileSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CopyRequest req;
   if (!read_request(info, req)) return env.Undefined();
-  if (info.Length() < 4 || !info[3].IsTypedArray() ||
-      info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[3].As<Napi::Float64Array>().ElementLength() < 3) {
+  // One napi_get_typedarray_info for type, length and data (the wrapper's
+  // three accessors asked three times: a profile showed it per file).
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  bool is_typed = false;
+  if (info.Length() < 4 || napi_is_typedarray(env, info[3], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, info[3], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_float64_array || length < 3) {
     Napi::TypeError::New(env, "cowcopy native: bad result array").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  double* out = info[3].As<Napi::Float64Array>().Data();
+  double* out = static_cast<double*>(data);
   CopyResult r;
   try {
     r = cowcopy::copy_file(req);
@@ -98,6 +104,13 @@ Napi::Value settle_value(Napi::Env env, CopyJob& job, bool& ok) {
   const CopyResult& r = job.result;
   if (r.err == 0) {
     ok = true;
+    // lib/ registers a factory: its object literal is cheaper than two
+    // property sets from here (each interns its key and changes the map).
+    const Napi::FunctionReference& make = env.GetInstanceData<cowcopy_napi::AddonData>()->make_result;
+    if (!make.IsEmpty()) {
+      return make.Call({Napi::Number::New(env, static_cast<double>(r.method)),
+                        Napi::Number::New(env, static_cast<double>(r.bytes))});
+    }
     Napi::Object o = Napi::Object::New(env);
     o.Set("method", cowcopy::method_name(r.method));
     o.Set("bytes", static_cast<double>(r.bytes));
@@ -167,6 +180,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copyFileSync", Napi::Function::New(env, CopyFileSync, "copyFileSync"));
   exports.Set("copyFile", Napi::Function::New(env, CopyFile, "copyFile"));
   exports.Set("setErrorFactory", Napi::Function::New(env, cowcopy_napi::SetErrorFactory, "setErrorFactory"));
+  exports.Set("setResultFactory", Napi::Function::New(env, cowcopy_napi::SetResultFactory, "setResultFactory"));
   cowcopy_napi::register_batch(env, exports);
   cowcopy_napi::register_range(env, exports);
   // Which sources this binary was built from (src-native/source-hash.js).

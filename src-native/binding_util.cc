@@ -29,14 +29,15 @@ bool read_string(const Napi::Value& v, std::string& out);
 }  // namespace
 
 bool read_path(const Napi::Value& v, std::string& out, const char* name) {
-  if (v.IsBuffer()) {
-    auto buf = v.As<Napi::Buffer<char>>();
-    out.assign(buf.Data(), buf.Length());
+  // A string first: the usual path, and one type check instead of two.
+  if (v.IsString()) {
+    if (!read_string(v, out)) return false;
     check_no_nul(v.Env(), out, name);
     return true;
   }
-  if (!v.IsString()) return false;
-  if (!read_string(v, out)) return false;
+  if (!v.IsBuffer()) return false;
+  auto buf = v.As<Napi::Buffer<char>>();
+  out.assign(buf.Data(), buf.Length());
   check_no_nul(v.Env(), out, name);
   return true;
 }
@@ -115,6 +116,15 @@ Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   info.Env().GetInstanceData<AddonData>()->make_error = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Value SetResultFactory(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsFunction()) {
+    Napi::TypeError::New(info.Env(), "cowcopy native: expected a function").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  info.Env().GetInstanceData<AddonData>()->make_result = Napi::Persistent(info[0].As<Napi::Function>());
   return info.Env().Undefined();
 }
 

@@ -60,9 +60,11 @@ int64_t* control_words(const Napi::Value& v, size_t words);
 // into a Node-style error, so promises settle with the final value.
 struct AddonData {
   Napi::FunctionReference make_error;
+  Napi::FunctionReference make_result;  // (method code, bytes) => copyFile's result
 };
 
 Napi::Value SetErrorFactory(const Napi::CallbackInfo& info);
+Napi::Value SetResultFactory(const Napi::CallbackInfo& info);
 
 // (errno, reason, src, dest, syscall) through the registered factory;
 // syscall nullptr: 'copyfile'. Paths as path_value gives them.

@@ -112,9 +112,9 @@ int check_existing(const DestDir& d, const struct stat& src_st, bool overwrite, 
   return 0;
 }
 
-int TempDest::open(const DestDir& d) {
+int TempDest::open(const DestDir& d, mode_t mode) {
   dir_ = &d;
-  int fd = retry_eintr([&] { return ::openat(d.fd(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600); });
+  int fd = retry_eintr([&] { return ::openat(d.fd(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode); });
   if (fd != -1) {
     fd_ = UniqueFd(fd);
     return 0;
@@ -124,7 +124,7 @@ int TempDest::open(const DestDir& d) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::string name = temp_name(d.base());
     fd = retry_eintr([&] {
-      return ::openat(d.fd(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+      return ::openat(d.fd(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
     });
     if (fd != -1) {
       fd_ = UniqueFd(fd);

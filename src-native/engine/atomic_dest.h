@@ -39,8 +39,10 @@ int check_existing(const DestDir& d, const struct stat& src_st, bool overwrite, 
 
 class TempDest {
  public:
-  // Opens the temporary file (0600) in `d`, which must outlive this object.
-  int open(const DestDir& d);
+  // Opens the temporary file in `d`, which must outlive this object, with
+  // `mode` (less the umask): 0600, or a final mode never more visible than
+  // the finished file will be (see copy_file.cc).
+  int open(const DestDir& d, mode_t mode = 0600);
   int fd() const { return fd_.get(); }
   // Puts the finished file in place under d.name(): renamed over it, or,
   // when `overwrite` is false, failing with EEXIST if a file appeared there

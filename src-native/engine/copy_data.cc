@@ -48,6 +48,7 @@ int clone_whole(DataState& state, bool dst_empty) {
     state.dst_known = true;
     state.dst_dev = static_cast<uint64_t>(st.st_dev);
     state.dst_ino = static_cast<uint64_t>(st.st_ino);
+    state.dst_mode = static_cast<uint32_t>(st.st_mode & 07777);
   } else {
     // Over an existing file the kernel keeps the old tail past the clone,
     // and no size read before or after can say how much a source changing

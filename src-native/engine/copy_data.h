@@ -18,10 +18,12 @@ struct DataState {
   uint64_t offset = 0;    // the source is in the destination up to here
   uint64_t src_size = 0;  // st_size when opened (a clone takes the whole file)
   Control control;
-  // The destination's identity, when a step already fstat-ed it (a clone
-  // into an empty file): the caller reuses it instead of asking again.
+  // The destination's identity and permission bits, when a step already
+  // fstat-ed it (a clone into an empty file): the caller reuses them instead
+  // of asking again.
   bool dst_known = false;
   uint64_t dst_dev = 0, dst_ino = 0;
+  uint32_t dst_mode = 0;  // st_mode & 07777
 };
 
 // 0 on success, else a positive errno, kNoProgress or ECANCELED. On failure

@@ -49,6 +49,9 @@ struct Target {
   bool empty = false;
   uint64_t size = 0;     // an existing destination's size when opened
   uint64_t blksize = 0;  // and its st_blksize
+  // Created with a mode others may open, for a clone (which fills it at
+  // once): a byte copy makes it private first (see prepare_for).
+  bool exposed = false;
 };
 
 int truncate_to(int fd, uint64_t size) {
@@ -60,6 +63,13 @@ int truncate_to(int fd, uint64_t size) {
 // existing destination intact when the clone turns out to be impossible.
 int prepare_for(Method m, Target& t) {
   if (m == Method::kClone) return 0;
+  if (t.exposed) {
+    // The clone did not happen: bytes will now arrive one write at a time,
+    // and no one else sees them before the last (the file is 0600 until
+    // finish_metadata gives it its mode, as one created 0600).
+    if (retry_eintr([&] { return ::fchmod(t.fd, 0600); }) == -1) return errno;
+    t.exposed = false;
+  }
   if (!t.empty) {
     if (int err = truncate_to(t.fd, 0)) return err;
     t.empty = true;
@@ -155,11 +165,12 @@ struct Dest {
 // A replacement through a temporary file: what is at the name is only
 // looked at (lstat, relative to its directory), never opened or followed.
 // `same`: it is the source itself, nothing to do.
-int open_replacement(const CopyRequest& req, const struct stat& src_st, Dest& dest, bool& same) {
+int open_replacement(const CopyRequest& req, const struct stat& src_st, mode_t create_mode, Dest& dest,
+                     bool& same) {
   if (int err = dest.dir.open(req.dest_dir, req.dest)) return err;
   if (int err = check_existing(dest.dir, src_st, req.overwrite, same)) return err;
   if (same) return 0;
-  if (int err = dest.temp.open(dest.dir)) return err;
+  if (int err = dest.temp.open(dest.dir, create_mode)) return err;
   dest.use_temp = true;
   dest.created = true;
   return 0;
@@ -175,34 +186,50 @@ CopyResult copy_file(const CopyRequest& req) {
   if (req.control.cancelled()) return fail(ECANCELED);
   const uint64_t src_dev = static_cast<uint64_t>(src_st.st_dev);
 
+  // A new file (or temporary file) is private (0600) until its data is
+  // complete. Created for a clone, which fills it in one step (empty, then
+  // whole), it gets its final mode at once, saving the fchmod, when it is
+  // then never more visible than the finished file will be: no
+  // setuid/setgid/sticky bit (those need the rules in finish_metadata), and
+  // its owner and group stay the copier's (no preserved ownership) with no
+  // ACL to come (no preserved xattrs: a copied ACL can give the owning group
+  // less than the group bits show). open() only takes away (the umask, a
+  // default ACL), never adds. Should the clone fall back to a byte copy, the
+  // file is made private first (prepare_for). Inside a directory that keeps
+  // others out (a tree copy's new directories) the final mode is always safe.
+  const mode_t final_mode = src_st.st_mode & 07777;
+  const bool create_final =
+      (final_mode & 07000) == 0 &&
+      (req.dest_dir_private ||
+       (!req.preserve.ownership && !req.preserve.xattrs && req.reflink != ReflinkMode::kNever &&
+        req.reflink != ReflinkMode::kCopyOnly));
+  const mode_t create_mode = create_final ? final_mode : 0600;
+  // Whether open() is known to have given exactly final_mode without
+  // looking: the batch binding read the umask (and checks it left the mode
+  // whole). Otherwise the fstat a clone makes anyway tells (below).
+  const bool umask_known_whole = req.dest_dir_private && create_final && (final_mode & ~req.umask) == final_mode;
+
   Dest dest;
   CopyResult result;
   struct stat dst_st = {};
   if (req.atomic) {
     bool same = false;
-    if (int err = open_replacement(req, src_st, dest, same)) return fail(err);
+    if (int err = open_replacement(req, src_st, create_mode, dest, same)) return fail(err);
     if (same) return result;  // Method::kNone
   } else {
-    // Private until complete: 0600, the source's mode at the end; unless
-    // the directory itself keeps others out, then the final mode at once
-    // (when the umask leaves it whole and no setuid/setgid/sticky bit needs
-    // the owner's fchmod).
-    const mode_t final_mode = src_st.st_mode & 07777;
-    const bool mode_at_create = req.dest_dir_private && (final_mode & 07000) == 0 &&
-                                (final_mode & ~req.umask) == final_mode;
     // A batch never opens an existing destination: exclusive create, else
     // a replacement through a temporary file.
     const bool open_existing = req.overwrite && !req.replace_by_rename;
-    int err = open_dest(req.dest_dir, req.dest.c_str(), O_WRONLY, mode_at_create ? final_mode : 0600,
-                        open_existing, req.dest_rules, dest.fd, dst_st, dest.created, reason);
+    int err = open_dest(req.dest_dir, req.dest.c_str(), O_WRONLY, create_mode, open_existing,
+                        req.dest_rules, dest.fd, dst_st, dest.created, reason);
     if (err == EEXIST && req.replace_by_rename && reason == nullptr) {
       bool same = false;
-      if ((err = open_replacement(req, src_st, dest, same))) return fail(err);
+      if ((err = open_replacement(req, src_st, create_mode, dest, same))) return fail(err);
       if (same) return result;  // Method::kNone
     } else if (err) {
       return fail(err, reason);
     }
-    dest.mode_set = mode_at_create && dest.created && !dest.use_temp;
+    dest.mode_set = umask_known_whole && dest.created && !dest.use_temp;
     // One file under two names (or a hard link): copying would truncate the
     // source before reading it. libuv's rule: succeed without touching data.
     if (!dest.created && src_st.st_dev == dst_st.st_dev && src_st.st_ino == dst_st.st_ino) {
@@ -222,6 +249,7 @@ CopyResult copy_file(const CopyRequest& req) {
   target.empty = dest.created;
   target.size = dest.created ? 0 : static_cast<uint64_t>(dst_st.st_size);
   target.blksize = dest.created ? 0 : static_cast<uint64_t>(dst_st.st_blksize);
+  target.exposed = dest.created && create_final && !req.dest_dir_private && (create_mode & 077) != 0;
   bool sparse = req.sparse && looks_sparse(src_st);
   // A batch skips a clone already found impossible between these two
   // devices, and remembers one that turns out so (never a passing error).
@@ -241,6 +269,9 @@ CopyResult copy_file(const CopyRequest& req) {
   if (req.remember && clone_not_available(clone_err) && known_dest_dev() != 0) {
     link_memory::drop(Rung::kClone, src_dev, dest_dev);
   }
+  // A clone into the new file fstat-ed it: when open() gave it exactly its
+  // final mode (the umask or a default ACL took nothing), no fchmod.
+  if (create_final && dest.created && state.dst_known && state.dst_mode == final_mode) dest.mode_set = true;
   if (err == 0) {
     err = finish_metadata(src.get(), dest.get(), src_st, req.preserve, dest.created, dest.mode_set);
   }

@@ -21,7 +21,11 @@ struct CopyRequest {
   int dest_dir = -100;  // AT_FDCWD
   // The destination's directory is out of others' reach until the caller is
   // done (a directory a tree copy created 0700): a new file may be created
-  // with its final mode at once, saving the fchmod.
+  // with its final mode at once even when ownership or xattrs are preserved,
+  // and with `umask` (read by the caller) the fchmod is known unneeded
+  // without looking. Elsewhere a new file gets its final mode at creation
+  // only when that is safe (copy_file.cc), and the fchmod is skipped when
+  // the clone's fstat shows the mode whole.
   bool dest_dir_private = false;
   mode_t umask = 022;  // with dest_dir_private: which mode bits open() strips
   ReflinkMode reflink = ReflinkMode::kAuto;
