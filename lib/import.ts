@@ -117,6 +117,12 @@ function parseEntries(entries: unknown): Parsed {
 // anything is created. One lstat per directory the entries need.
 async function checkNoSymlinks(destDir: string | Buffer, parsed: Parsed): Promise<void> {
   const root = Buffer.isBuffer(destDir) ? destDir : Buffer.from(destDir)
+  if (parsed.dirs.length === 0) return
+  try {
+    await fs.promises.lstat(root)
+  } catch {
+    return // a new destDir: nothing in it yet
+  }
   const missing: string[] = []
   for (const dir of parsed.dirs) {
     if (missing.some((m) => dir.startsWith(m + '/'))) continue

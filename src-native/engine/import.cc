@@ -66,10 +66,11 @@ struct ImportDir {
   UniqueFd fd;
   std::string path;  // for errors: dest_root/rel
   uint64_t dev = 0;
-  bool created = false;
+  bool created = false;   // made by this call: no one else can reach inside (see set_mode)
+  bool set_mode = false;  // the topmost made: 0700 until the end, then mkdir's mode
 
   ~ImportDir() {
-    if (!created || !fd.valid() || !state) return;
+    if (!set_mode || !fd.valid() || !state) return;
     const mode_t umask = state->opts.umask > 0777 ? 022 : state->opts.umask;
     const mode_t mode = 0777 & ~umask;
     if (retry_eintr([&] { return ::fchmod(fd.get(), mode); }) == -1) {
@@ -351,7 +352,12 @@ class Importer {
     node->parent = parent;
     node->path = join(parent->path, name);
     const int pfd = parent->fd.get();
-    if (retry_eintr([&] { return ::mkdirat(pfd, name.c_str(), 0700); }) == 0) {
+    // Inside a directory this call made (0700 until the end, or below one),
+    // no one else can reach in: a new directory there takes mkdir's mode at
+    // once, needs no freshness check and no fchmod. Elsewhere it is made 0700,
+    // checked, and given its mode once everything inside is placed.
+    const bool inside_ours = parent->created;
+    if (retry_eintr([&] { return ::mkdirat(pfd, name.c_str(), inside_ours ? 0777 : 0700); }) == 0) {
       node->created = true;
     } else if (errno != EEXIST) {
       return errno;
@@ -369,14 +375,18 @@ class Importer {
       return err;
     }
     node->fd = UniqueFd(fd);
-    if (node->created) {
+    if (node->created && !inside_ours) {
+      node->set_mode = true;
       if (int err = check_fresh_dir(fd)) {
         // Not ours (swapped in since mkdirat): nothing goes into it.
         if (err != kReplacedErr) remove_dir_if_ours(pfd, name.c_str(), fd);
         node->created = false;
+        node->set_mode = false;
         if (err == kReplacedErr) reason = kReplacedReason;
         return err;
       }
+    }
+    if (node->created) {
       node->dev = parent->dev;  // made on its parent's filesystem
       walker_stats_.dirs += 1;
     } else {
@@ -455,6 +465,7 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
       return fatal(err, err == kReplacedErr ? kReplacedReason : nullptr);
     }
     root->created = true;
+    root->set_mode = true;
   } else {
     if (int err = make_root(dest_root, root->created)) return fatal(err);
     const int nofollow = root->created ? O_NOFOLLOW : 0;
@@ -464,9 +475,11 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
       return fatal(err, err == ENOTDIR ? "destination is not a directory" : nullptr);
     }
     root->fd = UniqueFd(fd);
+    root->set_mode = root->created;
     if (int err = root->created ? check_fresh_dir(fd) : 0) {
       if (err != kReplacedErr) remove_dir_if_ours(AT_FDCWD, dest_root.c_str(), fd);
       root->created = false;
+      root->set_mode = false;
       return fatal(err, err == kReplacedErr ? kReplacedReason : nullptr);
     }
   }
@@ -476,6 +489,7 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
     if (opts.stage) remove_tree(parent.get(), staged.c_str());
     else if (root->created) remove_dir_if_ours(AT_FDCWD, dest_root.c_str(), root->fd.get());
     root->created = false;
+    root->set_mode = false;
     return fatal(err);
   }
   root->dev = static_cast<uint64_t>(root_st.st_dev);

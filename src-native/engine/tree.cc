@@ -454,7 +454,9 @@ class Tree {
       return nullptr;
     }
     node->dst = UniqueFd(fd);
-    if (int err = node->created ? check_fresh_dir(fd) : 0) {
+    // Inside a directory this call made (0700 until its contents are done)
+    // no one else could have swapped one in: checked only below others'.
+    if (int err = node->created && !p.parent->created ? check_fresh_dir(fd) : 0) {
       // Not ours: nothing of the source's goes on it, and it stays. A check
       // that could not be made: the directory we made goes again.
       if (err != kReplacedErr) remove_dir_if_ours(dirfd, p.name.c_str(), fd);
