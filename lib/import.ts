@@ -6,6 +6,7 @@ import * as fs from 'node:fs'
 import { AbortError, invalidArgType, invalidArgValue, systemError } from './errors'
 import { native } from './native'
 import { flagsOf, parseBatch, supervise, type BatchOptions, type BatchResult, type BatchResultBuffer } from './batch'
+import type { BufferInstance } from './global-types'
 import { toPath, type PathLike } from './validate'
 
 export interface ImportOptions extends BatchOptions {
@@ -42,7 +43,7 @@ export interface ImportResultBuffer extends BatchResultBuffer {
 }
 
 /** Entries: a Map of relative path -> source, or any iterable of [relPath, src] pairs. */
-export type ImportEntries = ReadonlyMap<string, PathLike> | Iterable<readonly [string | Buffer, PathLike]>
+export type ImportEntries = ReadonlyMap<string, PathLike> | Iterable<readonly [string | BufferInstance, PathLike]>
 
 const SLASH = 0x2f
 const DOT = 0x2e

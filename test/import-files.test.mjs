@@ -168,13 +168,16 @@ onFs(t, 'xfs', 'hardlinks: the store inode, never for setuid files or FIFOs', as
   for (const [rel, src] of entries) {
     t.equal(fs.statSync(path.join(dest, rel)).ino, fs.statSync(src).ino, `${rel} is the store's inode`)
   }
-  // A symlink as the source (a caller's path): its target is linked.
+  // A store file that is a symlink is refused by every rung, never followed:
+  // whoever writes the store could point it at a file the caller can read.
   const target = [...entries.values()][1]
   fs.symlinkSync(target, path.join(dir, 'link-src'))
-  const viaLink = await importFiles(dest, [['via-link', path.join(dir, 'link-src')]], { link: ['hardlink'] })
-  t.equal(viaLink.methods.hardlink, 1)
-  t.ok(fs.lstatSync(path.join(dest, 'via-link')).isFile())
-  t.equal(fs.statSync(path.join(dest, 'via-link')).ino, fs.statSync(target).ino)
+  for (const link of [['hardlink'], ['hardlink', 'clone', 'copy'], ['copy']]) {
+    const viaLink = await importFiles(dest, [['via-link', path.join(dir, 'link-src')]], { link })
+    t.equal(viaLink.files, 0, `${link}: not placed`)
+    t.equal(viaLink.errors[0]?.error.code, 'ELOOP', `${link}: ELOOP`)
+    t.notOk(fs.existsSync(path.join(dest, 'via-link')), 'nothing at the name')
+  }
   // setuid: another name for it would carry the privilege: copied instead.
   const suid = path.join(dir, 'suid')
   fs.writeFileSync(suid, '#!/bin/sh\n')
@@ -188,7 +191,7 @@ onFs(t, 'xfs', 'hardlinks: the store inode, never for setuid files or FIFOs', as
     'the mode copyFile gives it')
   const onlyLink = await importFiles(dest, [['suid2', suid]], { link: ['hardlink'] })
   t.equal(onlyLink.files, 0)
-  t.match(onlyLink.errors[0].error, { code: 'EINVAL', message: /not a regular file \(not linked\)/ })
+  t.match(onlyLink.errors[0].error, { code: 'EPERM', message: /setuid, setgid or has file capabilities \(not linked\)/ })
   t.notOk(fs.existsSync(path.join(dest, 'suid2')), 'nothing left')
   // A FIFO: never linked, never opened for blocking.
   const fifo = path.join(dir, 'fifo')
@@ -236,7 +239,7 @@ t.test('across devices: each unavailable rung is tried once, then remembered', a
     t.same(r.errors, [])
   }
   const calls = fs.readFileSync(log, 'utf8').split('\n')
-  const links = calls.filter((l) => /linkat\(.*store.*EXDEV/.test(l))
+  const links = calls.filter((l) => /linkat\(.*EXDEV/.test(l))
   const clones = calls.filter((l) => /ioctl\(\d+, (FICLONE|BTRFS_IOC_CLONE)\b/.test(l))
   t.equal(links.length, 1, 'one linkat across the devices in three imports of 50 files')
   t.equal(clones.length, 1, 'one FICLONE across the devices in three imports of 50 files')

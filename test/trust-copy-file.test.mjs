@@ -405,14 +405,14 @@ onFs(t, 'xfs', 'a failed close removes the created file, never the one now at it
 // ---------------------------------------------------------------------------
 // 3 and 7/8, engine side: replace_by_rename and the OpenRules, from C++ with
 // no binding in the way (test/engine/copy_file_test.cc).
-const ENGINE = ['copy_file', 'open_path', 'copy_data', 'fallback', 'sparse', 'preserve', 'atomic_dest']
+const ENGINE = ['copy_file', 'open_path', 'copy_data', 'fallback', 'sparse', 'preserve', 'atomic_dest', 'ladder']
 let engineBin = null
 function engineTest(t) {
   if (engineBin) return engineBin
   const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cowcopy-engine-'))
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
   engineBin = path.join(dir, 'copy_file_test')
-  execFileSync('g++', ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-D_FILE_OFFSET_BITS=64', '-o', engineBin,
+  execFileSync('g++', ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-D_FILE_OFFSET_BITS=64', '-pthread', '-o', engineBin,
     path.join(root, 'test/engine/copy_file_test.cc'),
     ...ENGINE.map((f) => path.join(root, `src-native/engine/${f}.cc`))])
   return engineBin

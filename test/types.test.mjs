@@ -13,6 +13,13 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const tool = (spec) => execFileSync('bash', [path.join(root, 'test', 'fixtures', 'tool.sh'), spec], { encoding: 'utf8' }).trim()
 
 const USER = `import { copyFile, reflink, copyDir, cloneRange, native, nativeLoadError, constants, type CopyResult, type BatchResult, type PathLike, type DirEntry, type BatchResultBuffer, type SystemError } from 'cowcopy'
+import { importFiles, type ImportResult, type LinkMethod } from 'cowcopy'
+const ladder: LinkMethod[] = ['clone', 'hardlink', 'copy']
+const imp: Promise<ImportResult> = importFiles('dest', new Map([['a/b.js', 'store/x']]), { link: ladder, marker: 'a/b.js', stage: true })
+const existing = (x: ImportResult): number => x.existing + x.methods.hardlink
+void imp; void existing
+// @ts-expect-error: 'symlink' is not a rung of the ladder
+importFiles('d', [['a', 'b']], { link: ['symlink'] })
 const keep = (rel: string, e: DirEntry): boolean => e.isDirectory() && rel !== ''
 const firstBytes = (x: BatchResultBuffer): number | undefined => x.errors[0]?.src.byteLength
 const where = (e: SystemError): string | undefined => (typeof e.path === 'string' ? e.path : undefined)

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -136,17 +137,26 @@ int TempDest::open(const DestDir& d, mode_t mode) {
   return EEXIST;
 }
 
-int TempDest::link_anonymous(const char* to) {
+int link_fd(int fd, int dir, const char* name) {
+  // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; without it the kernel says
+  // ENOENT, and the /proc/self/fd link (a path walk through procfs: slower)
+  // does the same for anyone. Which one works is learnt once.
+  static std::atomic<int> empty_path_works{1};
+  const bool tried = empty_path_works.load(std::memory_order_relaxed) != 0;
+  if (tried) {
+    if (retry_eintr([&] { return ::linkat(fd, "", dir, name, AT_EMPTY_PATH); }) == 0) return 0;
+    if (errno != ENOENT) return errno;
+  }
   char proc[64];
-  std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd_.get());
-  auto via_proc = [&] { return ::linkat(AT_FDCWD, proc, dir_->fd(), to, AT_SYMLINK_FOLLOW); };
-  if (retry_eintr(via_proc) == 0) return 0;
-  int err = errno;
-  // Without /proc, AT_EMPTY_PATH does the same for a privileged caller.
-  auto by_fd = [&] { return ::linkat(fd_.get(), "", dir_->fd(), to, AT_EMPTY_PATH); };
-  if (err == ENOENT && retry_eintr(by_fd) == 0) return 0;
-  return err;
+  std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  if (retry_eintr([&] { return ::linkat(AT_FDCWD, proc, dir, name, AT_SYMLINK_FOLLOW); }) == 0) {
+    if (tried) empty_path_works.store(0, std::memory_order_relaxed);
+    return 0;
+  }
+  return errno;
 }
+
+int TempDest::link_anonymous(const char* to) { return link_fd(fd_.get(), dir_->fd(), to); }
 
 // close() may be the first to report a failed write-back (NFS, FUSE, quota):
 // the filesystem's flush runs at every close of the open file, so closing a
@@ -158,12 +168,12 @@ int TempDest::flush_check() {
   return ::close(dup) == 0 ? 0 : errno;
 }
 
-int TempDest::publish(bool overwrite, bool sync_dir, const char*& reason) {
+int TempDest::publish(bool overwrite, bool sync_dir, const char*& reason, bool flush) {
   const int dir = dir_->fd();
   const char* dest = dir_->name();
   int err = 0;
   if (named_.empty()) {
-    if ((err = flush_check())) return err;
+    if (flush && (err = flush_check())) return err;
     if (!overwrite) {
       // linkat() refuses an existing name atomically: the file appears
       // complete under its own name, and no temporary name ever exists.

@@ -44,12 +44,16 @@ class TempDest {
   // the finished file will be (see copy_file.cc).
   int open(const DestDir& d, mode_t mode = 0600);
   int fd() const { return fd_.get(); }
+  // An O_TMPFILE: no name anyone could open until publish().
+  bool anonymous() const { return named_.empty(); }
   // Puts the finished file in place under d.name(): renamed over it, or,
   // when `overwrite` is false, failing with EEXIST if a file appeared there
   // meanwhile. Closes the file. `sync_dir`: fsync the directory afterwards so
   // the name is durable; if only that fails, the destination is in place and
   // `reason` says so.
-  int publish(bool overwrite, bool sync_dir, const char*& reason);
+  // `flush`: close a duplicate first, so a failed write-back (NFS, quota)
+  // surfaces before the file is visible; a clone wrote no data to flush.
+  int publish(bool overwrite, bool sync_dir, const char*& reason, bool flush = true);
   // Drops the temporary file (called for every failure and abort).
   void discard();
   ~TempDest() { discard(); }
@@ -61,6 +65,11 @@ class TempDest {
   UniqueFd fd_;
   std::string named_;  // the temporary's name, when not anonymous (or once linked)
 };
+
+// Gives the open file `fd` the name `name` in `dir`, by the descriptor (never
+// a path resolved again): AT_EMPTY_PATH where the caller may, else its
+// /proc/self/fd link. 0 or an errno.
+int link_fd(int fd, int dir, const char* name);
 
 // The reason given when the directory fsync after a successful rename fails.
 extern const char* const kDirSyncReason;

@@ -168,7 +168,10 @@ struct Dest {
 int open_replacement(const CopyRequest& req, const struct stat& src_st, mode_t create_mode, Dest& dest,
                      bool& same) {
   if (int err = dest.dir.open(req.dest_dir, req.dest)) return err;
-  if (int err = check_existing(dest.dir, src_st, req.overwrite, same)) return err;
+  same = false;
+  if (!req.dest_dir_fresh) {
+    if (int err = check_existing(dest.dir, src_st, req.overwrite, same)) return err;
+  }
   if (same) return 0;
   if (int err = dest.temp.open(dest.dir, create_mode)) return err;
   dest.use_temp = true;
@@ -201,8 +204,9 @@ CopyResult copy_file(const CopyRequest& req) {
   const bool create_final =
       (final_mode & 07000) == 0 &&
       (req.dest_dir_private ||
-       (!req.preserve.ownership && !req.preserve.xattrs && req.reflink != ReflinkMode::kNever &&
-        req.reflink != ReflinkMode::kCopyOnly));
+       (!req.preserve.ownership && !req.preserve.xattrs &&
+        // (an atomic copy's O_TMPFILE is invisible until complete, whatever moves the data)
+        (req.atomic || (req.reflink != ReflinkMode::kNever && req.reflink != ReflinkMode::kCopyOnly))));
   const mode_t create_mode = create_final ? final_mode : 0600;
   // Whether open() is known to have given exactly final_mode without
   // looking: the batch binding read the umask (and checks it left the mode
@@ -249,7 +253,8 @@ CopyResult copy_file(const CopyRequest& req) {
   target.empty = dest.created;
   target.size = dest.created ? 0 : static_cast<uint64_t>(dst_st.st_size);
   target.blksize = dest.created ? 0 : static_cast<uint64_t>(dst_st.st_blksize);
-  target.exposed = dest.created && create_final && !req.dest_dir_private && (create_mode & 077) != 0;
+  target.exposed = dest.created && create_final && !req.dest_dir_private && (create_mode & 077) != 0 &&
+                   !(dest.use_temp && dest.temp.anonymous());
   bool sparse = req.sparse && looks_sparse(src_st);
   // A batch skips a clone already found impossible between these two
   // devices, and remembers one that turns out so (never a passing error).
@@ -266,7 +271,11 @@ CopyResult copy_file(const CopyRequest& req) {
   }
   int clone_err = 0;
   int err = fill(mode, sparse, state, target, result.method, clone_err);
-  if (req.remember && clone_not_available(clone_err) && known_dest_dev() != 0) {
+  // The clone's answer: passed over in the chain, or the last word of a
+  // clone-only rung ('always' in a ladder).
+  const int clone_answer = clone_err != 0 ? clone_err : (result.method == Method::kClone ? err : 0);
+  if (req.remember && clone_not_available(clone_answer) &&
+      !clone_failure_is_per_file(src.get(), dest.get(), clone_answer) && known_dest_dev() != 0) {
     link_memory::drop(Rung::kClone, src_dev, dest_dev);
   }
   // A clone into the new file fstat-ed it: when open() gave it exactly its
@@ -280,7 +289,7 @@ CopyResult copy_file(const CopyRequest& req) {
   if (err == 0 && req.control.cancelled()) err = ECANCELED;
 
   if (dest.use_temp) {
-    if (err == 0) err = dest.temp.publish(req.overwrite, req.fsync, result.reason);
+    if (err == 0) err = dest.temp.publish(req.overwrite, req.fsync, result.reason, result.method != Method::kClone);
     if (err != 0) dest.temp.discard();
   } else if (err != 0) {
     if (dest.created) remove_if_ours(req.dest_dir, req.dest.c_str(), dest.fd.get());

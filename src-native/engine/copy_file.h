@@ -45,6 +45,9 @@ struct CopyRequest {
   // puts in its place, so a failed file keeps its old content and a symlink
   // at the name is replaced, not followed.
   bool replace_by_rename = false;
+  // dest_dir was made by this call and holds only what it placed (each name
+  // once): an atomic copy need not look for an existing destination first.
+  bool dest_dir_fresh = false;
   // Batches: the order of ways to place the file (importFiles, copyDir,
   // copyFiles with `link`; place_file walks it, copy_file ignores it), and
   // whether rungs found unavailable between two devices are remembered for

@@ -38,7 +38,7 @@ static bool clone_unavailable(int err) {
     case EACCES:
     case ETXTBSY:     // destination is a swap file
     case EAGAIN:      // passing: this file is copied instead (never
-    case ENOMEM:      // remembered as "no clones here": ladder.cc)
+                      // remembered as "no clones here": ladder.cc)
       return true;
     default:
       return false;

@@ -1,9 +1,9 @@
 // import_files: like pnpm's package importer, in one call. The entries are
 // sorted by directory, so one walker makes each directory once, relative to
-// its parent's descriptor (mkdirat 0700, then opened with O_NOFOLLOW: a
+// its parent's descriptor (mkdirat, then opened with O_NOFOLLOW: a
 // symlink already in the destination is never followed), and hands the
 // files of each directory to the copy threads in chunks. Every directory
-// made stays 0700 until everything inside it is placed; the marker entry is
+// is placed atomically (never partial under its name); the marker entry is
 // placed after all others, and only when they all are.
 #include "import.h"
 
@@ -57,17 +57,18 @@ const char* const kFileInWay = "a file is in the way of a directory";
 const char* const kMarkerNotPlaced = "marker not placed: another entry failed";
 const char* const kStageExists = "destination exists (stage: true builds a new directory and renames it there)";
 
-// A destination directory, open while anything in it is pending. One this
-// call made is 0700 until the last reference goes: then it gets the mode a
-// plain mkdir would have given it (0777 less the umask).
+// A destination directory, open while anything in it is pending. Made with
+// mkdir's mode (0777 less the umask): every file in it appears complete or
+// not at all, so nothing needs hiding. Only a staged root is 0700 until the
+// last reference goes (set_mode), then gets that mode before the rename.
 struct ImportDir {
   BatchState* state = nullptr;
   std::shared_ptr<ImportDir> parent;
   UniqueFd fd;
   std::string path;  // for errors: dest_root/rel
   uint64_t dev = 0;
-  bool created = false;   // made by this call: no one else can reach inside (see set_mode)
-  bool set_mode = false;  // the topmost made: 0700 until the end, then mkdir's mode
+  bool created = false;   // made by this call
+  bool set_mode = false;  // a staged root: 0700 until the end, then mkdir's mode
 
   ~ImportDir() {
     if (!set_mode || !fd.valid() || !state) return;
@@ -116,43 +117,71 @@ std::string join(const std::string& a, const std::string& b) {
 }
 
 // Removes a staged tree this call made (its directories are 0700 and ours:
-// nobody else put anything in them), never following a symlink.
+// nobody else put anything in them), never following a symlink. Depth first
+// without recursion (a relPath may nest thousands of directories: a worker
+// thread's stack must not pay per level), one descriptor per level held.
+// False when something could not be removed (it stays; nothing loops).
 bool remove_tree(int parent, const char* name) {
-  int fd = retry_eintr([&] { return ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); });
-  if (fd != -1) {
-    alignas(8) char buf[8192];
-    // Entries go while the directory is listed: list it again until a pass
-    // finds nothing left to remove (or removes nothing: then give up, the
-    // final rmdir fails and the directory stays).
-    for (bool removed = true; removed;) {
-      removed = false;
-      if (::lseek(fd, 0, SEEK_SET) == -1) break;
-      for (;;) {
-        long n = retry_eintr([&] { return ::syscall(SYS_getdents64, fd, buf, sizeof buf); });
+  struct Level {
+    int fd;
+    std::string name;  // in the level above (or in `parent`)
+  };
+  std::vector<Level> stack;
+  std::unique_ptr<char[]> buf(new (std::nothrow) char[8192]);
+  bool ok = buf != nullptr;
+  try {
+    if (ok) {
+      int fd = retry_eintr([&] { return ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); });
+      if (fd != -1) stack.push_back(Level{fd, name});
+    }
+    while (ok && !stack.empty()) {
+      const int cur = stack.back().fd;
+      bool descended = false;
+      bool removed = false;
+      if (::lseek(cur, 0, SEEK_SET) == -1) ok = false;
+      while (ok && !descended) {
+        long n = retry_eintr([&] { return ::syscall(SYS_getdents64, cur, buf.get(), 8192); });
         if (n <= 0) break;
-        for (long off = 0; off < n;) {
-          auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+        for (long off = 0; off < n && !descended;) {
+          auto* d = reinterpret_cast<struct dirent64*>(buf.get() + off);
           off += d->d_reclen;
           const char* child = d->d_name;
           if (child[0] == '.' && (child[1] == 0 || (child[1] == '.' && child[2] == 0))) continue;
-          int rc = retry_eintr([&] { return ::unlinkat(fd, child, 0); });
-          if (rc == -1 && (errno == EISDIR || errno == EPERM)) {
-            rc = remove_tree(fd, child) ? 0 : -1;
+          if (retry_eintr([&] { return ::unlinkat(cur, child, 0); }) == 0) {
+            removed = true;
+          } else if (errno == EISDIR || errno == EPERM) {
+            int fd = retry_eintr([&] { return ::openat(cur, child, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); });
+            if (fd == -1) {
+              ok = false;
+              break;
+            }
+            stack.push_back(Level{fd, child});
+            descended = true;
           }
-          if (rc == 0) removed = true;
         }
       }
+      if (!ok || descended || removed) continue;  // (removed: list again from the start)
+      // Empty, or only entries that would not go: this level is done.
+      Level done = std::move(stack.back());
+      stack.pop_back();
+      ::close(done.fd);
+      const int above = stack.empty() ? parent : stack.back().fd;
+      if (retry_eintr([&] { return ::unlinkat(above, done.name.c_str(), AT_REMOVEDIR); }) == -1) ok = false;
+      if (stack.empty()) return ok;
     }
-    ::close(fd);
+  } catch (...) {
+    ok = false;
   }
-  return retry_eintr([&] { return ::unlinkat(parent, name, AT_REMOVEDIR); }) == 0;
+  for (const Level& l : stack) ::close(l.fd);
+  if (ok) return retry_eintr([&] { return ::unlinkat(parent, name, AT_REMOVEDIR); }) == 0;
+  return false;
 }
 
-// mkdir -p for the destination root's ancestors (0777 less the umask, as
-// mkdir -p), the root itself 0700 until the end. `created`: the root is new.
+// mkdir -p for the destination root and its ancestors (0777 less the umask,
+// as mkdir -p). `created`: the root is new.
 int make_root(const std::string& path, bool& created, int depth = 0) {
   created = false;
-  if (retry_eintr([&] { return ::mkdir(path.c_str(), depth == 0 ? 0700 : 0777); }) == 0) {
+  if (retry_eintr([&] { return ::mkdir(path.c_str(), 0777); }) == 0) {
     created = true;
     return 0;
   }
@@ -224,9 +253,7 @@ class Importer {
       state_.add_error(e.second, join(dest_root_, e.first), ECANCELED, kMarkerNotPlaced);
       return;
     }
-    CopyRequest req = request();
-    req.atomic = true;  // complete under its name, or not there
-    req.replace_by_rename = false;
+    CopyRequest req = request();  // atomic, as every entry
     Chunk chunk{dir, {static_cast<size_t>(opts_.marker)}};
     place_chunk(chunk, req, walker_stats_);
   }
@@ -247,16 +274,25 @@ class Importer {
  private:
   // The destination leaf is never followed nor opened when it exists
   // (replaced by rename, or kept); the source is the caller's path.
+  // A store file that is a symlink is refused (ELOOP), never followed: whoever
+  // can write the store could point it at a file the caller can read and
+  // the destination's readers cannot (DESIGN principle 8).
   CopyRequest request() const {
+    // Every file is placed atomically (an O_TMPFILE linked under its name
+    // once complete): a killed or failed import never leaves a partial file
+    // that a later import with overwrite: false would keep as "existing".
     CopyRequest req = state_.file_request();
+    req.src_rules.nofollow = true;
     req.dest_rules.nofollow = true;
+    req.atomic = true;
+    req.replace_by_rename = false;
     return req;
   }
 
   void place_chunk(Chunk& chunk, CopyRequest& req, LocalStats& local) {
     req.dest_dir = chunk.dir->fd.get();
     req.dest_dev = chunk.dir->dev;
-    req.dest_dir_private = chunk.dir->created;
+    req.dest_dir_fresh = chunk.dir->created;  // only what this call placed is in it
     for (size_t idx : chunk.items) {
       if (state_.should_stop()) return;
       const auto& e = entries_[idx];
@@ -352,12 +388,12 @@ class Importer {
     node->parent = parent;
     node->path = join(parent->path, name);
     const int pfd = parent->fd.get();
-    // Inside a directory this call made (0700 until the end, or below one),
-    // no one else can reach in: a new directory there takes mkdir's mode at
-    // once, needs no freshness check and no fchmod. Elsewhere it is made 0700,
-    // checked, and given its mode once everything inside is placed.
-    const bool inside_ours = parent->created;
-    if (retry_eintr([&] { return ::mkdirat(pfd, name.c_str(), inside_ours ? 0777 : 0700); }) == 0) {
+    // Inside a directory this call made that others cannot write (the
+    // umask took their write bits), nobody could have swapped another one
+    // in between mkdirat and openat: no freshness check there.
+    const mode_t um = state_.opts.umask;
+    const bool inside_ours = parent->created && um <= 0777 && (um & 022) == 022;
+    if (retry_eintr([&] { return ::mkdirat(pfd, name.c_str(), 0777); }) == 0) {
       node->created = true;
     } else if (errno != EEXIST) {
       return errno;
@@ -376,12 +412,10 @@ class Importer {
     }
     node->fd = UniqueFd(fd);
     if (node->created && !inside_ours) {
-      node->set_mode = true;
-      if (int err = check_fresh_dir(fd)) {
+      if (int err = check_fresh_dir(fd, false)) {
         // Not ours (swapped in since mkdirat): nothing goes into it.
         if (err != kReplacedErr) remove_dir_if_ours(pfd, name.c_str(), fd);
         node->created = false;
-        node->set_mode = false;
         if (err == kReplacedErr) reason = kReplacedReason;
         return err;
       }
@@ -475,11 +509,9 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
       return fatal(err, err == ENOTDIR ? "destination is not a directory" : nullptr);
     }
     root->fd = UniqueFd(fd);
-    root->set_mode = root->created;
-    if (int err = root->created ? check_fresh_dir(fd) : 0) {
+    if (int err = root->created ? check_fresh_dir(fd, false) : 0) {
       if (err != kReplacedErr) remove_dir_if_ours(AT_FDCWD, dest_root.c_str(), fd);
       root->created = false;
-      root->set_mode = false;
       return fatal(err, err == kReplacedErr ? kReplacedReason : nullptr);
     }
   }

@@ -1,11 +1,15 @@
 #include "ladder.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -67,6 +71,17 @@ void reset() {
 
 }  // namespace link_memory
 
+bool clone_failure_is_per_file(int src, int dst, int err) {
+  if (err != EINVAL) return false;
+  // btrfs refuses (EINVAL) a clone between files whose NOCOW/NODATASUM
+  // flags differ: a property of these files (chattr +C), not of the devices.
+  for (int fd : {src, dst}) {
+    int flags = 0;
+    if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_NOCOW_FL) != 0) return true;
+  }
+  return false;
+}
+
 bool clone_not_available(int err) {
   switch (err) {
     case EOPNOTSUPP:
@@ -87,10 +102,10 @@ namespace {
 // A clone rung that failed this way hands the file to the next rung.
 // Remembered or not is clone_not_available's business.
 bool clone_passes_on(int err) {
-  return clone_not_available(err) || err == EAGAIN || err == ENOMEM || err == EBADF || err == ETXTBSY;
+  return clone_not_available(err) || err == EAGAIN || err == EBADF || err == ETXTBSY;
 }
 
-const char* const kNotRegularLinkReason = "source is not a regular file (not linked)";
+const char* const kPrivilegedReason = "source is setuid, setgid or has file capabilities (not linked)";
 
 // The source's device, for the memory: its fstat (following a symlink unless
 // the request forbids it). 0 when it cannot be known.
@@ -108,15 +123,23 @@ uint64_t dest_dev(const CopyRequest& req, const DestDir& dir) {
   return sys_fstat(dir.fd(), &st) == 0 ? static_cast<uint64_t>(st.st_dev) : 0;
 }
 
+// Whether a file carries privilege a new name would hand on: setuid/setgid,
+// or file capabilities (security.capability, on an executable). Such a file
+// goes to the copy rungs, which drop both (copyFile's rule).
+bool privileged(int fd, const struct stat& st) {
+  if ((st.st_mode & 06000) != 0) return true;
+  if ((st.st_mode & 0111) == 0) return false;
+  return ::fgetxattr(fd, "security.capability", nullptr, 0) >= 0;
+}
+
 // The hardlink rung. `next`: this rung cannot place this file, the next
 // rung may (the result's err says why, for when no rung is left).
 //
-// linkat() by name: following a symlink at the source leaf only when the
-// request allows it (a caller's path; never in a tree walk). What was linked
-// is then looked at under its new name, which is ours: it must be a regular
-// file without setuid/setgid (another name for such a file would hand its
-// privilege to wherever the destination is), and, from a listing, the
-// listed inode. Anything else is unlinked again.
+// The source is opened as every copy opens it (open_regular: a regular file,
+// without blocking, O_NOFOLLOW and the listed inode where the request says),
+// checked -- no setuid/setgid, no file capabilities -- and that very inode is
+// linked by its descriptor: a name swapped between the check and the link
+// changes nothing, and no privileged file ever gets a second name.
 CopyResult hardlink(const CopyRequest& req, bool& next) {
   CopyResult r;
   r.method = Method::kHardlink;
@@ -125,92 +148,77 @@ CopyResult hardlink(const CopyRequest& req, bool& next) {
     r.err = ECANCELED;
     return r;
   }
+  UniqueFd src;
+  struct stat st;
+  const char* reason = nullptr;
+  if ((r.err = open_regular(req.src_dir, req.src.c_str(), O_RDONLY, req.src_rules, src, st, reason))) {
+    r.reason = reason;
+    return r;
+  }
+  r.src_dev = static_cast<uint64_t>(st.st_dev);
   DestDir dir;
   if ((r.err = dir.open(req.dest_dir, req.dest))) return r;
-  if (req.remember && link_memory::any()) {
-    uint64_t s = source_dev(req);
-    if (s != 0 && link_memory::dropped(Rung::kHardlink, s, dest_dev(req, dir))) {
-      next = true;
-      r.err = EXDEV;
-      return r;
-    }
+  const uint64_t s = static_cast<uint64_t>(st.st_dev);
+  if (req.remember && link_memory::any() && link_memory::dropped(Rung::kHardlink, s, dest_dev(req, dir))) {
+    next = true;
+    r.err = EXDEV;
+    return r;
   }
-  const int follow = req.src_rules.nofollow ? 0 : AT_SYMLINK_FOLLOW;
-  auto link_to = [&](const char* name) {
-    return retry_eintr([&] { return ::linkat(req.src_dir, req.src.c_str(), dir.fd(), name, follow); });
-  };
+  if (privileged(src.get(), st)) {
+    next = true;
+    r.err = EPERM;
+    r.reason = kPrivilegedReason;
+    return r;
+  }
   std::string temp;  // a replacement is linked beside the name, then renamed over it
-  int rc = link_to(dir.name());
-  if (rc == -1 && errno == EEXIST) {
+  int err = link_fd(src.get(), dir.fd(), dir.name());
+  if (err == EEXIST) {
     struct stat there;
-    if (sys_fstatat(dir.fd(), dir.name(), &there, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(there.st_mode)) {
-      r.err = EISDIR;
-      return r;
-    }
-    if (!req.overwrite) {
+    if (sys_fstatat(dir.fd(), dir.name(), &there, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (S_ISDIR(there.st_mode)) {
+        r.err = EISDIR;
+        return r;
+      }
+      if (!req.overwrite) {
+        r.err = EEXIST;
+        return r;
+      }
+      if (there.st_dev == st.st_dev && there.st_ino == st.st_ino) {
+        r.bytes = static_cast<uint64_t>(st.st_size);  // already a name of the source
+        return r;
+      }
+    } else if (!req.overwrite) {
       r.err = EEXIST;
       return r;
     }
     for (int attempt = 0; attempt < 8; ++attempt) {
       temp = temp_name(dir.base());
-      if ((rc = link_to(temp.c_str())) == 0 || errno != EEXIST) break;
+      if ((err = link_fd(src.get(), dir.fd(), temp.c_str())) != EEXIST) break;
     }
-    if (rc == -1) temp.clear();
+    if (err != 0) temp.clear();
   }
-  if (rc == -1) {
-    r.err = errno;
-    if (r.err == EMLINK) {
-      next = true;  // this file has all the links it may have: this file only
-    } else if (r.err == EXDEV || r.err == EPERM) {
-      // EPERM is also linkat's answer for a directory, which is no reason
-      // to give up links between these devices: the next rung reports it.
-      struct stat st;
-      uint64_t s = source_dev(req, &st);
-      if (req.remember && s != 0 && S_ISREG(st.st_mode)) {
+  if (err != 0) {
+    r.err = err;
+    if (err == EMLINK) {
+      next = true;  // this file has all the names it may have: this file only
+    } else if (err == EXDEV || err == EPERM) {
+      // EPERM is the filesystem refusing links only when protected_hardlinks
+      // cannot be the reason: the caller owns the file. Otherwise it is this
+      // file's answer (another user's file), and one such file must not turn
+      // hardlinks off for every other.
+      if (req.remember && (err == EXDEV || st.st_uid == ::geteuid())) {
         if (uint64_t d = dest_dev(req, dir)) link_memory::drop(Rung::kHardlink, s, d);
       }
       next = true;
     }
     return r;
   }
-  const char* placed = temp.empty() ? dir.name() : temp.c_str();
-  struct stat st;
-  if (sys_fstatat(dir.fd(), placed, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-    // Unproved, so not kept: the name is the one linkat made an instant ago
-    // (another name for some file: removing it loses no data).
+  if (!temp.empty() && retry_eintr([&] { return ::renameat(dir.fd(), temp.c_str(), dir.fd(), dir.name()); }) == -1) {
     r.err = errno;
-    retry_eintr([&] { return ::unlinkat(dir.fd(), placed, 0); });
+    remove_if_same(dir.fd(), temp.c_str(), st);
     return r;
-  }
-  const bool listed_other = req.src_rules.expect_ino != 0 && static_cast<uint64_t>(st.st_ino) != req.src_rules.expect_ino;
-  if (!S_ISREG(st.st_mode) || (st.st_mode & 06000) != 0 || listed_other) {
-    remove_if_same(dir.fd(), placed, st);
-    if (listed_other) {
-      r.err = kReplacedErr;
-      r.reason = kReplacedReason;
-    } else {
-      // A FIFO or device: the copy rungs refuse it with their own words; a
-      // setuid file is copied (and loses the bit, as copyFile's rule says).
-      r.err = EINVAL;
-      r.reason = kNotRegularLinkReason;
-      next = true;
-    }
-    return r;
-  }
-  if (!temp.empty()) {
-    struct stat now;
-    if (sys_fstatat(dir.fd(), dir.name(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st.st_dev &&
-        now.st_ino == st.st_ino) {
-      // Already a name of the source: rename() would keep both names.
-      retry_eintr([&] { return ::unlinkat(dir.fd(), placed, 0); });
-    } else if (retry_eintr([&] { return ::renameat(dir.fd(), placed, dir.fd(), dir.name()); }) == -1) {
-      r.err = errno;
-      remove_if_same(dir.fd(), placed, st);
-      return r;
-    }
   }
   r.bytes = static_cast<uint64_t>(st.st_size);
-  r.src_dev = static_cast<uint64_t>(st.st_dev);
   return r;
 }
 
@@ -260,12 +268,6 @@ CopyResult place_file(CopyRequest& req) {
     if (last.err == 0) return last;
     if (!(more && mode == ReflinkMode::kAlways && last.method == Method::kClone && clone_passes_on(last.err))) {
       return last;
-    }
-    if (req.remember && clone_not_available(last.err) && last.src_dev != 0) {
-      DestDir dir;
-      if (dir.open(req.dest_dir, req.dest) == 0) {
-        if (uint64_t d = dest_dev(req, dir)) link_memory::drop(Rung::kClone, last.src_dev, d);
-      }
     }
     i += span;
   }

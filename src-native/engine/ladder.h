@@ -24,6 +24,9 @@ void reset();
 // FICLONE's answers that mean "these two files' filesystems cannot share
 // extents": EOPNOTSUPP, EXDEV, EINVAL, ENOTTY, EPERM, EACCES, ENOSYS.
 bool clone_not_available(int err);
+// A "not available" answer that is really about these two files (a btrfs
+// NOCOW file): passed on for this file, never remembered for the devices.
+bool clone_failure_is_per_file(int src, int dst, int err);
 
 // Places one file by req.ladder. The request is borrowed mutable (its
 // reflink mode is set per rung and restored). result.method is kHardlink for

@@ -135,10 +135,11 @@ void remove_dir_if_ours(int dir, const char* name, int fd) {
 // owner would hand out a directory that is not ours (a racer got a 0700
 // directory of another user's made 0777).
 // 0 when fresh, kReplacedErr when not ours, or the errno of a failed check.
-int check_fresh_dir(int fd) {
+int check_fresh_dir(int fd, bool expect_private) {
   struct stat st;
   if (sys_fstat(fd, &st) == -1) return errno;
-  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) return kReplacedErr;
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) return kReplacedErr;
+  if (expect_private && (st.st_mode & 077) != 0) return kReplacedErr;
   alignas(8) char buf[512];
   long n = retry_eintr([&] { return ::syscall(SYS_getdents64, fd, buf, sizeof buf); });
   if (n == -1) return errno;

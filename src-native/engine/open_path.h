@@ -65,7 +65,9 @@ void remove_if_same(int dir, const char* name, const struct stat& ours);
 // and empty, else someone swapped another in between the two calls and
 // giving it a mode or owner would hand out a directory that is not ours.
 // 0 when fresh, kReplacedErr when not ours, or the errno of a failed check.
-int check_fresh_dir(int fd);
+// expect_private: it was made 0700 (importFiles makes directories with
+// mkdir's mode: then it must be ours and empty).
+int check_fresh_dir(int fd, bool expect_private = true);
 // Removes a directory the call made, only while `name` in `dir` still is the
 // directory open as `fd` (fd -1: any empty directory there).
 void remove_dir_if_ours(int dir, const char* name, int fd);

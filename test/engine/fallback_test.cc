@@ -40,7 +40,7 @@ int main() {
   }
 
   // FICLONE: "not available here" falls through to copy_file_range.
-  for (int e : {EXDEV, EOPNOTSUPP, ENOSYS, ENOTTY, EINVAL, EBADF, EPERM, EACCES, ETXTBSY})
+  for (int e : {EXDEV, EOPNOTSUPP, ENOSYS, ENOTTY, EINVAL, EBADF, EPERM, EACCES, ETXTBSY, EAGAIN})
     ROW(A, Clone, e, Cfr);
   // ...real failures stop at once.
   for (int e : {ENOSPC, EDQUOT, EIO, ENOMEM, EFBIG, EROFS, EISDIR}) ROW(A, Clone, e, None);
