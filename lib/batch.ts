@@ -257,6 +257,7 @@ function emptyResult(p: ParsedBatch): BatchResult {
   return r
 }
 
+/** @internal */
 export interface ParsedBatch extends ParsedCopy {
   /** The ladder as flag bits (0: the default, clone then copy). */
   ladder: number
@@ -290,6 +291,7 @@ function parseLink(link: unknown, reflink: unknown): number {
   return bits << LADDER_SHIFT
 }
 
+/** @internal */
 export function parseBatch(options: unknown): ParsedBatch {
   const o = (options ?? {}) as Record<string, unknown>
   if (options !== undefined && options !== null && typeof options !== 'object') {
@@ -329,6 +331,7 @@ export function parseBatch(options: unknown): ParsedBatch {
   return p
 }
 
+/** @internal */
 export function flagsOf(p: ParsedBatch): number {
   return toFlags(p) | p.ladder | (p.stopOnError ? FLAG.STOP_ON_ERROR : 0) | (p.listFiles ? FLAG.LIST_FILES : 0) |
     (p.buffers ? FLAG.PATHS_AS_BUFFERS : 0)
@@ -337,6 +340,7 @@ export function flagsOf(p: ParsedBatch): number {
 // Progress polling and abort wiring shared by copyFiles and copyDir. A
 // throwing onProgress stops the copy (the cancel flag) and the promise
 // rejects with its error, as copyFile's does.
+/** @internal */
 export function supervise(
   p: ParsedBatch,
   run: (control: BigInt64Array | undefined) => Promise<NativeBatchResult>,

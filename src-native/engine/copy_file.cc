@@ -25,6 +25,8 @@
 namespace cowcopy {
 namespace {
 
+const char* const kTakenWhileCopying = "the destination name was taken while copying";
+
 CopyResult fail(int err, const char* reason = nullptr) {
   CopyResult r;
   r.err = err;
@@ -211,7 +213,8 @@ CopyResult copy_file(const CopyRequest& req) {
   // Whether open() is known to have given exactly final_mode without
   // looking: the batch binding read the umask (and checks it left the mode
   // whole). Otherwise the fstat a clone makes anyway tells (below).
-  const bool umask_known_whole = req.dest_dir_private && create_final && (final_mode & ~req.umask) == final_mode;
+  const bool umask_known_whole = req.dest_dir_private && !req.dest_dir_acl && create_final &&
+                                 (final_mode & ~req.umask) == final_mode;
 
   Dest dest;
   CopyResult result;
@@ -275,7 +278,8 @@ CopyResult copy_file(const CopyRequest& req) {
   // clone-only rung ('always' in a ladder).
   const int clone_answer = clone_err != 0 ? clone_err : (result.method == Method::kClone ? err : 0);
   if (req.remember && clone_not_available(clone_answer) &&
-      !clone_failure_is_per_file(src.get(), dest.get(), clone_answer) && known_dest_dev() != 0) {
+      !clone_failure_is_per_file(src.get(), dest.get(), clone_answer) && known_dest_dev() != 0 &&
+      !(clone_answer == EXDEV && dest_dev == src_dev)) {  // (a mount boundary, not the devices)
     link_memory::drop(Rung::kClone, src_dev, dest_dev);
   }
   // A clone into the new file fstat-ed it: when open() gave it exactly its
@@ -289,7 +293,12 @@ CopyResult copy_file(const CopyRequest& req) {
   if (err == 0 && req.control.cancelled()) err = ECANCELED;
 
   if (dest.use_temp) {
-    if (err == 0) err = dest.temp.publish(req.overwrite, req.fsync, result.reason, result.method != Method::kClone);
+    if (err == 0) {
+      err = dest.temp.publish(req.overwrite, req.fsync, result.reason, result.method != Method::kClone);
+      // The name was free when looked at (or could not be taken by anyone
+      // else): whatever took it since is not an "existing" destination.
+      if (err == EEXIST && result.reason == nullptr) result.reason = kTakenWhileCopying;
+    }
     if (err != 0) dest.temp.discard();
   } else if (err != 0) {
     if (dest.created) remove_if_ours(req.dest_dir, req.dest.c_str(), dest.fd.get());

@@ -27,6 +27,8 @@ struct CopyRequest {
   // only when that is safe (copy_file.cc), and the fchmod is skipped when
   // the clone's fstat shows the mode whole.
   bool dest_dir_private = false;
+  // dest_dir has a default ACL: the umask does not say what mode open() gives.
+  bool dest_dir_acl = false;
   mode_t umask = 022;  // with dest_dir_private: which mode bits open() strips
   ReflinkMode reflink = ReflinkMode::kAuto;
   bool overwrite = true;  // false: fail with EEXIST when dest exists (COPYFILE_EXCL)

@@ -55,12 +55,13 @@ namespace {
 const char* const kSymlinkInWay = "a symbolic link is in the way of a directory (not followed)";
 const char* const kFileInWay = "a file is in the way of a directory";
 const char* const kMarkerNotPlaced = "marker not placed: another entry failed";
+const char* const kTakenReason = "the name was taken during the import (another entry the filesystem folds into it, or another user)";
 const char* const kStageExists = "destination exists (stage: true builds a new directory and renames it there)";
 
 // A destination directory, open while anything in it is pending. Made with
 // mkdir's mode (0777 less the umask): every file in it appears complete or
-// not at all, so nothing needs hiding. Only a staged root is 0700 until the
-// last reference goes (set_mode), then gets that mode before the rename.
+// not at all, so nothing needs hiding. Only a staged root is 0700 until it is
+// complete, then gets that mode just before the rename.
 struct ImportDir {
   BatchState* state = nullptr;
   std::shared_ptr<ImportDir> parent;
@@ -68,21 +69,12 @@ struct ImportDir {
   std::string path;  // for errors: dest_root/rel
   uint64_t dev = 0;
   bool created = false;   // made by this call
-  bool set_mode = false;  // a staged root: 0700 until the end, then mkdir's mode
+  // No one else can create or rename a name in it: a staged tree (under a
+  // 0700 root), or a directory made here whose mode the umask leaves without
+  // group/other write and no default ACL widens.
+  bool private_ = false;
+  bool acl = false;       // has (inherited) a default ACL
 
-  ~ImportDir() {
-    if (!set_mode || !fd.valid() || !state) return;
-    const mode_t umask = state->opts.umask > 0777 ? 022 : state->opts.umask;
-    const mode_t mode = 0777 & ~umask;
-    if (retry_eintr([&] { return ::fchmod(fd.get(), mode); }) == -1) {
-      int err = errno;
-      try {
-        state->add_error(path, path, err, nullptr);
-      } catch (...) {
-        // No memory for the error: the directory stays 0700.
-      }
-    }
-  }
 };
 
 struct Chunk {
@@ -209,6 +201,12 @@ class Importer {
         walker_req_(request()) {}
 
   void copy_inline() { inline_ = true; }
+  // Staged: the whole tree is under a 0700 root no one else can enter.
+  void set_hidden() { hidden_ = true; }
+  bool umask_keeps_others_out() const {
+    const mode_t um = state_.opts.umask;
+    return um <= 0777 && (um & 022) == 022;
+  }
 
   // The copy threads' loop (and the walker's, once the walk is done).
   void work() {
@@ -292,7 +290,8 @@ class Importer {
   void place_chunk(Chunk& chunk, CopyRequest& req, LocalStats& local) {
     req.dest_dir = chunk.dir->fd.get();
     req.dest_dev = chunk.dir->dev;
-    req.dest_dir_fresh = chunk.dir->created;  // only what this call placed is in it
+    // Only what this call placed is in it: no existence check before each file.
+    req.dest_dir_fresh = chunk.dir->created && chunk.dir->private_;
     for (size_t idx : chunk.items) {
       if (state_.should_stop()) return;
       const auto& e = entries_[idx];
@@ -302,8 +301,12 @@ class Importer {
       CopyResult r = place_file(req);
       if (r.err == 0) {
         state_.file_done(local, r, [&] { return e.second; }, [&] { return join(dest_root_, e.first); });
-      } else if (r.err == EEXIST && r.reason == nullptr && !req.overwrite) {
+      } else if (r.err == EEXIST && r.reason == nullptr && !req.overwrite && !req.dest_dir_fresh) {
         local.existing += 1;
+      } else if (r.err == EEXIST && r.reason == nullptr && req.dest_dir_fresh) {
+        // In a directory this call made, only another entry (a name the
+        // filesystem folds into this one) could have taken it: not "existing".
+        state_.add_error(e.second, join(dest_root_, e.first), EEXIST, kTakenReason);
       } else if (r.err != ECANCELED) {
         state_.add_error(e.second, join(dest_root_, e.first), r.err, r.reason);
       }
@@ -388,11 +391,9 @@ class Importer {
     node->parent = parent;
     node->path = join(parent->path, name);
     const int pfd = parent->fd.get();
-    // Inside a directory this call made that others cannot write (the
-    // umask took their write bits), nobody could have swapped another one
-    // in between mkdirat and openat: no freshness check there.
-    const mode_t um = state_.opts.umask;
-    const bool inside_ours = parent->created && um <= 0777 && (um & 022) == 022;
+    // Inside a directory no one else can write, nobody could have swapped
+    // another one in between mkdirat and openat: no freshness check there.
+    const bool inside_ours = parent->private_;
     if (retry_eintr([&] { return ::mkdirat(pfd, name.c_str(), 0777); }) == 0) {
       node->created = true;
     } else if (errno != EEXIST) {
@@ -422,6 +423,8 @@ class Importer {
     }
     if (node->created) {
       node->dev = parent->dev;  // made on its parent's filesystem
+      node->acl = parent->created ? parent->acl : has_default_acl(fd);
+      node->private_ = hidden_ || (umask_keeps_others_out() && !node->acl);
       walker_stats_.dirs += 1;
     } else {
       struct stat st;
@@ -444,6 +447,7 @@ class Importer {
   std::vector<std::shared_ptr<ImportDir>> stack_;
   std::vector<std::string> names_;
   std::shared_ptr<ImportDir> marker_dir_;
+  bool hidden_ = false;
 };
 
 BatchResult import_unguarded(const std::string& dest_root, const std::vector<std::pair<std::string, std::string>>& entries,
@@ -499,7 +503,7 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
       return fatal(err, err == kReplacedErr ? kReplacedReason : nullptr);
     }
     root->created = true;
-    root->set_mode = true;
+    root->private_ = true;  // 0700 until the rename: nobody else enters the staged tree
   } else {
     if (int err = make_root(dest_root, root->created)) return fatal(err);
     const int nofollow = root->created ? O_NOFOLLOW : 0;
@@ -514,6 +518,11 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
       root->created = false;
       return fatal(err, err == kReplacedErr ? kReplacedReason : nullptr);
     }
+    if (root->created) {
+      root->acl = has_default_acl(fd);
+      const mode_t um = bopts.umask;
+      root->private_ = um <= 0777 && (um & 022) == 022 && !root->acl;
+    }
   }
   struct stat root_st;
   if (sys_fstat(root->fd.get(), &root_st) == -1) {
@@ -521,7 +530,6 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
     if (opts.stage) remove_tree(parent.get(), staged.c_str());
     else if (root->created) remove_dir_if_ours(AT_FDCWD, dest_root.c_str(), root->fd.get());
     root->created = false;
-    root->set_mode = false;
     return fatal(err);
   }
   root->dev = static_cast<uint64_t>(root_st.st_dev);
@@ -543,6 +551,7 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
   const size_t most = 1 + entries.size() / (2 * kChunk);
   if (static_cast<size_t>(n) > most) n = static_cast<int>(most);
   Importer imp(state, entries, opts, dest_root, n > 1 ? n : 0);
+  if (opts.stage) imp.set_hidden();
   std::vector<Thread> threads(static_cast<size_t>(n > 1 ? n : 0));
   int started = 0;
   for (auto& t : threads) {
@@ -551,14 +560,13 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
   }
   if (started == 0) imp.copy_inline();
   state.result.threads = started > 0 ? started : 1;
-  std::shared_ptr<ImportDir> keep_root = root;  // its mode is set at the very end
+  std::shared_ptr<ImportDir> keep_root = root;  // a staged root's fd, for its mode at the end
   imp.walk(std::move(root), order);
   imp.work();
   for (auto& t : threads) t.join();
   imp.place_marker();
   state.merge(imp.walker_stats());
   if (keep_root->created) state.result.dirs += 1;
-  keep_root.reset();  // every directory has its final mode now
 
   const bool cancelled = opts.batch.cancel && __atomic_load_n(opts.batch.cancel, __ATOMIC_RELAXED) != 0;
   if (cancelled) state.result.fatal = ECANCELED;
@@ -568,6 +576,13 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
     if (err == 0 && !state.result.errors.empty()) {
       err = state.result.errors.front().err;
       reason = state.result.errors.front().reason;
+    }
+    // Only a complete staged tree gets mkdir's mode, just before it is
+    // renamed into place: a failed one stays 0700 while it is removed, so
+    // nobody else can enter it and plant something that would stop that.
+    if (err == 0) {
+      const mode_t um = bopts.umask <= 0777 ? bopts.umask : 022;
+      if (retry_eintr([&] { return ::fchmod(keep_root->fd.get(), 0777 & ~um); }) == -1) err = errno;
     }
     if (err == 0) {
       auto noreplace = [&] {
@@ -579,6 +594,7 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
         if (err == ENOTEMPTY) err = EEXIST;
       }
     }
+    keep_root.reset();
     if (err != 0) {
       remove_tree(parent.get(), staged.c_str());
       if (state.result.fatal == 0 && !state.result.errors.empty() && err == state.result.errors.front().err) {

@@ -123,6 +123,18 @@ uint64_t dest_dev(const CopyRequest& req, const DestDir& dir) {
   return sys_fstat(dir.fd(), &st) == 0 ? static_cast<uint64_t>(st.st_dev) : 0;
 }
 
+// Whether a link's EXDEV/EPERM is the filesystem's answer for any file
+// (remembered) rather than this file's own: EPERM is also protected_hardlinks
+// refusing another user's file, and the answer for an immutable or
+// append-only file.
+bool link_failure_is_devices(int fd, const struct stat& st, int err) {
+  if (err == EXDEV) return true;
+  if (st.st_uid != ::geteuid()) return false;
+  int flags = 0;
+  if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0) return false;
+  return true;
+}
+
 // Whether a file carries privilege a new name would hand on: setuid/setgid,
 // or file capabilities (security.capability, on an executable). Such a file
 // goes to the copy rungs, which drop both (copyFile's rule).
@@ -206,8 +218,11 @@ CopyResult hardlink(const CopyRequest& req, bool& next) {
       // cannot be the reason: the caller owns the file. Otherwise it is this
       // file's answer (another user's file), and one such file must not turn
       // hardlinks off for every other.
-      if (req.remember && (err == EXDEV || st.st_uid == ::geteuid())) {
-        if (uint64_t d = dest_dev(req, dir)) link_memory::drop(Rung::kHardlink, s, d);
+      if (req.remember && link_failure_is_devices(src.get(), st, err)) {
+        uint64_t d = dest_dev(req, dir);
+        // EXDEV within one device is a mount boundary (a bind-mounted store),
+        // not a property of the devices: other mounts of them link fine.
+        if (d != 0 && !(err == EXDEV && d == s)) link_memory::drop(Rung::kHardlink, s, d);
       }
       next = true;
     }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -150,6 +151,12 @@ int check_fresh_dir(int fd, bool expect_private) {
     if (!(name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))) return kReplacedErr;
   }
   return 0;
+}
+
+bool has_default_acl(int dir_fd) {
+  if (::fgetxattr(dir_fd, "system.posix_acl_default", nullptr, 0) >= 0) return true;
+  // No ACL (ENODATA), or none supported here (EOPNOTSUPP): the umask rules.
+  return errno != ENODATA && errno != EOPNOTSUPP;
 }
 
 }  // namespace cowcopy

@@ -72,4 +72,8 @@ int check_fresh_dir(int fd, bool expect_private = true);
 // directory open as `fd` (fd -1: any empty directory there).
 void remove_dir_if_ours(int dir, const char* name, int fd);
 
+// Whether files created in this directory get their mode from a default ACL
+// rather than the umask (true too when that cannot be told).
+bool has_default_acl(int dir_fd);
+
 }  // namespace cowcopy

@@ -47,6 +47,7 @@ struct DirNode {
   std::string rel;  // relative to the source root ("" for the root)
   struct stat st {};
   uint64_t dst_dev = 0;  // the destination directory's st_dev (note_dest_dir)
+  bool dst_acl = false;  // a directory we made that inherited a default ACL
   bool created = false;
 
   ~DirNode() {
@@ -273,6 +274,7 @@ class Tree {
     req.src_dir = task.dir->src.get();
     req.dest_dir = task.dir->dst.get();
     req.dest_dir_private = task.dir->created;
+    req.dest_dir_acl = task.dir->dst_acl;
     req.dest_dev = static_cast<uint64_t>(task.dir->dst_dev);
     for (Entry& e : task.files) {
       if (state_.should_stop()) return;
@@ -470,6 +472,9 @@ class Tree {
       state_.add_error(node->src_path, node->dest_path, err, nullptr);
       return nullptr;
     }
+    // A default ACL inherited from the parent replaces the umask for what
+    // is created inside: then only an fstat tells which mode open() gave.
+    if (node->created) node->dst_acl = p.parent->dst_acl || has_default_acl(node->dst.get());
     walker_stats_.dirs += 1;
     return node;
   }
@@ -539,7 +544,21 @@ class Tree {
     req.dest_dir = dir.dst.get();
     req.dest = name;
     req.dest_dir_private = dir.created;
+    req.dest_dir_acl = dir.dst_acl;
     req.dest_dev = dir.dst_dev;
+    // What a link leads to may be anywhere (outside the tree, a file only
+    // root may read): it is copied, never given another name here.
+    Ladder copy_only;
+    copy_only.count = 0;
+    for (int i = 0; i < req.ladder.count; ++i) {
+      if (req.ladder.rungs[i] != Rung::kHardlink) copy_only.rungs[copy_only.count++] = req.ladder.rungs[i];
+    }
+    if (copy_only.count == 0) {
+      state_.add_error(join(dir.src_path, name), join(dir.dest_path, name), EPERM,
+                       "reached through a symbolic link (dereference): not hardlinked");
+      return;
+    }
+    req.ladder = copy_only;
     CopyResult r = place_file(req);
     if (r.err == ENOENT) {
       req.src_dir = dir.src.get();
@@ -727,6 +746,7 @@ BatchResult copy_tree_unguarded(const std::string& src_root, const std::string& 
   int n = state.threads_for(dest_root);
   Tree tree(state, filter, n > 1 ? n : 0);
   root->dst_dev = static_cast<uint64_t>(dest_st.st_dev);
+  if (root->created) root->dst_acl = has_default_acl(root->dst.get());
   tree.note_dest_dir(root->dst.get());
   std::vector<Thread> threads(static_cast<size_t>(n > 1 ? n : 0));
   int started = 0;
