@@ -45,8 +45,10 @@ const { isMainThread, parentPort, Worker } = require('node:worker_threads')
 // - Concurrency: importPackage is pLimit(4) on the main thread, each a
 //   message to a pool of max(1, availableParallelism - 1) worker threads
 //   (calcMaxWorkers), whose work is synchronous.
+let umask // pnpm's storeEntryModeForSource reads it once (umask ??= process.umask())
 function storeMode(src) {
-  return (src.endsWith('-exec') ? 0o755 : 0o644) & ~process.umask() & 0o777
+  umask ??= process.umask()
+  return (src.endsWith('-exec') ? 0o755 : 0o644) & ~umask & 0o777
 }
 
 function pnpmImport(dir, files, method) {
@@ -618,7 +620,12 @@ async function main() {
   console.log(`(whole run: ${((Date.now() - t0) / 1000).toFixed(0)} s)`)
 }
 
-main().catch((err) => {
-  console.error(err)
-  process.exit(1)
-})
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err)
+    process.exit(1)
+  })
+}
+
+// For ad-hoc profiling (strace, perf) of one contender.
+module.exports = { CACHE, contenders, deriveEntries, jobFor, pnpmImport }
