@@ -1,6 +1,6 @@
 'use strict'
 // Part of npm run bench (also `node bench/store.js [--rounds N] [--fs btrfs,xfs,ext4]
-// [--only REGEX] [--keep] [--explore]`): a real pnpm store. pnpm 11 installs
+// [--only REGEX] [--keep] [--all]`): a real pnpm store. pnpm 11 installs
 // bench/store-project (tap, typescript, eslint, webpack, @babel/core, jest,
 // frozen by its lockfile) with package-import-method=hardlink into a cache
 // under /var/tmp, once; later runs are offline. Every file under
@@ -127,15 +127,15 @@ const MOUNT_DIR = 'cowcopy-bench-store'
 const PNPM_WORKERS = Math.max(1, os.availableParallelism() - 1)
 
 function parseArgs(argv) {
-  const a = { rounds: Number(process.env.ROUNDS || 9), fs: ['btrfs', 'xfs', 'ext4'], only: null, keep: false, explore: false }
+  const a = { rounds: Number(process.env.ROUNDS || 9), fs: ['btrfs', 'xfs', 'ext4'], only: null, keep: false, all: false }
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]
     if (v === '--rounds') a.rounds = Number(argv[++i])
     else if (v === '--fs') a.fs = argv[++i].split(',')
     else if (v === '--only') a.only = new RegExp(argv[++i])
     else if (v === '--keep') a.keep = true
-    else if (v === '--explore') a.explore = true
-    else throw new Error(`unknown argument ${v} (--rounds N, --fs btrfs,xfs,ext4, --only REGEX, --keep, --explore)`)
+    else if (v === '--all') a.all = true
+    else throw new Error(`unknown argument ${v} (--rounds N, --fs btrfs,xfs,ext4, --only REGEX, --keep, --all)`)
   }
   if (!(a.rounds >= 1)) throw new Error('--rounds: a positive number')
   return a
@@ -325,13 +325,15 @@ function jobFor(storeDir, derived) {
 function contenders(kind, job, opts) {
   const FICLONE_FORCE = fs.constants.COPYFILE_FICLONE_FORCE
   const cow = kind === 'btrfs' || kind === 'xfs'
-  const methods = cow ? ['clone', 'hardlink', 'copy'] : ['hardlink', 'copy']
+  // The copy rung on btrfs/XFS (where clones work) only with --all: it writes
+  // the store's bytes again every round and nobody picks it there.
+  const methods = cow ? (opts.all ? ['clone', 'hardlink', 'copy'] : ['clone', 'hardlink']) : ['hardlink', 'copy']
   const list = []
   const hasImport = typeof cowcopy.importFiles === 'function'
   const importOne = (dest, p, method) => checked(cowcopy.importFiles(path.join(dest, p.rel), p.entries, { link: [method] }))
   for (const method of methods) {
     // importFiles, per package, as a package manager calls it.
-    const patterns = opts.explore ? ['all', 4, 16, 64, 'one call'] : ['all', 'one call']
+    const patterns = opts.all ? ['all', 4, 16, 64, 'one call'] : ['all']
     for (const pat of patterns) {
       const name = pat === 'all' ? `cowcopy importFiles, all ${job.packages.length} packages in flight`
         : pat === 'one call' ? 'cowcopy importFiles, one call for all packages'
@@ -350,8 +352,8 @@ function contenders(kind, job, opts) {
     for (const threads of [1, 2]) list.push({ name: `C floor, ${threads} thread${threads > 1 ? 's' : ''}`, method, kind: 'c', threads })
   }
   // pnpm's own importer: its clone on btrfs/XFS, its copy on ext4; its hardlink everywhere.
-  for (const method of [cow ? 'clone' : 'copy', 'hardlink']) {
-    const counts = PNPM_WORKERS === 2 ? [2] : [PNPM_WORKERS, 2]
+  for (const method of opts.all ? [cow ? 'clone' : 'copy', 'hardlink'] : [cow ? 'clone' : 'copy']) {
+    const counts = !opts.all || PNPM_WORKERS === 2 ? [PNPM_WORKERS] : [PNPM_WORKERS, 2]
     for (const n of counts) {
       list.push({
         name: `pnpm 11 importer replayed, ${n} worker${n > 1 ? 's' : ''}${n === PNPM_WORKERS ? " (pnpm's count here)" : ''}, 4 packages in flight`,
@@ -373,7 +375,7 @@ function contenders(kind, job, opts) {
       }
     },
   })
-  if (opts.explore) {
+  if (opts.all) {
     list.push({
       name: 'fs.promises.link, 64 in flight (mkdir of the parents first)', method: 'hardlink', kind: 'node',
       run: async (d) => {
@@ -401,7 +403,7 @@ function contenders(kind, job, opts) {
       },
     })
     list.push({
-      name: 'fs.copyFileSync(FICLONE_FORCE) loop (with the mkdirs)', method: 'clone', kind: 'node', explore: true,
+      name: 'fs.copyFileSync(FICLONE_FORCE) loop (with the mkdirs)', method: 'clone', kind: 'node', all: true,
       run: (d) => {
         for (const p of job.packages) {
           const base = path.join(d, p.rel)
@@ -413,7 +415,7 @@ function contenders(kind, job, opts) {
     })
   }
   // Today's API: the directories in JS, then one copyFiles for every file.
-  for (const method of cow ? ['clone', 'copy'] : ['copy']) {
+  for (const method of opts.all ? (cow ? ['clone', 'copy'] : ['copy']) : []) {
     list.push({
       name: 'cowcopy copyFiles (directories made in JS first)', method, kind: 'cowcopy',
       run: (d) => {
@@ -428,7 +430,7 @@ function contenders(kind, job, opts) {
     name: 'cowcopy copyDir of the installed .pnpm tree (for scale: + symlinks, .bin shims)', method: cow ? 'clone' : 'copy', kind: 'cowcopy', scale: true,
     run: (d) => checked(cowcopy.copyDir(job.vstore, d)),
   })
-  return list.filter((c) => (!c.explore || opts.explore) && (!opts.only || opts.only.test(`${c.name} ${c.method}`)))
+  return list.filter((c) => (!c.all || opts.all) && (!opts.only || opts.only.test(`${c.name} ${c.method}`)))
 }
 
 function buildC() {
@@ -596,7 +598,7 @@ async function main() {
   const derived = deriveEntries()
   const scaleFiles = countFiles(path.join(CACHE, 'project', 'node_modules', '.pnpm')).files
   const cBin = buildC()
-  const cmd = `node bench/store.js${opts.rounds !== 9 ? ` --rounds ${opts.rounds}` : ''}${opts.fs.join(',') !== 'btrfs,xfs,ext4' ? ` --fs ${opts.fs.join(',')}` : ''}${opts.only ? ` --only '${opts.only.source}'` : ''}${opts.explore ? ' --explore' : ''}`
+  const cmd = `node bench/store.js${opts.rounds !== 9 ? ` --rounds ${opts.rounds}` : ''}${opts.fs.join(',') !== 'btrfs,xfs,ext4' ? ` --fs ${opts.fs.join(',')}` : ''}${opts.only ? ` --only '${opts.only.source}'` : ''}${opts.all ? ' --all' : ''}`
   const cores = os.availableParallelism()
   console.log(`\nA real pnpm store (\`${cmd}\`): bench/store-project installed by ${PNPM_SPEC} with package-import-method=hardlink; ${derived.packages.length} packages, ${derived.files} files placed per import (${derived.storeFiles} distinct store files, ${(derived.storeBytes / 2 ** 20).toFixed(0)} MiB), all packages into an empty directory on the same filesystem. Median of ${opts.rounds} shuffled rounds, ${cores} cores, Node ${process.version}. vs best C floor = this time / the faster of the 1- and 2-thread C loops of the same method (below 1: faster than the floor). The copyDir row copies the whole .pnpm tree (${scaleFiles} files plus its symlinks), a different job.\n`)
   const copies = []
