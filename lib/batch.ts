@@ -3,7 +3,7 @@
 // created happen here; the walk and the copies happen in src-native/engine.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { AbortError, invalidArgType, invalidArgValue, invalidReturnValue, outOfRange, systemError } from './errors'
+import { AbortError, incompatibleOptionPair, invalidArgType, invalidArgValue, invalidReturnValue, outOfRange, systemError, type SystemError } from './errors'
 import { fsCopy } from './fs-fallback'
 import type { BufferInstance } from './global-types'
 import { native, warnNoNative, type NativeBatchResult } from './native'
@@ -17,7 +17,35 @@ export interface BatchProgress {
   bytes: number
 }
 
+/** One way of placing a file: see {@link BatchOptions.link}. */
+export type LinkMethod = 'clone' | 'hardlink' | 'copy'
+
 export interface BatchOptions extends Omit<CopyOptions, 'atomic' | 'fsync' | 'onProgress'> {
+  /**
+   * The ladder: ways to place each file, tried in this order until one works.
+   * Default `['clone', 'copy']` (clone when the filesystem can, else copy).
+   * `['clone', 'hardlink', 'copy']` is pnpm's `auto`; `['hardlink', 'clone',
+   * 'copy']` pnpm 12's order on Linux.
+   *
+   * - `'clone'`: FICLONE, shared extents (btrfs, XFS, bcachefs, ...).
+   * - `'hardlink'`: linkat(2): the destination becomes another name of the
+   *   source file (same inode: its mode and owner, and a later write through
+   *   either name changes both). Never for a setuid/setgid source (that file
+   *   goes to the next rung, which drops the bit as copyFile does).
+   * - `'copy'`: copy_file_range, sendfile, read/write (the filesystem may
+   *   still share extents, as copy_file_range allows; `reflink: 'never'` makes
+   *   it a real copy).
+   *
+   * A rung that fails because it is not available between the two devices
+   * (clone: EOPNOTSUPP, EXDEV, EINVAL, ENOTTY, EPERM, EACCES, ENOSYS; hardlink:
+   * EXDEV, EPERM) is skipped for the rest of the process for that (source
+   * device, destination device) pair, so the failed try is paid once. EMLINK
+   * skips hardlink for that file only; passing errors (EAGAIN, ENOMEM) move
+   * that file to the next rung without being remembered; real errors
+   * (ENOSPC, EIO, EDQUOT, ...) fail the file. `reflink: 'always'` cannot be
+   * combined with `link`; `reflink: 'never'` only without `'clone'`.
+   */
+  link?: readonly LinkMethod[]
   /** Copy threads (1-64). Default: measured per filesystem type (btrfs 1; XFS, ext4, tmpfs and others 2). copyDir adds a walker thread when there is more than one. */
   concurrency?: number
   /** Stop at the first failed file (default false: the others go on, errors are listed). */
@@ -57,6 +85,14 @@ export interface CopyDirOptions extends BatchOptions {
    * batch, so giving a filter costs one round trip to the main thread per
    * directory; not giving one costs nothing.
    *
+   * The root is asked first, as fs.cp asks about `src`: `relPath` '' and an
+   * entry named '' whose `isDirectory()` (or, for a file source, `isFile()`)
+   * is true. false: nothing is copied or created, not even `dest`, and the
+   * call resolves with zero counts. (Unlike fs.cp, the source is looked at
+   * first: a missing source rejects with ENOENT whatever the filter says.)
+   * Under `dereference`, a symlink is asked about as a symlink, before it is
+   * followed.
+   *
    * Synchronous only: a filter that returns a Promise (an async function)
    * rejects the copy with ERR_INVALID_RETURN_VALUE, as `fs.cpSync` does. The
    * walker thread waits for each answer while holding a libuv threadpool
@@ -69,6 +105,61 @@ export interface CopyDirOptions extends BatchOptions {
    * Buffer of its exact bytes rather than decoded lossily.
    */
   filter?(relPath: string, entry: DirEntry): boolean
+  /**
+   * Follow symbolic links in the source, as fs.cp's `dereference` (and
+   * `cp -rL`): a link to a file is copied as a regular file with its
+   * target's bytes and mode, a link to a directory is walked as a directory.
+   * Default false: links are recreated as links. The source root is always
+   * followed.
+   *
+   * Following happens through descriptors: the link is opened with O_PATH
+   * (nothing is opened for reading but a regular file or a directory), its
+   * fstat decides, and the file is read through that descriptor. What a link
+   * leads to, inside the tree or out of it, is only ever read. A link to a
+   * FIFO, socket or device is skipped and listed in `skipped` (fs.cp rejects
+   * a FIFO or socket, and reads a device such as /dev/zero without end). A
+   * dangling link or a loop of links is listed in `errors` (ENOENT, ELOOP)
+   * and the rest is copied (fs.cp rejects the whole call). A link to the
+   * directory it is in or to one of its ancestors is refused at once with
+   * ELOOP, "a cycle" (fs.cp copies the cycle until the path holds 40 links
+   * and then rejects with ELOOP). A directory reached through two links is
+   * copied twice, as fs.cp does. Files behind links are copied by the walker
+   * thread, one at a time; files in followed directories go to the copy
+   * threads as usual.
+   */
+  dereference?: boolean
+  /**
+   * **Default true, which is NOT fs.cp's default.** cowcopy copies every
+   * symlink target verbatim, like `cp -a`: a relative link still points to
+   * the same place relative to the copy, so a copied tree never points back
+   * into its source. fs.cp by default (`verbatimSymlinks: false`) rewrites a
+   * relative target as an absolute path resolved against the source link's
+   * directory (lexically, as `path.resolve(path.dirname(srcLink), target)`,
+   * the source path taken as given, against the working directory), so the
+   * copy's links lead into the source tree. Pass `verbatimSymlinks: false` to
+   * get exactly that. Absolute targets are never changed. As in fs.cp,
+   * `dereference: true` with `verbatimSymlinks: true` given explicitly is
+   * ERR_INCOMPATIBLE_OPTION_PAIR.
+   */
+  verbatimSymlinks?: boolean
+  /**
+   * With `overwrite: false` (or `force: false`): reject with the EEXIST error
+   * of the first destination file or symlink that already exists (`path`
+   * the source, `dest` the existing destination), instead of listing it in
+   * `errors`. The walk stops there; what was copied before it stays (fs.cp
+   * leaves it too), and the existing file is untouched. No effect when
+   * overwriting, as in fs.cp. Existing directories are merged into, never an
+   * error. Default false.
+   */
+  errorOnExist?: boolean
+  /**
+   * fs.cp's name for `overwrite` (the same default, true). Giving both with
+   * different values is ERR_INCOMPATIBLE_OPTION_PAIR. One difference: fs.cp
+   * with `force: false` skips an existing file silently and replaces an
+   * existing symlink; copyDir keeps both and lists them in `errors` (EEXIST),
+   * or rejects with `errorOnExist`.
+   */
+  force?: boolean
 }
 
 export interface BatchResult {
@@ -83,7 +174,7 @@ export interface BatchResult {
   /** Copy threads that ran. */
   threads: number
   /** How many files each method copied. */
-  methods: { clone: number; copy_file_range: number; sendfile: number; readwrite: number; none: number }
+  methods: { clone: number; hardlink: number; copy_file_range: number; sendfile: number; readwrite: number; none: number }
   /**
    * Files that failed; they left no partial destination. `error.path` and
    * `error.dest` are strings as fs gives them, Buffers when not valid UTF-8.
@@ -92,7 +183,7 @@ export interface BatchResult {
   /** Entries that are neither file, directory nor symlink (FIFOs, sockets, devices), not copied. */
   skipped: { path: string; type: string }[]
   /** With `listFiles`: every copied file, in the order they finished. */
-  copied?: { src: string; dest: string; method: 'clone' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
+  copied?: { src: string; dest: string; method: 'clone' | 'hardlink' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
 }
 
 /**
@@ -104,14 +195,71 @@ export interface BatchResult {
 export interface BatchResultBuffer extends Omit<BatchResult, 'errors' | 'skipped' | 'copied'> {
   errors: { src: BufferInstance; dest: BufferInstance; error: Error }[]
   skipped: { path: BufferInstance; type: string }[]
-  copied?: { src: BufferInstance; dest: BufferInstance; method: 'clone' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
+  copied?: { src: BufferInstance; dest: BufferInstance; method: 'clone' | 'hardlink' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
 }
 
 const EINVAL = 22
 const ENOSYS = 38
 const ENOTDIR = 20
+const EISDIR = 21
 
-interface ParsedBatch extends ParsedCopy {
+/** copyDir's own option bits (src-native/batch_binding.cc TreeFlags). */
+const TREE_FLAG = {
+  DEREFERENCE: 1 << 24,
+  ERROR_ON_EXIST: 1 << 25,
+} as const
+
+interface ParsedTree {
+  dereference: boolean
+  verbatimSymlinks: boolean
+  errorOnExist: boolean
+}
+
+// The fs.cp options copyDir takes; `force` lands in p.overwrite.
+function parseTree(options: unknown, p: ParsedBatch): ParsedTree {
+  const o = (options ?? {}) as Record<string, unknown>
+  const bool = (key: string): boolean | undefined => {
+    const v = o[key]
+    if (v !== undefined && typeof v !== 'boolean') throw invalidArgType(`options.${key}`, 'of type boolean', v)
+    return v as boolean | undefined
+  }
+  const dereference = bool('dereference') ?? false
+  const verbatim = bool('verbatimSymlinks')
+  const errorOnExist = bool('errorOnExist') ?? false
+  const force = bool('force')
+  if (dereference && verbatim === true) throw incompatibleOptionPair('dereference', 'verbatimSymlinks')
+  if (force !== undefined) {
+    if (o.overwrite !== undefined && o.overwrite !== force) throw incompatibleOptionPair('force', 'overwrite')
+    p.overwrite = force
+  }
+  return { dereference, verbatimSymlinks: verbatim ?? true, errorOnExist }
+}
+
+// fs.Dirent type numbers (DT_*) for the root, which has no listing.
+function direntType(st: fs.Stats): number {
+  if (st.isDirectory()) return 4
+  if (st.isFile()) return 8
+  if (st.isFIFO()) return 1
+  if (st.isSocket()) return 12
+  if (st.isCharacterDevice()) return 2
+  if (st.isBlockDevice()) return 6
+  return 0
+}
+
+function emptyResult(p: ParsedBatch): BatchResult {
+  const r: BatchResult = {
+    files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
+    methods: { clone: 0, hardlink: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0 },
+    errors: [], skipped: [],
+  }
+  if (p.listFiles) r.copied = []
+  p.batchProgress?.({ files: 0, bytes: 0 })
+  return r
+}
+
+export interface ParsedBatch extends ParsedCopy {
+  /** The ladder as flag bits (0: the default, clone then copy). */
+  ladder: number
   /** Paths in the result as Buffers: the caller passed a Buffer. */
   buffers: boolean
   concurrency: number
@@ -120,7 +268,29 @@ interface ParsedBatch extends ParsedCopy {
   batchProgress?: (p: BatchProgress) => void
 }
 
-function parseBatch(options: unknown): ParsedBatch {
+const RUNGS: Record<LinkMethod, number> = { clone: 0, hardlink: 1, copy: 2 }
+const LADDER_SHIFT = 12
+
+// `link` as flag bits: the count in two bits, then two bits per rung.
+function parseLink(link: unknown, reflink: unknown): number {
+  if (link === undefined) return 0
+  if (!Array.isArray(link)) throw invalidArgType('options.link', 'an array', link)
+  if (link.length < 1 || link.length > 3 || new Set(link).size !== link.length ||
+      !link.every((r) => typeof r === 'string' && Object.hasOwn(RUNGS, r))) {
+    throw invalidArgValue('options.link', link, "must list 'clone', 'hardlink' and/or 'copy', each at most once")
+  }
+  if (reflink === 'always') {
+    throw invalidArgValue('options.reflink', reflink, "cannot be combined with options.link (use link: ['clone'])")
+  }
+  if (reflink === 'never' && link.includes('clone')) {
+    throw invalidArgValue('options.link', link, "cannot include 'clone' with reflink: 'never'")
+  }
+  let bits = link.length
+  link.forEach((r: LinkMethod, i) => { bits |= RUNGS[r] << (2 + 2 * i) })
+  return bits << LADDER_SHIFT
+}
+
+export function parseBatch(options: unknown): ParsedBatch {
   const o = (options ?? {}) as Record<string, unknown>
   if (options !== undefined && options !== null && typeof options !== 'object') {
     throw invalidArgType('options', 'of type object', options)
@@ -129,9 +299,10 @@ function parseBatch(options: unknown): ParsedBatch {
     if (o[key] !== undefined) throw invalidArgValue(`options.${key}`, o[key], 'is not supported by batch copies')
   }
   // onProgress has another shape here: keep it away from the single-file parser.
-  const { onProgress, concurrency, stopOnError, listFiles, filter, ...rest } = o
-  void filter
+  const { onProgress, concurrency, stopOnError, listFiles, filter, link, marker, stage, dereference, verbatimSymlinks, errorOnExist, force, ...rest } = o
+  void [filter, marker, stage, dereference, verbatimSymlinks, errorOnExist, force]
   const p = parseOptions(rest, 'options', true) as ParsedBatch
+  p.ladder = parseLink(link, o.reflink)
   p.buffers = false
   p.concurrency = 0
   if (concurrency !== undefined) {
@@ -158,15 +329,15 @@ function parseBatch(options: unknown): ParsedBatch {
   return p
 }
 
-function flagsOf(p: ParsedBatch): number {
-  return toFlags(p) | (p.stopOnError ? FLAG.STOP_ON_ERROR : 0) | (p.listFiles ? FLAG.LIST_FILES : 0) |
+export function flagsOf(p: ParsedBatch): number {
+  return toFlags(p) | p.ladder | (p.stopOnError ? FLAG.STOP_ON_ERROR : 0) | (p.listFiles ? FLAG.LIST_FILES : 0) |
     (p.buffers ? FLAG.PATHS_AS_BUFFERS : 0)
 }
 
 // Progress polling and abort wiring shared by copyFiles and copyDir. A
 // throwing onProgress stops the copy (the cancel flag) and the promise
 // rejects with its error, as copyFile's does.
-function supervise(
+export function supervise(
   p: ParsedBatch,
   run: (control: BigInt64Array | undefined) => Promise<NativeBatchResult>,
   extraFailure: () => unknown,
@@ -280,13 +451,17 @@ async function realpathBeneath(p: Buffer): Promise<Buffer> {
   return Buffer.from(path.posix.normalize(joined.toString('latin1')), 'latin1')
 }
 
-// Before anything is created: the source is a directory, the destination is
-// not inside it, and is a directory if it exists.
+// The absolute source root that fs.cp resolves relative link targets
+// against: the path as given, made absolute against the working directory
+// and normalized lexically (path.resolve). In bytes for a Buffer path.
+async function linkBase(src: string | Buffer): Promise<string | Buffer> {
+  if (typeof src === 'string') return path.resolve(src)
+  return Buffer.from(path.posix.resolve((await absolute(src)).toString('latin1')), 'latin1')
+}
+
+// Before anything is created (the source is a directory): the destination
+// is not inside it, and is a directory if it exists.
 async function checkTree(src: string | Buffer, dest: string | Buffer): Promise<void> {
-  const st = await fs.promises.stat(src).catch((err: NodeJS.ErrnoException) => {
-    throw systemError(-(err.errno ?? -EINVAL), 'copydir', src, dest)
-  })
-  if (!st.isDirectory()) throw systemError(ENOTDIR, 'copydir', src, dest, 'source is not a directory')
   const realSrc = await fs.promises.realpath(src, { encoding: 'buffer' })
   const realDest = await realpathBeneath(Buffer.isBuffer(dest) ? dest : Buffer.from(dest))
   const inside = realDest.length > realSrc.length
@@ -304,16 +479,23 @@ async function checkTree(src: string | Buffer, dest: string | Buffer): Promise<v
  * (dangling ones too); other types are skipped and listed. One native call:
  * the walk uses directory descriptors (openat, getdents64), the files go to
  * a pool of native threads.
+ *
+ * A file as `src` is copied to `dest` as fs.cp copies it (`files: 1`; a
+ * directory at `dest` is refused with EISDIR). The fs.cp options
+ * `dereference`, `verbatimSymlinks`, `errorOnExist` and `force` are taken
+ * (see {@link CopyDirOptions}; the default for relative link targets
+ * differs from fs.cp's).
  */
 export function copyDir(src: string | URL, dest: string | URL, options?: CopyDirOptions): Promise<BatchResult>
 export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions): Promise<BatchResult | BatchResultBuffer>
 export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions): Promise<BatchResult | BatchResultBuffer> {
-  let s: string | Buffer, d: string | Buffer, p: ParsedBatch
+  let s: string | Buffer, d: string | Buffer, p: ParsedBatch, tree: ParsedTree
   let filter: CopyDirOptions['filter']
   try {
     s = toPath(src, 'src')
     d = toPath(dest, 'dest')
     p = parseBatch(options)
+    tree = parseTree(options, p)
     p.buffers = Buffer.isBuffer(s) || Buffer.isBuffer(d)
     filter = (options as CopyDirOptions | undefined)?.filter
     if (filter !== undefined && typeof filter !== 'function') {
@@ -349,13 +531,53 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
         }
       }
     : undefined
-  return checkTree(s, d).then(() =>
-    supervise(
+  // errorOnExist: the engine stopped at the first EEXIST; it becomes the rejection.
+  const rejectExisting = (r: BatchResult): BatchResult => {
+    if (tree.errorOnExist && !p.overwrite) {
+      const row = r.errors.find((e) => (e.error as SystemError).code === 'EEXIST')
+      if (row) throw row.error
+    }
+    return r
+  }
+  const run = async (): Promise<BatchResult> => {
+    const st = await fs.promises.stat(s).catch((err: NodeJS.ErrnoException) => {
+      throw systemError(-(err.errno ?? -EINVAL), 'copydir', s, d)
+    })
+    // The root first, as fs.cp asks about src: false copies and creates nothing.
+    if (batchFilter) {
+      const keep = batchFilter([p.buffers ? Buffer.alloc(0) : ''], [direntType(st)])
+      if (filterError) throw filterError
+      if (!keep[0]) return emptyResult(p)
+    }
+    if (!st.isDirectory()) return copySourceFile(s, d, st, p).then(rejectExisting)
+    await checkTree(s, d)
+    const base = tree.verbatimSymlinks || tree.dereference ? undefined : await linkBase(s)
+    let flags = flagsOf(p)
+    if (tree.dereference) flags |= TREE_FLAG.DEREFERENCE
+    if (tree.errorOnExist && !p.overwrite) flags |= TREE_FLAG.ERROR_ON_EXIST
+    return supervise(
       p,
-      (control) => binding.copyDir(s, d, flagsOf(p), p.concurrency, control, batchFilter),
+      (control) => binding.copyDir(s, d, flags, p.concurrency, control, batchFilter, base),
       () => filterError,
-    ),
-  )
+    ).then(rejectExisting)
+  }
+  return run()
+}
+
+// A file as copyDir's source: copied to dest as fs.cp copies it, through the
+// engine's single-file path (copyFiles with one pair: its trust rules, and
+// an existing destination replaced by rename, never written through). A
+// directory at dest is refused, as fs.cp refuses it; so is the file itself.
+async function copySourceFile(s: string | Buffer, d: string | Buffer, st: fs.Stats, p: ParsedBatch): Promise<BatchResult> {
+  const at = await fs.promises.lstat(d).catch(() => null)
+  if (at?.isDirectory()) {
+    throw systemError(EISDIR, 'copydir', s, d, 'cannot overwrite a directory with a non-directory')
+  }
+  if (at && at.dev === st.dev && at.ino === st.ino) {
+    throw systemError(EINVAL, 'copydir', s, d, 'cannot copy a file onto itself')
+  }
+  const binding = native!
+  return supervise(p, (control) => binding.copyFiles([s], [d], flagsOf(p), p.concurrency, control), () => undefined)
 }
 
 // Without the addon: the same result shape over the fs fallback (its
@@ -367,7 +589,7 @@ async function fsCopyFiles(srcs: (string | Buffer)[], dests: (string | Buffer)[]
   warnNoNative()
   const result: BatchResult = {
     files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
-    methods: { clone: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0 },
+    methods: { clone: 0, hardlink: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0 },
     errors: [], skipped: [],
   }
   const out = (x: string | Buffer): string => (p.buffers && !Buffer.isBuffer(x) ? Buffer.from(x) : x) as string

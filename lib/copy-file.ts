@@ -72,7 +72,8 @@ function runSync(
     Error.captureStackTrace(err, caller)
     throw err
   }
-  return { method: METHODS[syncOut[1]], bytes: syncOut[2] }
+  // A single copy never links: METHODS[5] ('hardlink') comes from batches only.
+  return { method: METHODS[syncOut[1]] as Method, bytes: syncOut[2] }
 }
 
 /**

@@ -141,3 +141,12 @@ export class AbortError extends Error {
     this.name = 'AbortError'
   }
 }
+
+/** Node's ERR_INCOMPATIBLE_OPTION_PAIR: two options that cannot be given together. */
+export function incompatibleOptionPair(a: string, b: string): TypeError {
+  return nodeError(
+    TypeError,
+    'ERR_INCOMPATIBLE_OPTION_PAIR',
+    `Option "${a}" cannot be used in combination with option "${b}"`,
+  ) as TypeError
+}

@@ -8,7 +8,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 /** Method names by the engine's numeric code (src-native/engine/method.h). */
-export const METHODS = ['none', 'clone', 'copy_file_range', 'sendfile', 'readwrite'] as const
+export const METHODS = ['none', 'clone', 'copy_file_range', 'sendfile', 'readwrite', 'hardlink'] as const
 export type NativeMethod = (typeof METHODS)[number]
 
 
@@ -23,6 +23,8 @@ export interface NativeBatchResult {
   methods: Record<NativeMethod, number>
   errors: { src: string; dest: string; error: Error }[]
   skipped: { path: string; type: string }[]
+  /** importFiles only. */
+  existing?: number
 }
 
 export interface NativeBinding {
@@ -36,7 +38,7 @@ export interface NativeBinding {
    * errno. `control`: [cancel flag, bytes done, bytes total], shared with the
    * worker thread while the copy runs.
    */
-  copyFile(src: PathArg, dest: PathArg, flags: number, control?: BigInt64Array): Promise<{ method: NativeMethod; bytes: number }>
+  copyFile(src: PathArg, dest: PathArg, flags: number, control?: BigInt64Array): Promise<{ method: Exclude<NativeMethod, 'hardlink'>; bytes: number }>
   /** Registers (errno, reason, src, dest, syscall?) => Error for the promise APIs' failures. */
   setErrorFactory(
     make: (errno: number, reason: string | undefined, src: string, dest: string, syscall?: string) => Error,
@@ -57,6 +59,19 @@ export interface NativeBinding {
   dedupeRange(src: PathArg | number, off: bigint, len: bigint, targets: [PathArg | number, bigint][], sync: boolean): unknown
   /** statfs + tries; { fsType, blockSize, clone, dedupe, copyFileRange } (or a promise of it). */
   probe(dir: PathArg, sync: boolean): unknown
+  /** importFiles: entries as parallel arrays; marker: an index or -1. */
+  importFiles(
+    destDir: PathArg,
+    rels: PathArg[],
+    srcs: PathArg[],
+    flags: number,
+    concurrency: number,
+    control: BigInt64Array | undefined,
+    marker: number,
+    stage: boolean,
+  ): Promise<NativeBatchResult>
+  /** Forgets the ladder rungs found unavailable between devices (tests). */
+  resetLinkMemory(): void
   /** A whole tree; filter(relPaths, types) answers once per directory. */
   copyDir(
     src: PathArg,
@@ -65,6 +80,8 @@ export interface NativeBinding {
     concurrency: number,
     control: BigInt64Array | undefined,
     filter: ((rels: (string | Buffer)[], types: number[]) => boolean[]) | undefined,
+    /** Absolute source root: relative link targets are resolved against it (fs.cp's rewrite). */
+    linkBase?: PathArg,
   ): Promise<NativeBatchResult>
 }
 

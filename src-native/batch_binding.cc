@@ -17,6 +17,8 @@
 
 #include "binding_util.h"
 #include "engine/batch.h"
+#include "engine/import.h"
+#include "engine/ladder.h"
 
 namespace cowcopy_napi {
 namespace {
@@ -138,11 +140,15 @@ class JsFilter : public cowcopy::TreeFilter {
   napi_threadsafe_function tsfn_ = nullptr;
 };
 
+enum class Kind { kFiles, kTree, kImport };
+
 struct BatchJob {
   napi_async_work work = nullptr;
   napi_deferred deferred = nullptr;
   napi_ref control = nullptr;
-  bool tree = false;
+  Kind kind = Kind::kFiles;
+  long marker = -1;  // importFiles
+  bool stage = false;
   std::vector<std::pair<std::string, std::string>> pairs;
   std::string src, dest;
   BatchOptions opts;
@@ -155,8 +161,17 @@ struct BatchJob {
 void Execute(napi_env, void* data) {
   auto* job = static_cast<BatchJob*>(data);
   try {
-    job->result = job->tree ? cowcopy::copy_tree(job->src, job->dest, job->opts, job->filter.get())
-                            : cowcopy::copy_files(job->pairs, job->opts);
+    if (job->kind == Kind::kTree) {
+      job->result = cowcopy::copy_tree(job->src, job->dest, job->opts, job->filter.get());
+    } else if (job->kind == Kind::kImport) {
+      cowcopy::ImportOptions io;
+      io.batch = job->opts;
+      io.marker = job->marker;
+      io.stage = job->stage;
+      job->result = cowcopy::import_files(job->dest, job->pairs, io);
+    } else {
+      job->result = cowcopy::copy_files(job->pairs, job->opts);
+    }
   } catch (const std::bad_alloc&) {
     job->result = BatchResult();  // empty vectors: nothing to allocate
     job->result.fatal = ENOMEM;
@@ -167,7 +182,12 @@ void Execute(napi_env, void* data) {
   }
 }
 
-const char* const kMethodNames[] = {"none", "clone", "copy_file_range", "sendfile", "readwrite"};
+const char* const kMethodNames[] = {"none", "clone", "copy_file_range", "sendfile", "readwrite", "hardlink"};
+static_assert(sizeof kMethodNames / sizeof kMethodNames[0] == cowcopy::kMethodCount, "a name per Method");
+
+const char* syscall_of(Kind k) {
+  return k == Kind::kTree ? "copydir" : (k == Kind::kImport ? "importfiles" : "copyfiles");
+}
 
 // An array with one object per item, filled in by `fill`.
 template <class T, class Fill>
@@ -187,7 +207,7 @@ Napi::Value to_js(Napi::Env env, BatchJob& job, bool& ok) {
   BatchResult& r = job.result;
   const bool bufs = job.paths_as_buffers;
   if (r.fatal) {
-    return make_error(env, r.fatal, r.fatal_reason, job.src, job.dest, job.tree ? "copydir" : "copyfiles", bufs);
+    return make_error(env, r.fatal, r.fatal_reason, job.src, job.dest, syscall_of(job.kind), bufs);
   }
   ok = true;
   Napi::Object o = Napi::Object::New(env);
@@ -196,8 +216,9 @@ Napi::Value to_js(Napi::Env env, BatchJob& job, bool& ok) {
   o.Set("dirs", static_cast<double>(r.dirs));
   o.Set("symlinks", static_cast<double>(r.symlinks));
   o.Set("threads", r.threads);
+  if (job.kind == Kind::kImport) o.Set("existing", static_cast<double>(r.existing));
   Napi::Object methods = Napi::Object::New(env);
-  for (int i = 1; i < 5; ++i) methods.Set(kMethodNames[i], static_cast<double>(r.methods[i]));
+  for (int i = 1; i < cowcopy::kMethodCount; ++i) methods.Set(kMethodNames[i], static_cast<double>(r.methods[i]));
   methods.Set("none", static_cast<double>(r.methods[0]));
   o.Set("methods", methods);
   o.Set("errors", rows(env, r.errors, [&](Napi::Object row, const auto& e) {
@@ -261,6 +282,7 @@ Napi::Value start(const Napi::CallbackInfo& info, std::unique_ptr<BatchJob> job,
   job->opts.preserve = o.preserve;
   job->opts.stop_on_error = o.stop_on_error;
   job->opts.list_files = o.list_files;
+  job->opts.ladder = o.ladder;
   job->paths_as_buffers = o.paths_as_buffers;
   job->opts.concurrency = info[flags_at + 1].IsNumber() ? info[flags_at + 1].As<Napi::Number>().Int32Value() : 0;
   job->opts.umask = read_umask();
@@ -275,7 +297,8 @@ Napi::Value start(const Napi::CallbackInfo& info, std::unique_ptr<BatchJob> job,
     job->opts.progress = &words[1];
   }
   napi_value promise;
-  Napi::String name = Napi::String::New(env, job->tree ? "cowcopy.copyDir" : "cowcopy.copyFiles");
+  const char* names[] = {"cowcopy.copyFiles", "cowcopy.copyDir", "cowcopy.importFiles"};
+  Napi::String name = Napi::String::New(env, names[static_cast<int>(job->kind)]);
   if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
       napi_create_async_work(env, nullptr, name, Execute, Complete, job.get(), &job->work) != napi_ok ||
       napi_queue_async_work(env, job->work) != napi_ok) {
@@ -311,14 +334,32 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   return start(info, std::move(job), 2);
 }
 
-// copyDir(src, dest, flags, concurrency, control?, filter?)
+// copyDir's own option bits, beside binding_util.h Flags (lib/batch.ts
+// TREE_FLAG: keep in step).
+enum TreeFlags : uint32_t {
+  kDereference = 1u << 24,
+  kErrorOnExist = 1u << 25,
+};
+
+// copyDir(src, dest, flags, concurrency, control?, filter?, linkBase?)
+// linkBase: the absolute source root that relative symlink targets are
+// resolved against (fs.cp without verbatimSymlinks); absent: verbatim.
 Napi::Value CopyDir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto job = std::make_unique<BatchJob>();
-  job->tree = true;
+  job->kind = Kind::kTree;
   if (info.Length() < 6 || !read_path(info[0], job->src) || !read_path(info[1], job->dest)) {
     Napi::TypeError::New(env, "cowcopy native: bad arguments").ThrowAsJavaScriptException();
     return env.Undefined();
+  }
+  if (info.Length() > 6 && !info[6].IsUndefined() && !read_path(info[6], job->opts.link_base)) {
+    Napi::TypeError::New(env, "cowcopy native: bad link base").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (info[2].IsNumber()) {
+    const uint32_t bits = info[2].As<Napi::Number>().Uint32Value();
+    job->opts.dereference = bits & kDereference;
+    job->opts.error_on_exist = bits & kErrorOnExist;
   }
   if (info[5].IsFunction()) {
     const bool bufs = info[2].IsNumber() && (info[2].As<Napi::Number>().Uint32Value() & kPathsAsBuffers);
@@ -331,9 +372,48 @@ Napi::Value CopyDir(const Napi::CallbackInfo& info) {
   return start(info, std::move(job), 2);
 }
 
+// importFiles(destDir, rels: (string|Buffer)[], srcs: (string|Buffer)[], flags, concurrency, control?,
+//             marker: number (-1: none), stage: boolean)
+Napi::Value ImportFiles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto job = std::make_unique<BatchJob>();
+  job->kind = Kind::kImport;
+  if (info.Length() < 8 || !read_path(info[0], job->dest) || !info[1].IsArray() || !info[2].IsArray() ||
+      !info[6].IsNumber()) {
+    Napi::TypeError::New(env, "cowcopy native: bad arguments").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array rels = info[1].As<Napi::Array>();
+  Napi::Array srcs = info[2].As<Napi::Array>();
+  uint32_t n = rels.Length();
+  if (srcs.Length() != n) {
+    Napi::TypeError::New(env, "cowcopy native: bad arguments").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  job->pairs.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!read_path(rels.Get(i), job->pairs[i].first, "relPath") || !read_path(srcs.Get(i), job->pairs[i].second)) {
+      if (!env.IsExceptionPending()) Napi::TypeError::New(env, "cowcopy native: bad path").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  job->marker = info[6].As<Napi::Number>().Int64Value();
+  if (job->marker < -1 || job->marker >= static_cast<long>(n)) job->marker = -1;
+  job->stage = info[7].ToBoolean().Value();
+  return start(info, std::move(job), 3);
+}
+
+// Forgets which ladder rungs were found unavailable (tests).
+Napi::Value ResetLinkMemory(const Napi::CallbackInfo& info) {
+  cowcopy::link_memory::reset();
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_batch(Napi::Env env, Napi::Object exports) {
+  exports.Set("importFiles", Napi::Function::New(env, ImportFiles, "importFiles"));
+  exports.Set("resetLinkMemory", Napi::Function::New(env, ResetLinkMemory, "resetLinkMemory"));
   exports.Set("copyFiles", Napi::Function::New(env, CopyFiles, "copyFiles"));
   exports.Set("copyDir", Napi::Function::New(env, CopyDir, "copyDir"));
 }

@@ -21,7 +21,9 @@
         "engine/batch.cc",
         "engine/tree.cc",
         "engine/threads.cc",
-        "engine/range.cc"
+        "engine/range.cc",
+        "engine/ladder.cc",
+        "engine/import.cc"
       ],
       "include_dirs": ["<!(node addon-api-dir.js)"],
       "defines": [

@@ -87,6 +87,18 @@ bool read_flags(Napi::Env env, const Napi::Value& v, CommonOptions& out) {
   out.preserve.timestamps = flags & kKeepTimestamps;
   out.preserve.ownership = flags & kKeepOwnership;
   out.preserve.xattrs = flags & kKeepXattrs;
+  const uint32_t rungs = (flags >> kLadderShift) & 3u;
+  if (rungs != 0) {
+    out.ladder.count = static_cast<int>(rungs);
+    for (uint32_t i = 0; i < rungs; ++i) {
+      uint32_t r = (flags >> (kLadderShift + 2 + 2 * i)) & 3u;
+      if (r > 2) {
+        Napi::RangeError::New(env, "cowcopy native: bad link rung").ThrowAsJavaScriptException();
+        return false;
+      }
+      out.ladder.rungs[i] = static_cast<cowcopy::Rung>(r);
+    }
+  }
   return true;
 }
 

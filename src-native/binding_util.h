@@ -31,6 +31,10 @@ enum Flags : uint32_t {
   kStopOnError = 1u << 9,
   kListFiles = 1u << 10,
   kPathsAsBuffers = 1u << 11,  // results give paths as Buffers (the caller passed Buffers)
+  // The `link` ladder: bits 12-13 the number of rungs (0: the default,
+  // clone then copy), then two bits per rung from bit 14 (0 clone,
+  // 1 hardlink, 2 copy).
+  kLadderShift = 12,
 };
 
 struct CommonOptions {
@@ -43,6 +47,7 @@ struct CommonOptions {
   bool list_files = false;
   bool paths_as_buffers = false;
   cowcopy::Preserve preserve;
+  cowcopy::Ladder ladder;
 };
 
 // false (and a pending JS exception) for a bad reflink code.

@@ -19,6 +19,10 @@ const where = (e: SystemError): string | undefined => (typeof e.path === 'string
 void keep; void firstBytes; void where
 const r: Promise<CopyResult> = copyFile('a', 'b', { reflink: 'never', preserve: { timestamps: true } })
 const d: Promise<BatchResult> = copyDir('a', 'b', { filter: (rel, entry) => entry.isFile() && rel.length > 0 })
+const cp: Promise<BatchResult> = copyDir('a', 'b', { dereference: true, verbatimSymlinks: false, errorOnExist: true, force: false })
+void cp
+// @ts-expect-error: fs.cp's options are booleans
+copyDir('a', 'b', { dereference: 'yes' })
 const bytes: PathLike = new Uint8Array([97])
 const url: PathLike = new URL('file:///tmp/a')
 const ac = new AbortController()

@@ -8,6 +8,7 @@
 
 #include "batch_state.h"
 #include "copy_file.h"
+#include "ladder.h"
 #include "threads.h"
 
 namespace cowcopy {
@@ -43,7 +44,7 @@ int BatchState::threads_for(const std::string& dest_dir) const {
 void BatchState::add_error(std::string src, std::string dest, int err, const char* reason) {
   std::lock_guard<std::mutex> lock(mu);
   result.errors.push_back(BatchError{std::move(src), std::move(dest), err, reason});
-  if (opts.stop_on_error) stop.store(true, std::memory_order_relaxed);
+  if (opts.stop_on_error || (opts.error_on_exist && err == EEXIST)) stop.store(true, std::memory_order_relaxed);
 }
 
 void BatchState::add_skipped(std::string path, const char* type) {
@@ -68,7 +69,8 @@ void BatchState::merge(const LocalStats& s) {
   result.bytes += s.bytes;
   result.dirs += s.dirs;
   result.symlinks += s.symlinks;
-  for (int i = 0; i < 5; ++i) result.methods[i] += s.methods[i];
+  result.existing += s.existing;
+  for (int i = 0; i < kMethodCount; ++i) result.methods[i] += s.methods[i];
 }
 
 bool BatchState::should_stop() const {
@@ -102,6 +104,8 @@ CopyRequest BatchState::file_request() const {
   // A batch never opens or truncates an existing destination: a failed file
   // keeps its old content, a symlink at the name is replaced, not followed.
   req.replace_by_rename = true;
+  req.ladder = opts.ladder;
+  req.remember = true;
   return req;
 }
 
@@ -148,7 +152,7 @@ BatchResult copy_files_unguarded(const std::vector<std::pair<std::string, std::s
       if (i >= pairs.size()) break;
       req.src = pairs[i].first;
       req.dest = pairs[i].second;
-      CopyResult r = copy_file(req);
+      CopyResult r = place_file(req);
       if (r.err == 0) {
         state.file_done(local, r, [&] { return pairs[i].first; }, [&] { return pairs[i].second; });
       } else if (r.err != ECANCELED) {

@@ -28,6 +28,17 @@ struct BatchOptions {
   int64_t* cancel = nullptr;    // non-zero: stop (files in flight finish or are removed)
   int64_t* progress = nullptr;  // [bytes done, files done], updated as files finish
   bool list_files = false;      // record every copied file with its method (BatchResult.copied)
+  Ladder ladder;                // how files are placed: clone, hardlink, copy (ladder.h)
+  // copy_tree, fs.cp parity. dereference: a symlink in the source is followed
+  // (through a descriptor: a file is copied, a directory walked, anything else
+  // skipped; a link to an ancestor is refused as a cycle).
+  bool dereference = false;
+  // Non-empty: a relative symlink target is rewritten as an absolute path
+  // resolved lexically against this absolute source root (fs.cp without
+  // verbatimSymlinks). Empty: targets are copied verbatim (cp -a).
+  std::string link_base;
+  // Stop at the first EEXIST (overwrite false): lib/ rejects with it.
+  bool error_on_exist = false;
 };
 
 struct CopiedFile {
@@ -54,7 +65,8 @@ struct BatchResult {
   uint64_t bytes = 0;
   uint64_t dirs = 0;
   uint64_t symlinks = 0;
-  uint64_t methods[5] = {0, 0, 0, 0, 0};  // indexed by Method
+  uint64_t existing = 0;  // importFiles without overwrite: names already taken, kept
+  uint64_t methods[kMethodCount] = {};  // indexed by Method
   std::vector<BatchError> errors;
   std::vector<Skipped> skipped;
   std::vector<CopiedFile> copied;  // with BatchOptions.list_files, in completion order

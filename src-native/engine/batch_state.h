@@ -17,7 +17,8 @@ struct LocalStats {
   uint64_t bytes = 0;
   uint64_t dirs = 0;
   uint64_t symlinks = 0;
-  uint64_t methods[5] = {0, 0, 0, 0, 0};
+  uint64_t existing = 0;
+  uint64_t methods[kMethodCount] = {};
 };
 
 struct BatchState {

@@ -141,6 +141,7 @@ int move_data(Method m, DataState& state, uint64_t end) {
     case Method::kSendfile: return sendfile_span(state, end);
     case Method::kReadWrite: return read_write_span(state, end);
     case Method::kNone: return 0;
+    case Method::kHardlink: return EINVAL;  // not a data mover
   }
   return EINVAL;
 }

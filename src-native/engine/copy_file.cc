@@ -15,6 +15,7 @@
 #include "atomic_dest.h"
 #include "copy_data.h"
 #include "fallback.h"
+#include "ladder.h"
 #include "open_path.h"
 #include "sparse.h"
 #include "stat_calls.h"
@@ -105,9 +106,11 @@ int probe_clone(const DataState& state, const Target& t) {
 }
 
 // Moves the data with the first method that can, walking the strategy chain.
-// Returns 0 or the errno that ended it; `m` is the method that ran last.
-int fill(ReflinkMode mode, bool sparse, DataState& state, Target& t, Method& m) {
+// Returns 0 or the errno that ended it; `m` is the method that ran last;
+// `clone_err`: why a clone that was tried and passed over failed (0: none).
+int fill(ReflinkMode mode, bool sparse, DataState& state, Target& t, Method& m, int& clone_err) {
   m = first_method(mode);
+  clone_err = 0;
   for (;;) {
     if (int err = prepare_for(m, t)) return err;
     int err = run_method(m, state, sparse, t.empty);
@@ -124,6 +127,7 @@ int fill(ReflinkMode mode, bool sparse, DataState& state, Target& t, Method& m) 
       continue;
     }
     Method next = next_method(mode, m, err);
+    if (m == Method::kClone && next != Method::kNone) clone_err = err;
     // kNoProgress cannot end the chain (read/write never returns it), but the
     // sentinel must never reach a caller.
     if (next == Method::kNone) return err == kNoProgress ? EIO : err;
@@ -169,6 +173,7 @@ CopyResult copy_file(const CopyRequest& req) {
   struct stat src_st;
   if (int err = open_source(req, src, src_st, reason)) return fail(err, reason);
   if (req.control.cancelled()) return fail(ECANCELED);
+  const uint64_t src_dev = static_cast<uint64_t>(src_st.st_dev);
 
   Dest dest;
   CopyResult result;
@@ -218,7 +223,24 @@ CopyResult copy_file(const CopyRequest& req) {
   target.size = dest.created ? 0 : static_cast<uint64_t>(dst_st.st_size);
   target.blksize = dest.created ? 0 : static_cast<uint64_t>(dst_st.st_blksize);
   bool sparse = req.sparse && looks_sparse(src_st);
-  int err = fill(req.reflink, sparse, state, target, result.method);
+  // A batch skips a clone already found impossible between these two
+  // devices, and remembers one that turns out so (never a passing error).
+  ReflinkMode mode = req.reflink;
+  uint64_t dest_dev = req.dest_dev;
+  auto known_dest_dev = [&] {
+    struct stat st;
+    if (dest_dev == 0 && sys_fstat(dest.get(), &st) == 0) dest_dev = static_cast<uint64_t>(st.st_dev);
+    return dest_dev;
+  };
+  if (req.remember && mode == ReflinkMode::kAuto && link_memory::any() &&
+      link_memory::dropped(Rung::kClone, src_dev, known_dest_dev())) {
+    mode = ReflinkMode::kCopyOnly;
+  }
+  int clone_err = 0;
+  int err = fill(mode, sparse, state, target, result.method, clone_err);
+  if (req.remember && clone_not_available(clone_err) && known_dest_dev() != 0) {
+    link_memory::drop(Rung::kClone, src_dev, dest_dev);
+  }
   if (err == 0) {
     err = finish_metadata(src.get(), dest.get(), src_st, req.preserve, dest.created, dest.mode_set);
   }
@@ -254,6 +276,7 @@ CopyResult copy_file(const CopyRequest& req) {
   // disk says EAGAIN through O_NONBLOCK: name it, strerror does not.
   if (err == EAGAIN && result.reason == nullptr) result.reason = kWouldBlockReason;
   result.err = err;
+  result.src_dev = src_dev;
   result.bytes = err == 0 ? state.offset : 0;
   if (err == 0) req.control.done(state.offset);
   return result;

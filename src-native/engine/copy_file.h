@@ -41,6 +41,14 @@ struct CopyRequest {
   // puts in its place, so a failed file keeps its old content and a symlink
   // at the name is replaced, not followed.
   bool replace_by_rename = false;
+  // Batches: the order of ways to place the file (importFiles, copyDir,
+  // copyFiles with `link`; place_file walks it, copy_file ignores it), and
+  // whether rungs found unavailable between two devices are remembered for
+  // the rest of the process (ladder.h). dest_dev: st_dev of dest_dir when
+  // the caller knows it (0: found out only when needed).
+  Ladder ladder;
+  bool remember = false;
+  uint64_t dest_dev = 0;
 };
 
 struct CopyResult {
@@ -48,6 +56,7 @@ struct CopyResult {
   const char* reason = nullptr;  // a clearer text than strerror(err), when we have one
   Method method = Method::kNone; // the method that moved the data (or failed last)
   uint64_t bytes = 0;            // the destination's size from the source
+  uint64_t src_dev = 0;          // the source's st_dev, once it was opened
 };
 
 CopyResult copy_file(const CopyRequest& req);

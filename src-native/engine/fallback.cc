@@ -11,6 +11,7 @@ const char* method_name(Method m) {
     case Method::kCopyFileRange: return "copy_file_range";
     case Method::kSendfile: return "sendfile";
     case Method::kReadWrite: return "readwrite";
+    case Method::kHardlink: return "hardlink";
   }
   return "none";
 }
@@ -18,7 +19,8 @@ const char* method_name(Method m) {
 Method first_method(ReflinkMode mode) {
   // 'never' skips copy_file_range too: on btrfs, XFS and NFS 4.2 it may share
   // extents instead of copying them, which is exactly what 'never' rules out.
-  return mode == ReflinkMode::kNever ? Method::kSendfile : Method::kClone;
+  if (mode == ReflinkMode::kNever) return Method::kSendfile;
+  return mode == ReflinkMode::kCopyOnly ? Method::kCopyFileRange : Method::kClone;
 }
 
 // errno values that mean "this method is not available for these two files",
@@ -35,6 +37,8 @@ static bool clone_unavailable(int err) {
     case EPERM:       // some filesystems refuse the ioctl to non-owners
     case EACCES:
     case ETXTBSY:     // destination is a swap file
+    case EAGAIN:      // passing: this file is copied instead (never
+    case ENOMEM:      // remembered as "no clones here": ladder.cc)
       return true;
     default:
       return false;
@@ -79,6 +83,7 @@ Method next_method(ReflinkMode mode, Method failed, int err) {
     case Method::kSendfile:
       return sendfile_unavailable(err) ? Method::kReadWrite : Method::kNone;
     case Method::kReadWrite:
+    case Method::kHardlink:
     case Method::kNone:
       return Method::kNone;
   }

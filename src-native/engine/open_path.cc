@@ -1,6 +1,8 @@
 #include "open_path.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -113,6 +115,40 @@ void remove_if_same(int dir, const char* name, const struct stat& ours) {
       now.st_dev == ours.st_dev && now.st_ino == ours.st_ino) {
     retry_eintr([&] { return ::unlinkat(dir, name, 0); });
   }
+}
+
+// Removes a directory this call made, only while `name` in `dir` still is
+// the directory open as `fd` (or, with no descriptor, any empty directory
+// there: rmdir never removes one with content).
+void remove_dir_if_ours(int dir, const char* name, int fd) {
+  struct stat ours, now;
+  if (fd >= 0 && (sys_fstat(fd, &ours) == -1 || sys_fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW) == -1 ||
+                  now.st_dev != ours.st_dev || now.st_ino != ours.st_ino)) {
+    return;
+  }
+  retry_eintr([&] { return ::unlinkat(dir, name, AT_REMOVEDIR); });
+}
+
+// A directory this call's mkdirat made, opened by name afterwards: it must
+// still be ours, private and empty. Otherwise someone swapped another
+// directory in between the two calls, and giving it the source's mode or
+// owner would hand out a directory that is not ours (a racer got a 0700
+// directory of another user's made 0777).
+// 0 when fresh, kReplacedErr when not ours, or the errno of a failed check.
+int check_fresh_dir(int fd) {
+  struct stat st;
+  if (sys_fstat(fd, &st) == -1) return errno;
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) return kReplacedErr;
+  alignas(8) char buf[512];
+  long n = retry_eintr([&] { return ::syscall(SYS_getdents64, fd, buf, sizeof buf); });
+  if (n == -1) return errno;
+  for (long off = 0; off < n;) {
+    auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+    off += d->d_reclen;
+    const char* name = d->d_name;
+    if (!(name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))) return kReplacedErr;
+  }
+  return 0;
 }
 
 }  // namespace cowcopy

@@ -60,4 +60,14 @@ void remove_if_ours(int dir, const char* name, int fd);
 // The same, for a file known by its fstat (its descriptor already closed).
 void remove_if_same(int dir, const char* name, const struct stat& ours);
 
+// Directories a copy makes (copyDir, importFiles): mkdirat 0700, then
+// opened by name. check_fresh_dir: the opened one must still be ours, private
+// and empty, else someone swapped another in between the two calls and
+// giving it a mode or owner would hand out a directory that is not ours.
+// 0 when fresh, kReplacedErr when not ours, or the errno of a failed check.
+int check_fresh_dir(int fd);
+// Removes a directory the call made, only while `name` in `dir` still is the
+// directory open as `fd` (fd -1: any empty directory there).
+void remove_dir_if_ours(int dir, const char* name, int fd);
+
 }  // namespace cowcopy

@@ -20,6 +20,7 @@
 #include "batch.h"
 #include "batch_state.h"
 #include "copy_file.h"
+#include "ladder.h"
 #include "open_path.h"
 #include "preserve.h"
 #include "stat_calls.h"
@@ -30,18 +31,6 @@
 
 namespace cowcopy {
 namespace {
-
-// Removes a directory this call made, only while `name` in `dir` still is
-// the directory open as `fd` (or, with no descriptor, any empty directory
-// there: rmdir never removes one with content).
-void remove_dir_if_ours(int dir, const char* name, int fd) {
-  struct stat ours, now;
-  if (fd >= 0 && (sys_fstat(fd, &ours) == -1 || sys_fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW) == -1 ||
-                  now.st_dev != ours.st_dev || now.st_ino != ours.st_ino)) {
-    return;
-  }
-  retry_eintr([&] { return ::unlinkat(dir, name, AT_REMOVEDIR); });
-}
 
 // Holds a directory pair open while anything inside is pending. The last
 // reference (its files and subdirectories are done) gives the destination
@@ -57,6 +46,7 @@ struct DirNode {
   std::string dest_path;
   std::string rel;  // relative to the source root ("" for the root)
   struct stat st {};
+  uint64_t dst_dev = 0;  // the destination directory's st_dev (note_dest_dir)
   bool created = false;
 
   ~DirNode() {
@@ -117,6 +107,10 @@ struct PendingDir {
   std::shared_ptr<DirNode> parent;
   std::string name;
   uint64_t ino;
+  // dereference: `name` is a symlink to the directory fstat found as
+  // (dev, ino); opening it again must find that same directory.
+  bool follow = false;
+  uint64_t dev = 0;
 };
 
 const char* type_name(unsigned char t) {
@@ -143,6 +137,29 @@ unsigned char type_of(mode_t m) {
 std::string join(const std::string& a, const std::string& b) {
   if (a.empty()) return b;
   return a.back() == '/' ? a + b : a + "/" + b;
+}
+
+// An absolute path made canonical without looking at the filesystem, as
+// Node's path.resolve does: empty and "." segments dropped, ".." takes one
+// back (never above "/"), no trailing slash.
+std::string normalize_absolute(const std::string& p) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t end = p.find('/', i);
+    if (end == std::string::npos) end = p.size();
+    std::string seg = p.substr(i, end - i);
+    if (seg == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!seg.empty() && seg != ".") {
+      parts.push_back(std::move(seg));
+    }
+    i = end + 1;
+  }
+  if (parts.empty()) return "/";
+  std::string out;
+  for (const std::string& part : parts) out += "/" + part;
+  return out;
 }
 
 // All entries of a directory but . and .., with their types and inode
@@ -224,28 +241,6 @@ int open_own_link(int dir, const char* name, UniqueFd& out) {
   return 0;
 }
 
-// A directory this call's mkdirat made, opened by name afterwards: it must
-// still be ours, private and empty. Otherwise someone swapped another
-// directory in between the two calls, and giving it the source's mode or
-// owner would hand out a directory that is not ours (a racer got a 0700
-// directory of another user's made 0777).
-// 0 when fresh, kReplacedErr when not ours, or the errno of a failed check.
-int check_fresh_dir(int fd) {
-  struct stat st;
-  if (sys_fstat(fd, &st) == -1) return errno;
-  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) return kReplacedErr;
-  alignas(8) char buf[512];
-  long n = retry_eintr([&] { return ::syscall(SYS_getdents64, fd, buf, sizeof buf); });
-  if (n == -1) return errno;
-  for (long off = 0; off < n;) {
-    auto* d = reinterpret_cast<struct dirent64*>(buf + off);
-    off += d->d_reclen;
-    const char* name = d->d_name;
-    if (!(name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))) return kReplacedErr;
-  }
-  return 0;
-}
-
 class Tree {
  public:
   // copy_threads: threads besides the walker (0: the walker copies everything).
@@ -278,12 +273,13 @@ class Tree {
     req.src_dir = task.dir->src.get();
     req.dest_dir = task.dir->dst.get();
     req.dest_dir_private = task.dir->created;
+    req.dest_dev = static_cast<uint64_t>(task.dir->dst_dev);
     for (Entry& e : task.files) {
       if (state_.should_stop()) return;
       req.src.swap(e.name);
       req.dest = req.src;
       req.src_rules.expect_ino = e.ino;
-      CopyResult r = copy_file(req);
+      CopyResult r = place_file(req);
       if (r.err == 0) {
         state_.file_done(local, r, [&] { return join(task.dir->src_path, req.src); },
                          [&] { return join(task.dir->dest_path, req.src); });
@@ -389,7 +385,8 @@ class Tree {
           pending.push_back(PendingDir{node, e.name, e.ino});
           break;
         case DT_LNK:
-          copy_symlink(*node, e.name);
+          if (state_.opts.dereference) follow_link(node, e.name, pending);
+          else copy_symlink(*node, e.name);
           break;
         default:
           state_.add_skipped(join(node->src_path, e.name), type_name(e.type));
@@ -406,17 +403,29 @@ class Tree {
     node->src_path = join(p.parent->src_path, p.name);
     node->dest_path = join(p.parent->dest_path, p.name);
     node->rel = join(p.parent->rel, p.name);
+    // Followed (dereference): O_DIRECTORY opens nothing but a directory,
+    // and it must be the one follow_link found there.
+    const int nofollow = p.follow ? 0 : O_NOFOLLOW;
     int fd = retry_eintr([&] {
-      return ::openat(p.parent->src.get(), p.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      return ::openat(p.parent->src.get(), p.name.c_str(), O_RDONLY | O_DIRECTORY | nofollow | O_CLOEXEC);
     });
     if (fd == -1 || (node->src = UniqueFd(fd), sys_fstat(fd, &node->st) == -1)) {
       state_.add_error(node->src_path, node->dest_path, errno, nullptr);
       return nullptr;
     }
-    // Not the directory the listing returned: another one moved here since.
-    // (A mount point lists the inode it covers: its st_dev differs.)
-    if (p.ino != 0 && static_cast<uint64_t>(node->st.st_ino) != p.ino && node->st.st_dev == p.parent->st.st_dev &&
-        listing_ino_reliable(node->src.get())) {
+    if (p.follow) {
+      if (static_cast<uint64_t>(node->st.st_ino) != p.ino || static_cast<uint64_t>(node->st.st_dev) != p.dev) {
+        state_.add_error(node->src_path, node->dest_path, kReplacedErr, kReplacedReason);
+        return nullptr;
+      }
+      if (int err = check_not_ancestor(*p.parent, node->st)) {
+        state_.add_error(node->src_path, node->dest_path, err, kCycleReason);
+        return nullptr;
+      }
+    } else if (p.ino != 0 && static_cast<uint64_t>(node->st.st_ino) != p.ino &&
+               node->st.st_dev == p.parent->st.st_dev && listing_ino_reliable(node->src.get())) {
+      // Not the directory the listing returned: another one moved here since.
+      // (A mount point lists the inode it covers: its st_dev differs.)
       state_.add_error(node->src_path, node->dest_path, kReplacedErr, kReplacedReason);
       return nullptr;
     }
@@ -454,7 +463,7 @@ class Tree {
       state_.add_error(node->src_path, node->dest_path, err, err == kReplacedErr ? kReplacedReason : nullptr);
       return nullptr;
     }
-    if (int err = note_dest_dir(fd)) {
+    if (int err = note_dest_dir(fd, &node->dst_dev)) {
       node->dst.reset();
       state_.add_error(node->src_path, node->dest_path, err, nullptr);
       return nullptr;
@@ -467,13 +476,90 @@ class Tree {
     return dest_dirs_.count(DevIno{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)}) != 0;
   }
 
+  static constexpr const char* kCycleReason = "symbolic link to an ancestor directory (a cycle), not followed";
+
+  // A followed directory that is `dir` or one of its ancestors would be
+  // walked again inside itself, without end (fs.cp goes on until the path
+  // holds too many links: ELOOP, after copying the cycle 40 levels deep).
+  static int check_not_ancestor(const DirNode& dir, const struct stat& st) {
+    for (const DirNode* n = &dir; n; n = n->parent.get()) {
+      if (n->st.st_dev == st.st_dev && n->st.st_ino == st.st_ino) return ELOOP;
+    }
+    return 0;
+  }
+
+  // dereference: what a symlink leads to, learned from a descriptor. O_PATH
+  // opens nothing for reading (a device's open has side effects; a FIFO's
+  // would block), fstat says what it is: a directory is walked (open_child
+  // proves it is this one again), a regular file is copied through this
+  // very descriptor, anything else is skipped as in the walk. Only read:
+  // nothing is ever created or changed where a link leads.
+  void follow_link(const std::shared_ptr<DirNode>& dir, const std::string& name, std::vector<PendingDir>& pending) {
+    int raw = retry_eintr([&] { return ::openat(dir->src.get(), name.c_str(), O_PATH | O_CLOEXEC); });
+    if (raw == -1) {
+      // ENOENT: dangling; ELOOP: a loop of links.
+      state_.add_error(join(dir->src_path, name), join(dir->dest_path, name), errno, nullptr);
+      return;
+    }
+    UniqueFd target(raw);
+    struct stat st;
+    if (sys_fstat(raw, &st) == -1) {
+      state_.add_error(join(dir->src_path, name), join(dir->dest_path, name), errno, nullptr);
+      return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (int err = check_not_ancestor(*dir, st)) {
+        state_.add_error(join(dir->src_path, name), join(dir->dest_path, name), err, kCycleReason);
+        return;
+      }
+      pending.push_back(PendingDir{dir, name, static_cast<uint64_t>(st.st_ino), true,
+                                   static_cast<uint64_t>(st.st_dev)});
+    } else if (S_ISREG(st.st_mode)) {
+      copy_followed_file(*dir, name, target.get(), st);
+    } else {
+      state_.add_skipped(join(dir->src_path, name), type_name(type_of(st.st_mode)));
+    }
+  }
+
+  // A regular file behind a symlink, copied by the walker with copy_file's
+  // rules. Its source is reopened through /proc/self/fd (the inode `target`
+  // holds, never the name resolved again). ENOENT there means no /proc (the
+  // held inode cannot be missing; the source is opened before anything is
+  // created): then by the name, following, proved to be the same inode.
+  void copy_followed_file(const DirNode& dir, const std::string& name, int target, const struct stat& st) {
+    CopyRequest req = request();
+    req.src_rules.nofollow = false;
+    req.src_rules.expect_ino = static_cast<uint64_t>(st.st_ino);
+    char proc[64];
+    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", target);
+    req.src_dir = AT_FDCWD;
+    req.src = proc;
+    req.dest_dir = dir.dst.get();
+    req.dest = name;
+    req.dest_dir_private = dir.created;
+    req.dest_dev = dir.dst_dev;
+    CopyResult r = place_file(req);
+    if (r.err == ENOENT) {
+      req.src_dir = dir.src.get();
+      req.src = name;
+      r = place_file(req);
+    }
+    if (r.err == 0) {
+      state_.file_done(walker_stats_, r, [&] { return join(dir.src_path, name); },
+                       [&] { return join(dir.dest_path, name); });
+    } else if (r.err != ECANCELED) {
+      state_.add_error(join(dir.src_path, name), join(dir.dest_path, name), r.err, r.reason);
+    }
+  }
+
  public:
   // Every destination directory the walk opens is remembered (the walker
   // thread only): a source directory that turns out to be one of them is
   // refused.
-  int note_dest_dir(int fd) {
+  int note_dest_dir(int fd, uint64_t* dev = nullptr) {
     struct stat st;
     if (sys_fstat(fd, &st) == -1) return errno;
+    if (dev) *dev = static_cast<uint64_t>(st.st_dev);
     dest_dirs_.insert(DevIno{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
     return 0;
   }
@@ -499,6 +585,11 @@ class Tree {
         break;
       }
       target.resize(target.size() * 2);
+    }
+    // fs.cp's default (verbatimSymlinks false): a relative target becomes
+    // absolute, resolved against the source link's directory.
+    if (!state_.opts.link_base.empty() && !target.empty() && target[0] != '/') {
+      target = normalize_absolute(join(join(state_.opts.link_base, dir.rel), target));
     }
     const Preserve& p = state_.opts.preserve;
     const bool meta = p.timestamps || p.ownership;
@@ -633,6 +724,7 @@ BatchResult copy_tree_unguarded(const std::string& src_root, const std::string& 
   // the walker only walks. If no thread starts, the walker copies after all.
   int n = state.threads_for(dest_root);
   Tree tree(state, filter, n > 1 ? n : 0);
+  root->dst_dev = static_cast<uint64_t>(dest_st.st_dev);
   tree.note_dest_dir(root->dst.get());
   std::vector<Thread> threads(static_cast<size_t>(n > 1 ? n : 0));
   int started = 0;

@@ -1,0 +1,196 @@
+// importFiles: place a package (a map of relative path -> store file) under
+// one directory in one native call. The relative paths are checked here,
+// before anything is created; the directories, the ladder and the marker are
+// the engine's (src-native/engine/import.cc).
+import * as fs from 'node:fs'
+import { AbortError, invalidArgType, invalidArgValue, systemError } from './errors'
+import { native } from './native'
+import { flagsOf, parseBatch, supervise, type BatchOptions, type BatchResult, type BatchResultBuffer } from './batch'
+import { toPath, type PathLike } from './validate'
+
+export interface ImportOptions extends BatchOptions {
+  /**
+   * Replace a file already at an entry's path (atomically: a temporary file
+   * in its directory renamed over it). Default **false** here: a name already
+   * taken is kept as it is and counted in `existing`, as a package manager
+   * re-importing into a partly filled directory expects.
+   */
+  overwrite?: boolean
+  /**
+   * The relative path of one entry (e.g. `'package.json'`) placed last,
+   * atomically (complete under its name or absent), and only when every other
+   * entry is in place: its presence says the import finished. When an entry
+   * failed, the marker is not placed and is listed in `errors` (ECANCELED).
+   */
+  marker?: string
+  /**
+   * Build the whole tree under a hidden sibling name (`.<name>.cowcopy-XXXX`)
+   * and rename it to `destDir` at the end: a failed or aborted import leaves
+   * nothing (the promise rejects with the first error). `destDir` must not
+   * exist yet (EEXIST otherwise). Stops at the first failed entry.
+   */
+  stage?: boolean
+}
+
+export interface ImportResult extends BatchResult {
+  /** Entries whose path was already taken and kept (overwrite: false). */
+  existing: number
+}
+
+export interface ImportResultBuffer extends BatchResultBuffer {
+  existing: number
+}
+
+/** Entries: a Map of relative path -> source, or any iterable of [relPath, src] pairs. */
+export type ImportEntries = ReadonlyMap<string, PathLike> | Iterable<readonly [string | Buffer, PathLike]>
+
+const SLASH = 0x2f
+const DOT = 0x2e
+const RELPATH_RULE = 'must be a relative path without "..", "." or empty segments'
+
+// relPath as bytes, or a TypeError naming the entry.
+function relBytes(rel: unknown, i: number): Buffer {
+  const name = `entries[${i}][0]`
+  if (typeof rel !== 'string' && !Buffer.isBuffer(rel)) throw invalidArgType(name, 'of type string or an instance of Buffer', rel)
+  const b = typeof rel === 'string' ? Buffer.from(rel) : rel
+  if (b.length === 0 || b[0] === SLASH || b.includes(0)) throw invalidArgValue(name, rel, RELPATH_RULE)
+  let start = 0
+  for (;;) {
+    let end = b.indexOf(SLASH, start)
+    if (end === -1) end = b.length
+    const len = end - start
+    if (len === 0 || (len === 1 && b[start] === DOT) || (len === 2 && b[start] === DOT && b[start + 1] === DOT)) {
+      throw invalidArgValue(name, rel, RELPATH_RULE)
+    }
+    if (end === b.length) return b
+    start = end + 1
+  }
+}
+
+interface Parsed {
+  rels: (string | Buffer)[]
+  srcs: (string | Buffer)[]
+  /** Every directory the entries need, as latin1 keys, parents first. */
+  dirs: string[]
+  /** First entry index under each directory key. */
+  firstUnder: Map<string, number>
+  keys: string[]
+}
+
+function parseEntries(entries: unknown): Parsed {
+  if (entries === null || typeof entries !== 'object' || !(Symbol.iterator in entries)) {
+    throw invalidArgType('entries', 'a Map or an iterable of [relPath, src] pairs', entries)
+  }
+  const out: Parsed = { rels: [], srcs: [], dirs: [], firstUnder: new Map(), keys: [] }
+  const seen = new Map<string, number>()
+  let i = 0
+  for (const pair of entries as Iterable<unknown>) {
+    if (!Array.isArray(pair) || pair.length !== 2) throw invalidArgType(`entries[${i}]`, 'a [relPath, src] pair', pair)
+    const rel = pair[0] as string | Buffer
+    const bytes = relBytes(rel, i)
+    const key = bytes.toString('latin1')
+    if (seen.has(key)) throw invalidArgValue(`entries[${i}][0]`, rel, 'is listed twice')
+    seen.set(key, i)
+    out.rels.push(rel)
+    out.keys.push(key)
+    out.srcs.push(toPath(pair[1], `entries[${i}][1]`))
+    for (let slash = key.indexOf('/'); slash !== -1; slash = key.indexOf('/', slash + 1)) {
+      const dir = key.slice(0, slash)
+      if (!out.firstUnder.has(dir)) {
+        out.firstUnder.set(dir, i)
+        out.dirs.push(dir)
+      }
+    }
+    i++
+  }
+  for (const dir of out.dirs) {
+    const j = seen.get(dir)
+    if (j !== undefined) throw invalidArgValue(`entries[${j}][0]`, out.rels[j], 'is a file and also the directory of another entry')
+  }
+  out.dirs.sort((a, b) => a.length - b.length)
+  return out
+}
+
+// In a destination that exists already, no entry may lead through a
+// symlink (it could point anywhere: the tar path-traversal class). The engine
+// never follows one (O_NOFOLLOW: that entry fails); this says so before
+// anything is created. One lstat per directory the entries need.
+async function checkNoSymlinks(destDir: string | Buffer, parsed: Parsed): Promise<void> {
+  const root = Buffer.isBuffer(destDir) ? destDir : Buffer.from(destDir)
+  const missing: string[] = []
+  for (const dir of parsed.dirs) {
+    if (missing.some((m) => dir.startsWith(m + '/'))) continue
+    const full = Buffer.concat([root, Buffer.from('/'), Buffer.from(dir, 'latin1')])
+    let st: fs.Stats
+    try {
+      st = await fs.promises.lstat(full)
+    } catch {
+      missing.push(dir)
+      continue
+    }
+    if (st.isSymbolicLink()) {
+      const j = parsed.firstUnder.get(dir)!
+      throw invalidArgValue(`entries[${j}][0]`, parsed.rels[j],
+        `leads through a symbolic link in the destination (${Buffer.from(dir, 'latin1').toString()})`)
+    }
+  }
+}
+
+/**
+ * Places every entry (relative path -> source file) under `destDir` in one
+ * native call: `destDir` and the parents of every entry are created (each
+ * once, relative to its parent's descriptor), each file by the `link` ladder
+ * (default clone, else copy), on a pool of native threads. Every relative
+ * path is checked before anything is created: not absolute, no `..`, `.` or
+ * empty segments, no NUL, not twice, never through a symlink in the
+ * destination (ERR_INVALID_ARG_VALUE naming the entry).
+ *
+ * Existing files are kept and counted in `existing` unless `overwrite`;
+ * `marker` is placed last; `stage` builds in a hidden sibling and renames.
+ */
+export function importFiles(destDir: string | URL, entries: ImportEntries, options?: ImportOptions): Promise<ImportResult>
+export function importFiles(destDir: PathLike, entries: ImportEntries, options?: ImportOptions): Promise<ImportResult | ImportResultBuffer>
+export function importFiles(destDir: PathLike, entries: ImportEntries, options?: ImportOptions): Promise<ImportResult | ImportResultBuffer> {
+  let d: string | Buffer, parsed: Parsed, p: ReturnType<typeof parseBatch>
+  let marker = -1
+  let stage = false
+  try {
+    d = toPath(destDir, 'destDir')
+    parsed = parseEntries(entries)
+    p = parseBatch(options)
+    const o = (options ?? {}) as ImportOptions
+    if (o.overwrite === undefined) p.overwrite = false
+    if (o.marker !== undefined) {
+      if (typeof o.marker !== 'string' && !Buffer.isBuffer(o.marker)) {
+        throw invalidArgType('options.marker', 'of type string or an instance of Buffer', o.marker)
+      }
+      const key = (Buffer.isBuffer(o.marker) ? o.marker : Buffer.from(o.marker)).toString('latin1')
+      marker = parsed.keys.indexOf(key)
+      if (marker === -1) throw invalidArgValue('options.marker', o.marker, "must be one of the entries' relative paths")
+    }
+    if (o.stage !== undefined) {
+      if (typeof o.stage !== 'boolean') throw invalidArgType('options.stage', 'of type boolean', o.stage)
+      stage = o.stage
+    }
+    p.buffers = Buffer.isBuffer(d) || parsed.rels.some(Buffer.isBuffer) || parsed.srcs.some(Buffer.isBuffer)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
+  if (!native) {
+    return Promise.reject(systemError(38, 'importfiles', d, undefined, 'importFiles needs the native addon'))
+  }
+  const binding = native
+  const check = stage ? Promise.resolve() : checkNoSymlinks(d, parsed)
+  return check.then(() =>
+    supervise(
+      p,
+      (control) => binding.importFiles(d, parsed.rels, parsed.srcs, flagsOf(p), p.concurrency, control, marker, stage),
+      () => undefined,
+    ).then((r) => {
+      // Staged: nothing is in place; the first failure is the answer.
+      if (stage && r.errors.length > 0) throw r.errors[0].error
+      return r as ImportResult
+    }),
+  )
+}

@@ -1,0 +1,554 @@
+// import_files: like pnpm's package importer, in one call. The entries are
+// sorted by directory, so one walker makes each directory once, relative to
+// its parent's descriptor (mkdirat 0700, then opened with O_NOFOLLOW: a
+// symlink already in the destination is never followed), and hands the
+// files of each directory to the copy threads in chunks. Every directory
+// made stays 0700 until everything inside it is placed; the marker entry is
+// placed after all others, and only when they all are.
+#include "import.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "atomic_dest.h"
+#include "batch_state.h"
+#include "copy_file.h"
+#include "ladder.h"
+#include "open_path.h"
+#include "stat_calls.h"
+#include "sys.h"
+#include "threads.h"
+#include "unique_fd.h"
+#include "work_queue.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+namespace cowcopy {
+
+bool valid_rel_path(const std::string& rel) {
+  if (rel.empty() || rel[0] == '/' || rel.find('\0') != std::string::npos) return false;
+  size_t start = 0;
+  for (;;) {
+    size_t slash = rel.find('/', start);
+    size_t len = (slash == std::string::npos ? rel.size() : slash) - start;
+    if (len == 0) return false;  // "a//b" or a trailing slash
+    if (len == 1 && rel[start] == '.') return false;
+    if (len == 2 && rel[start] == '.' && rel[start + 1] == '.') return false;
+    if (slash == std::string::npos) return true;
+    start = slash + 1;
+  }
+}
+
+namespace {
+
+const char* const kSymlinkInWay = "a symbolic link is in the way of a directory (not followed)";
+const char* const kFileInWay = "a file is in the way of a directory";
+const char* const kMarkerNotPlaced = "marker not placed: another entry failed";
+const char* const kStageExists = "destination exists (stage: true builds a new directory and renames it there)";
+
+// A destination directory, open while anything in it is pending. One this
+// call made is 0700 until the last reference goes: then it gets the mode a
+// plain mkdir would have given it (0777 less the umask).
+struct ImportDir {
+  BatchState* state = nullptr;
+  std::shared_ptr<ImportDir> parent;
+  UniqueFd fd;
+  std::string path;  // for errors: dest_root/rel
+  uint64_t dev = 0;
+  bool created = false;
+
+  ~ImportDir() {
+    if (!created || !fd.valid() || !state) return;
+    const mode_t umask = state->opts.umask > 0777 ? 022 : state->opts.umask;
+    const mode_t mode = 0777 & ~umask;
+    if (retry_eintr([&] { return ::fchmod(fd.get(), mode); }) == -1) {
+      int err = errno;
+      try {
+        state->add_error(path, path, err, nullptr);
+      } catch (...) {
+        // No memory for the error: the directory stays 0700.
+      }
+    }
+  }
+};
+
+struct Chunk {
+  std::shared_ptr<ImportDir> dir;
+  std::vector<size_t> items;  // indices into the entries
+};
+
+constexpr size_t kChunk = 32;
+constexpr size_t kQueuedChunks = 64;
+
+size_t last_slash(const std::string& rel) {
+  size_t s = rel.rfind('/');
+  return s == std::string::npos ? 0 : s;
+}
+
+// Directory part of a relPath ("" at the top), compared component by
+// component ('/' below every other byte): a parent sorts before its
+// children, and each directory's files are contiguous.
+int compare_dirs(const std::string& a, size_t alen, const std::string& b, size_t blen) {
+  size_t n = std::min(alen, blen);
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char x = a[i] == '/' ? 0 : static_cast<unsigned char>(a[i]) ;
+    unsigned char y = b[i] == '/' ? 0 : static_cast<unsigned char>(b[i]);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return alen == blen ? 0 : (alen < blen ? -1 : 1);
+}
+
+std::string join(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  return a.back() == '/' ? a + b : a + "/" + b;
+}
+
+// Removes a staged tree this call made (its directories are 0700 and ours:
+// nobody else put anything in them), never following a symlink.
+bool remove_tree(int parent, const char* name) {
+  int fd = retry_eintr([&] { return ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); });
+  if (fd != -1) {
+    alignas(8) char buf[8192];
+    // Entries go while the directory is listed: list it again until a pass
+    // finds nothing left to remove (or removes nothing: then give up, the
+    // final rmdir fails and the directory stays).
+    for (bool removed = true; removed;) {
+      removed = false;
+      if (::lseek(fd, 0, SEEK_SET) == -1) break;
+      for (;;) {
+        long n = retry_eintr([&] { return ::syscall(SYS_getdents64, fd, buf, sizeof buf); });
+        if (n <= 0) break;
+        for (long off = 0; off < n;) {
+          auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+          off += d->d_reclen;
+          const char* child = d->d_name;
+          if (child[0] == '.' && (child[1] == 0 || (child[1] == '.' && child[2] == 0))) continue;
+          int rc = retry_eintr([&] { return ::unlinkat(fd, child, 0); });
+          if (rc == -1 && (errno == EISDIR || errno == EPERM)) {
+            rc = remove_tree(fd, child) ? 0 : -1;
+          }
+          if (rc == 0) removed = true;
+        }
+      }
+    }
+    ::close(fd);
+  }
+  return retry_eintr([&] { return ::unlinkat(parent, name, AT_REMOVEDIR); }) == 0;
+}
+
+// mkdir -p for the destination root's ancestors (0777 less the umask, as
+// mkdir -p), the root itself 0700 until the end. `created`: the root is new.
+int make_root(const std::string& path, bool& created, int depth = 0) {
+  created = false;
+  if (retry_eintr([&] { return ::mkdir(path.c_str(), depth == 0 ? 0700 : 0777); }) == 0) {
+    created = true;
+    return 0;
+  }
+  if (errno == EEXIST) return 0;
+  if (errno != ENOENT || depth > 4096) return errno;
+  size_t end = path.size();
+  while (end > 1 && path[end - 1] == '/') --end;
+  size_t slash = path.rfind('/', end - 1);
+  if (slash == std::string::npos || slash == 0) return ENOENT;
+  bool parent_created;
+  if (int err = make_root(path.substr(0, slash), parent_created, depth + 1)) return err;
+  return make_root(path, created, depth);
+}
+
+class Importer {
+ public:
+  Importer(BatchState& state, const std::vector<std::pair<std::string, std::string>>& entries,
+           const ImportOptions& opts, const std::string& dest_root, int copy_threads)
+      : state_(state),
+        entries_(entries),
+        opts_(opts),
+        dest_root_(dest_root),
+        queue_(kQueuedChunks),
+        inline_(copy_threads == 0),
+        walker_req_(request()) {}
+
+  void copy_inline() { inline_ = true; }
+
+  // The copy threads' loop (and the walker's, once the walk is done).
+  void work() {
+    LocalStats local;
+    try {
+      CopyRequest req = request();
+      Chunk chunk;
+      while (queue_.pop(chunk)) {
+        place_chunk(chunk, req, local);
+        chunk.dir.reset();  // may finish the directory (its mode)
+      }
+    } catch (...) {
+      state_.fail(exception_errno(), kExceptionReason);
+      queue_.abandon();
+    }
+    state_.merge(local);
+  }
+
+  void walk(std::shared_ptr<ImportDir> root, const std::vector<size_t>& order) {
+    try {
+      walk_all(std::move(root), order);
+    } catch (...) {
+      state_.fail(exception_errno(), kExceptionReason);
+    }
+    stack_.clear();
+    if (state_.should_stop()) queue_.abandon();
+    else queue_.close();
+  }
+
+  // After every other entry: the marker, atomically, only when all of them
+  // are in place.
+  void place_marker() {
+    std::shared_ptr<ImportDir> dir = std::move(marker_dir_);
+    if (!dir || opts_.marker < 0 || state_.should_stop()) return;
+    const auto& e = entries_[static_cast<size_t>(opts_.marker)];
+    bool failed;
+    {
+      std::lock_guard<std::mutex> lock(state_.mu);
+      failed = !state_.result.errors.empty() || state_.result.fatal != 0;
+    }
+    if (failed) {
+      state_.add_error(e.second, join(dest_root_, e.first), ECANCELED, kMarkerNotPlaced);
+      return;
+    }
+    CopyRequest req = request();
+    req.atomic = true;  // complete under its name, or not there
+    req.replace_by_rename = false;
+    Chunk chunk{dir, {static_cast<size_t>(opts_.marker)}};
+    place_chunk(chunk, req, walker_stats_);
+  }
+
+  LocalStats& walker_stats() { return walker_stats_; }
+
+  static int exception_errno() {
+    try {
+      throw;
+    } catch (const std::bad_alloc&) {
+      return ENOMEM;
+    } catch (...) {
+      return EIO;
+    }
+  }
+  static constexpr const char* kExceptionReason = "internal error in importFiles (an exception)";
+
+ private:
+  // The destination leaf is never followed nor opened when it exists
+  // (replaced by rename, or kept); the source is the caller's path.
+  CopyRequest request() const {
+    CopyRequest req = state_.file_request();
+    req.dest_rules.nofollow = true;
+    return req;
+  }
+
+  void place_chunk(Chunk& chunk, CopyRequest& req, LocalStats& local) {
+    req.dest_dir = chunk.dir->fd.get();
+    req.dest_dev = chunk.dir->dev;
+    req.dest_dir_private = chunk.dir->created;
+    for (size_t idx : chunk.items) {
+      if (state_.should_stop()) return;
+      const auto& e = entries_[idx];
+      req.src = e.second;
+      req.dest.assign(e.first, e.first.find('/') == std::string::npos ? 0 : last_slash(e.first) + 1,
+                      std::string::npos);
+      CopyResult r = place_file(req);
+      if (r.err == 0) {
+        state_.file_done(local, r, [&] { return e.second; }, [&] { return join(dest_root_, e.first); });
+      } else if (r.err == EEXIST && r.reason == nullptr && !req.overwrite) {
+        local.existing += 1;
+      } else if (r.err != ECANCELED) {
+        state_.add_error(e.second, join(dest_root_, e.first), r.err, r.reason);
+      }
+    }
+  }
+
+  bool hand_over(Chunk& chunk) {
+    if (chunk.items.empty()) return true;
+    if (inline_) {
+      place_chunk(chunk, walker_req_, walker_stats_);
+      chunk.items.clear();
+    } else {
+      std::shared_ptr<ImportDir> dir = chunk.dir;
+      if (!queue_.push(std::move(chunk))) return false;
+      chunk = Chunk{dir, {}};
+    }
+    return !state_.should_stop();
+  }
+
+  void walk_all(std::shared_ptr<ImportDir> root, const std::vector<size_t>& order) {
+    stack_.push_back(std::move(root));
+    size_t i = 0;
+    while (i < order.size() && !state_.should_stop()) {
+      const std::string& first = entries_[order[i]].first;
+      const size_t dlen = last_slash(first);
+      size_t j = i + 1;
+      while (j < order.size()) {
+        const std::string& other = entries_[order[j]].first;
+        if (compare_dirs(first, dlen, other, last_slash(other)) != 0) break;
+        ++j;
+      }
+      const char* reason = nullptr;
+      int err = enter(first.substr(0, dlen), reason);
+      if (err) {
+        for (size_t k = i; k < j; ++k) {
+          const auto& e = entries_[order[k]];
+          state_.add_error(e.second, join(dest_root_, e.first), err, reason);
+        }
+        i = j;
+        continue;
+      }
+      Chunk chunk{stack_.back(), {}};
+      for (size_t k = i; k < j; ++k) {
+        if (static_cast<long>(order[k]) == opts_.marker) {
+          marker_dir_ = stack_.back();
+          continue;
+        }
+        chunk.items.push_back(order[k]);
+        if (chunk.items.size() == kChunk && !hand_over(chunk)) return;
+      }
+      if (!hand_over(chunk)) return;
+      i = j;
+    }
+  }
+
+  // Makes stack_ the chain of directories down to `dir` (relative to the
+  // root, "" for the root itself), making what is missing.
+  int enter(const std::string& dir, const char*& reason) {
+    std::vector<std::string> comps;
+    for (size_t start = 0; start < dir.size();) {
+      size_t slash = dir.find('/', start);
+      if (slash == std::string::npos) slash = dir.size();
+      comps.push_back(dir.substr(start, slash - start));
+      start = slash + 1;
+    }
+    size_t keep = 0;
+    while (keep < comps.size() && keep < names_.size() && names_[keep] == comps[keep]) ++keep;
+    stack_.resize(keep + 1);
+    names_.resize(keep);
+    for (size_t k = keep; k < comps.size(); ++k) {
+      std::shared_ptr<ImportDir> child;
+      if (int err = open_child(stack_.back(), comps[k], child, reason)) return err;
+      stack_.push_back(std::move(child));
+      names_.push_back(comps[k]);
+    }
+    return 0;
+  }
+
+  int open_child(const std::shared_ptr<ImportDir>& parent, const std::string& name,
+                 std::shared_ptr<ImportDir>& out, const char*& reason) {
+    auto node = std::make_shared<ImportDir>();
+    node->parent = parent;
+    node->path = join(parent->path, name);
+    const int pfd = parent->fd.get();
+    if (retry_eintr([&] { return ::mkdirat(pfd, name.c_str(), 0700); }) == 0) {
+      node->created = true;
+    } else if (errno != EEXIST) {
+      return errno;
+    }
+    int fd = retry_eintr([&] { return ::openat(pfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); });
+    if (fd == -1) {
+      int err = errno;
+      if (node->created) remove_dir_if_ours(pfd, name.c_str(), -1);
+      if (err == ELOOP) {
+        reason = kSymlinkInWay;
+        return ENOTDIR;
+      }
+      if (err == ENOTDIR) reason = kFileInWay;
+      return err;
+    }
+    node->fd = UniqueFd(fd);
+    if (node->created) {
+      if (int err = check_fresh_dir(fd)) {
+        // Not ours (swapped in since mkdirat): nothing goes into it.
+        if (err != kReplacedErr) remove_dir_if_ours(pfd, name.c_str(), fd);
+        node->created = false;
+        if (err == kReplacedErr) reason = kReplacedReason;
+        return err;
+      }
+      node->dev = parent->dev;  // made on its parent's filesystem
+      walker_stats_.dirs += 1;
+    } else {
+      struct stat st;
+      if (sys_fstat(fd, &st) == -1) return errno;
+      node->dev = static_cast<uint64_t>(st.st_dev);  // perhaps a mount point
+    }
+    node->state = &state_;
+    out = std::move(node);
+    return 0;
+  }
+
+  BatchState& state_;
+  const std::vector<std::pair<std::string, std::string>>& entries_;
+  const ImportOptions& opts_;
+  const std::string& dest_root_;
+  WorkQueue<Chunk> queue_;
+  bool inline_;
+  CopyRequest walker_req_;
+  LocalStats walker_stats_;
+  std::vector<std::shared_ptr<ImportDir>> stack_;
+  std::vector<std::string> names_;
+  std::shared_ptr<ImportDir> marker_dir_;
+};
+
+BatchResult import_unguarded(const std::string& dest_root, const std::vector<std::pair<std::string, std::string>>& entries,
+                             const ImportOptions& opts) {
+  BatchOptions bopts = opts.batch;
+  if (opts.stage) bopts.stop_on_error = true;  // one failure discards it all
+  BatchState state(bopts);
+  auto fatal = [&](int err, const char* reason = nullptr) {
+    state.result.fatal = err;
+    state.result.fatal_reason = reason;
+    return std::move(state.result);
+  };
+  for (const auto& e : entries) {
+    if (!valid_rel_path(e.first)) return fatal(EINVAL, "invalid relative path in the entries");
+  }
+  if (opts.marker >= static_cast<long>(entries.size())) return fatal(EINVAL, "marker is not an entry");
+
+  auto root = std::make_shared<ImportDir>();
+  root->path = dest_root;
+  // stage: the tree is built under a hidden name beside dest_root.
+  UniqueFd parent;
+  std::string base, staged;
+  std::string fs_probe = dest_root;
+  if (opts.stage) {
+    size_t end = dest_root.size();
+    while (end > 1 && dest_root[end - 1] == '/') --end;
+    size_t slash = dest_root.rfind('/', end - 1);
+    std::string parent_path = slash == std::string::npos ? "." : (slash == 0 ? "/" : dest_root.substr(0, slash));
+    base = dest_root.substr(slash == std::string::npos ? 0 : slash + 1, end - (slash == std::string::npos ? 0 : slash + 1));
+    if (base.empty() || base == "." || base == "..") return fatal(EINVAL, "destination has no name to stage under");
+    fs_probe = parent_path;
+    int pfd = retry_eintr([&] { return ::open(parent_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+    if (pfd == -1) return fatal(errno);
+    parent = UniqueFd(pfd);
+    struct stat st;
+    if (sys_fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return fatal(EEXIST, kStageExists);
+    if (errno != ENOENT) return fatal(errno);
+    for (int attempt = 0;; ++attempt) {
+      staged = temp_name(base);
+      if (retry_eintr([&] { return ::mkdirat(pfd, staged.c_str(), 0700); }) == 0) break;
+      if (errno != EEXIST || attempt == 7) return fatal(errno);
+    }
+    int fd = retry_eintr([&] { return ::openat(pfd, staged.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); });
+    if (fd == -1) return fatal(errno);  // the name is no longer our directory: not ours to remove
+    root->fd = UniqueFd(fd);
+    if (int err = check_fresh_dir(fd)) return fatal(err, err == kReplacedErr ? kReplacedReason : nullptr);
+    root->created = true;
+  } else {
+    if (int err = make_root(dest_root, root->created)) return fatal(err);
+    const int nofollow = root->created ? O_NOFOLLOW : 0;
+    int fd = retry_eintr([&] { return ::open(dest_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow); });
+    if (fd == -1) {
+      int err = errno;
+      return fatal(err, err == ENOTDIR ? "destination is not a directory" : nullptr);
+    }
+    root->fd = UniqueFd(fd);
+    if (int err = root->created ? check_fresh_dir(fd) : 0) {
+      if (err != kReplacedErr) remove_dir_if_ours(AT_FDCWD, dest_root.c_str(), fd);
+      root->created = false;
+      return fatal(err, err == kReplacedErr ? kReplacedReason : nullptr);
+    }
+  }
+  struct stat root_st;
+  if (sys_fstat(root->fd.get(), &root_st) == -1) {
+    int err = errno;
+    if (opts.stage) remove_tree(parent.get(), staged.c_str());
+    else if (root->created) remove_dir_if_ours(AT_FDCWD, dest_root.c_str(), root->fd.get());
+    root->created = false;
+    return fatal(err);
+  }
+  root->dev = static_cast<uint64_t>(root_st.st_dev);
+  root->state = &state;
+
+  // Sorted by directory (parents first), then name.
+  std::vector<size_t> order(entries.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const std::string& x = entries[a].first;
+    const std::string& y = entries[b].first;
+    int c = compare_dirs(x, last_slash(x), y, last_slash(y));
+    return c != 0 ? c < 0 : x < y;
+  });
+
+  // Small imports (a package of a few files) stay on the calling thread:
+  // starting threads would cost more than they save.
+  int n = state.threads_for(fs_probe);
+  const size_t most = 1 + entries.size() / (2 * kChunk);
+  if (static_cast<size_t>(n) > most) n = static_cast<int>(most);
+  Importer imp(state, entries, opts, dest_root, n > 1 ? n : 0);
+  std::vector<Thread> threads(static_cast<size_t>(n > 1 ? n : 0));
+  int started = 0;
+  for (auto& t : threads) {
+    if (!t.start([&] { imp.work(); })) break;
+    ++started;
+  }
+  if (started == 0) imp.copy_inline();
+  state.result.threads = started > 0 ? started : 1;
+  std::shared_ptr<ImportDir> keep_root = root;  // its mode is set at the very end
+  imp.walk(std::move(root), order);
+  imp.work();
+  for (auto& t : threads) t.join();
+  imp.place_marker();
+  state.merge(imp.walker_stats());
+  if (keep_root->created) state.result.dirs += 1;
+  keep_root.reset();  // every directory has its final mode now
+
+  const bool cancelled = opts.batch.cancel && __atomic_load_n(opts.batch.cancel, __ATOMIC_RELAXED) != 0;
+  if (cancelled) state.result.fatal = ECANCELED;
+  if (opts.stage) {
+    int err = state.result.fatal;
+    const char* reason = state.result.fatal_reason;
+    if (err == 0 && !state.result.errors.empty()) {
+      err = state.result.errors.front().err;
+      reason = state.result.errors.front().reason;
+    }
+    if (err == 0) {
+      auto noreplace = [&] {
+        return ::syscall(SYS_renameat2, parent.get(), staged.c_str(), parent.get(), base.c_str(), RENAME_NOREPLACE);
+      };
+      if (retry_eintr(noreplace) == -1) {
+        err = errno;
+        reason = err == EEXIST || err == ENOTEMPTY ? kStageExists : nullptr;
+        if (err == ENOTEMPTY) err = EEXIST;
+      }
+    }
+    if (err != 0) {
+      remove_tree(parent.get(), staged.c_str());
+      if (state.result.fatal == 0 && !state.result.errors.empty() && err == state.result.errors.front().err) {
+        // The first failed file is the reason: its paths, not the root's.
+        return std::move(state.result);
+      }
+      state.result.fatal = err;
+      state.result.fatal_reason = reason;
+    }
+  }
+  return std::move(state.result);
+}
+
+}  // namespace
+
+BatchResult import_files(const std::string& dest_root, const std::vector<std::pair<std::string, std::string>>& entries,
+                         const ImportOptions& opts) {
+  try {
+    return import_unguarded(dest_root, entries, opts);
+  } catch (...) {
+    BatchResult r;
+    r.fatal = Importer::exception_errno();
+    r.fatal_reason = Importer::kExceptionReason;
+    return r;
+  }
+}
+
+}  // namespace cowcopy
