@@ -427,7 +427,7 @@ function contenders(kind, job, opts) {
     })
   }
   list.push({
-    name: 'cowcopy copyDir of the installed .pnpm tree (for scale: + symlinks, .bin shims)', method: cow ? 'clone' : 'copy', kind: 'cowcopy', scale: true,
+    name: 'cowcopy copyDir of the installed .pnpm tree (for scale: + symlinks, .bin shims)', method: cow ? 'clone' : 'copy', kind: 'cowcopy', scale: true, all: true,
     run: (d) => checked(cowcopy.copyDir(job.vstore, d)),
   })
   return list.filter((c) => (!c.all || opts.all) && (!opts.only || opts.only.test(`${c.name} ${c.method}`)))
