@@ -579,10 +579,10 @@ function targets(kind, rows) {
   const pnpmM = cow ? 'clone' : 'copy'
   const pnpm = find(/pnpm's count/, pnpmM) || best(/^pnpm/, pnpmM)
   const impC = best(/importFiles/, pnpmM)
-  if (pnpm && impC) lines.push(`- importFiles ${pnpmM} vs pnpm 11's ${pnpmM} replayed (${pnpm.workers} worker${pnpm.workers > 1 ? 's' : ''}): ${(pnpm.median / impC.median).toFixed(2)}× faster${cow ? ' (target ≥ 2×)' : ''}`)
+  if (pnpm && impC) lines.push(`- pnpm 11's ${pnpmM} replayed (${pnpm.workers} worker${pnpm.workers > 1 ? 's' : ''}) / importFiles ${pnpmM}: ${(pnpm.median / impC.median).toFixed(2)}×${cow ? ' (target ≥ 2×)' : ''}`)
   const loop = find(/linkSync loop/, 'hardlink')
   const impH = best(/importFiles/, 'hardlink')
-  if (loop && impH) lines.push(`- importFiles hardlink vs the fs.linkSync loop: ${(loop.median / impH.median).toFixed(2)}× faster (target > 1×)`)
+  if (loop && impH) lines.push(`- the fs.linkSync loop / importFiles hardlink: ${(loop.median / impH.median).toFixed(2)}× (target > 1×)`)
   const cd = rows.find((r) => r.scale && !r.missing)
   const cdFloor = best(/^C floor/, cd?.method)
   if (cd && cdFloor) lines.push(`- copyDir of the .pnpm tree (${cd.method}): ${cd.median.toFixed(0)} ms, for scale (more entries: symlinks, directories, shims)`)
@@ -600,7 +600,7 @@ async function main() {
   const cBin = buildC()
   const cmd = `node bench/store.js${opts.rounds !== 9 ? ` --rounds ${opts.rounds}` : ''}${opts.fs.join(',') !== 'btrfs,xfs,ext4' ? ` --fs ${opts.fs.join(',')}` : ''}${opts.only ? ` --only '${opts.only.source}'` : ''}${opts.all ? ' --all' : ''}`
   const cores = os.availableParallelism()
-  console.log(`\nA real pnpm store (\`${cmd}\`): bench/store-project installed by ${PNPM_SPEC} with package-import-method=hardlink; ${derived.packages.length} packages, ${derived.files} files placed per import (${derived.storeFiles} distinct store files, ${(derived.storeBytes / 2 ** 20).toFixed(0)} MiB), all packages into an empty directory on the same filesystem. Median of ${opts.rounds} shuffled rounds, ${cores} cores, Node ${process.version}. vs best C floor = this time / the faster of the 1- and 2-thread C loops of the same method (below 1: faster than the floor). The copyDir row copies the whole .pnpm tree (${scaleFiles} files plus its symlinks), a different job.\n`)
+  console.log(`\nA real pnpm store (\`${cmd}\`): bench/store-project installed by ${PNPM_SPEC} with package-import-method=hardlink; ${derived.packages.length} packages, ${derived.files} files placed per import (${derived.storeFiles} distinct store files, ${(derived.storeBytes / 2 ** 20).toFixed(0)} MiB), all packages into an empty directory on the same filesystem. Median of ${opts.rounds} shuffled rounds, ${cores} cores, Node ${process.version}. vs best C floor = this time / the faster of the 1- and 2-thread C loops of the same method (below 1: faster than the floor).${opts.all ? ` The copyDir row copies the whole .pnpm tree (${scaleFiles} files plus its symlinks and pnpm's .bin shims), a different job.` : ''}\n`)
   const copies = []
   try {
     for (const mount of mounts) {
