@@ -49,6 +49,34 @@ const SLASH = 0x2f
 const DOT = 0x2e
 const RELPATH_RULE = 'must be a relative path without "..", "." or empty segments'
 
+const ASCII = /^[\x01-\x7f]*$/
+
+// relPath as a key of its bytes (latin1: one char per byte, so a string and
+// a Buffer of the same bytes collide), or a TypeError naming the entry.
+function relKey(rel: unknown, i: number): string {
+  const name = `entries[${i}][0]`
+  if (typeof rel === 'string' && ASCII.test(rel)) {
+    // The common case, without a Buffer: ASCII is its own latin1 key.
+    if (!validSegments(rel)) throw invalidArgValue(name, rel, RELPATH_RULE)
+    return rel
+  }
+  return relBytes(rel, i).toString('latin1')
+}
+
+function validSegments(rel: string): boolean {
+  if (rel.length === 0 || rel.charCodeAt(0) === SLASH) return false
+  let start = 0
+  for (;;) {
+    let end = rel.indexOf('/', start)
+    if (end === -1) end = rel.length
+    const len = end - start
+    if (len === 0 || (len === 1 && rel.charCodeAt(start) === DOT) ||
+        (len === 2 && rel.charCodeAt(start) === DOT && rel.charCodeAt(start + 1) === DOT)) return false
+    if (end === rel.length) return true
+    start = end + 1
+  }
+}
+
 // relPath as bytes, or a TypeError naming the entry.
 function relBytes(rel: unknown, i: number): Buffer {
   const name = `entries[${i}][0]`
@@ -88,8 +116,7 @@ function parseEntries(entries: unknown): Parsed {
   for (const pair of entries as Iterable<unknown>) {
     if (!Array.isArray(pair) || pair.length !== 2) throw invalidArgType(`entries[${i}]`, 'a [relPath, src] pair', pair)
     const rel = pair[0] as string | Buffer
-    const bytes = relBytes(rel, i)
-    const key = bytes.toString('latin1')
+    const key = relKey(rel, i)
     if (seen.has(key)) throw invalidArgValue(`entries[${i}][0]`, rel, 'is listed twice')
     seen.set(key, i)
     out.rels.push(rel)

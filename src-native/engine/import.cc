@@ -537,11 +537,15 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
 
   // Sorted by directory (parents first), then name.
   std::vector<size_t> order(entries.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::vector<size_t> slash(entries.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+    slash[i] = last_slash(entries[i].first);
+  }
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     const std::string& x = entries[a].first;
     const std::string& y = entries[b].first;
-    int c = compare_dirs(x, last_slash(x), y, last_slash(y));
+    int c = compare_dirs(x, slash[a], y, slash[b]);
     return c != 0 ? c < 0 : x < y;
   });
 
