@@ -280,6 +280,18 @@ onFs(t, 'xfs', 'marker: not placed when an entry failed', async (t, dir) => {
   t.same(codes, [['missing.js', 'ENOENT'], ['package.json', 'ECANCELED']])
   t.match(r.errors.find((e) => e.dest.endsWith('package.json')).error.message, /marker not placed/)
   t.notOk(fs.existsSync(path.join(dest, 'package.json')), 'no marker')
+  // Without its marker the directory is incomplete: nothing in it is kept.
+  entries.delete('lib/missing.js')
+  const stale = path.join(dest, [...entries.keys()][1])
+  fs.writeFileSync(stale, 'partial')
+  const again = await importFiles(dest, entries, { marker: 'package.json' })
+  t.equal(again.existing, 0, 'no marker: every entry placed again')
+  t.same(again.errors, [])
+  t.equal(fs.readFileSync(stale, 'utf8'), fs.readFileSync(entries.get([...entries.keys()][1]), 'utf8'), 'the partial file was replaced')
+  fs.writeFileSync(stale, 'kept')
+  const third = await importFiles(dest, entries, { marker: 'package.json' })
+  t.equal(third.existing, entries.size, 'with the marker in place, everything is kept')
+  t.equal(fs.readFileSync(stale, 'utf8'), 'kept')
 })
 
 onFs(t, 'btrfs', 'stage: all or nothing', async (t, dir) => {
