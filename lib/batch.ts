@@ -46,7 +46,7 @@ export interface BatchOptions extends Omit<CopyOptions, 'atomic' | 'fsync' | 'on
    * combined with `link`; `reflink: 'never'` only without `'clone'`.
    */
   link?: readonly LinkMethod[]
-  /** Copy threads (1-64). Default: measured per filesystem type (btrfs 1; XFS, ext4, tmpfs and others 2). copyDir adds a walker thread when there is more than one. */
+  /** Copy threads (1-64). Default: measured per filesystem type (2 on btrfs, XFS, ext4, tmpfs and others on a 2-core machine). copyDir adds a walker thread when there is more than one. */
   concurrency?: number
   /** Stop at the first failed file (default false: the others go on, errors are listed). */
   stopOnError?: boolean

@@ -19,12 +19,15 @@ char cowcopy_libc_single_threaded = 0;
 
 int default_concurrency(long magic) {
   // Measured on the 2-core VM with bench/tree.js's 10 000-file tree, median
-  // of 7 runs, copyDir at 1 / 2 / 3 copy threads (ms): btrfs 190 / 249 / 237
-  // (clones into one subvolume serialise; extra threads only add contention),
-  // xfs 149 / 133 / -, ext4 192 / 125 / 125 (copy_file_range does real work
-  // that overlaps). With more than one, the walker is a thread of its own.
+  // of 9 runs, copyDir at 1 / 2 / 3 copy threads (ms), quiet machine, images
+  // a day old: btrfs 457 / 425 / 490, xfs 416 / 229 / 251, ext4 421 / 219 /
+  // 217. (On fresh images btrfs was 190 / 249 / 237 and 1 was the default:
+  // clones into one subvolume serialise more as its trees grow? Two runs
+  // today agree on 2, by 7 %; the C loop gains 1.29x from a second thread
+  // there, so copyDir still leaves about 1.26x on the table on btrfs.)
+  // With more than one, the walker is a thread of its own.
   switch (static_cast<unsigned long>(magic)) {
-    case 0x9123683e: return 1;  // btrfs
+    case 0x9123683e: return 2;  // btrfs
     case 0x58465342: return 2;  // xfs
     case 0xef53: return 2;      // ext4
     case 0x01021994: return 2;  // tmpfs
