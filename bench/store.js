@@ -12,7 +12,7 @@
 // of the ladder, pnpm 11's own importer replayed in Node (worker threads, 4
 // packages in flight), a hardlink loop, @reflink/reflink, cowcopy copyFiles
 // (today's API: the directories made in JS first), and the C per-file floor
-// (bench/c-import.c) with 1 and 2 threads. Medians of ROUNDS interleaved,
+// (bench/c-loop.c) with 1 and 2 threads. Medians of ROUNDS interleaved,
 // shuffled rounds; files/s and the ratio to the best C floor of the same
 // method, all measured in the same run. Destinations are removed and the
 // filesystem synced between contenders, untimed. Needs the npm registry only
@@ -434,19 +434,19 @@ function contenders(kind, job, opts) {
 }
 
 function buildC() {
-  const out = path.join(os.tmpdir(), `cowcopy-c-import-${process.pid}`)
+  const out = path.join(os.tmpdir(), `cowcopy-c-floor-${process.pid}`)
   try {
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-pthread', '-o', out, path.join(__dirname, 'c-import.c')], { stdio: 'pipe' })
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-pthread', '-o', out, path.join(__dirname, 'c-loop.c')], { stdio: 'pipe' })
     return out
   } catch (err) {
-    console.error(`(no C compiler, or c-import.c failed to build: the C floor is left out)\n${err.stderr || ''}`)
+    console.error(`(no C compiler, or c-loop.c failed to build: the C floor is left out)\n${err.stderr || ''}`)
     return null
   }
 }
 
 // One job list per method, written once, outside the timing.
 function writeCList(file, dest, job, method) {
-  const letter = { clone: 'F', copy: 'C', hardlink: 'H' }[method]
+  const letter = { clone: 'K', copy: 'C', hardlink: 'H' }[method]
   const lines = job.dirs.map((d) => `D\t${d ? path.join(dest, d) : dest}`)
   for (const p of job.packages) for (const [rel, s] of p.entries) lines.push(`${letter}\t${s}\t${path.join(dest, p.rel, rel)}`)
   fs.writeFileSync(file, lines.join('\n') + '\n')

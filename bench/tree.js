@@ -111,7 +111,7 @@ function contenders(cow, cLoop) {
 function buildCLoop() {
   const out = path.join(os.tmpdir(), `cowcopy-c-loop-${process.pid}`)
   try {
-    execFileSync('cc', ['-O2', '-pthread', '-o', out, path.join(__dirname, 'c-loop.c')], { stdio: 'pipe' })
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-pthread', '-o', out, path.join(__dirname, 'c-loop.c')], { stdio: 'pipe' })
     return out
   } catch {
     console.error('(no C compiler: the C reference loop is left out)')
