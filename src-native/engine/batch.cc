@@ -123,12 +123,7 @@ void run_threads(int n, const std::function<void()>& body, BatchState& state) {
     }
   };
   std::vector<Thread> threads(static_cast<size_t>(n > 1 ? n - 1 : 0));
-  int started = 0;
-  for (auto& t : threads) {
-    if (!t.start(guarded)) break;  // no more threads to be had: the ones we have do the work
-    ++started;
-  }
-  state.result.threads = started + 1;
+  state.result.threads = start_all(threads, guarded) + 1;
   guarded();  // the calling thread works too
   for (auto& t : threads) t.join();
 }

@@ -64,7 +64,6 @@ const char* const kStageExists = "destination exists (stage: true builds a new d
 // not at all, so nothing needs hiding. Only a staged root is 0700 until it is
 // complete, then gets that mode just before the rename.
 struct ImportDir {
-  BatchState* state = nullptr;
   std::shared_ptr<ImportDir> parent;
   UniqueFd fd;
   std::string path;  // for errors: dest_root/rel
@@ -439,7 +438,6 @@ class Importer {
       if (sys_fstat(fd, &st) == -1) return errno;
       node->dev = static_cast<uint64_t>(st.st_dev);  // perhaps a mount point
     }
-    node->state = &state_;
     out = std::move(node);
     return 0;
   }
@@ -458,8 +456,6 @@ class Importer {
   std::shared_ptr<ImportDir> marker_dir_;
   bool hidden_ = false;
 };
-
-bool keep_created(const std::shared_ptr<ImportDir>& d) { return d->created; }
 
 BatchResult import_unguarded(const std::string& dest_root, const std::vector<std::pair<std::string, std::string>>& entries,
                              const ImportOptions& opts) {
@@ -544,7 +540,6 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
     return fatal(err);
   }
   root->dev = static_cast<uint64_t>(root_st.st_dev);
-  root->state = &state;
 
   // Sorted by directory (parents first), then name.
   std::vector<size_t> order(entries.size());
@@ -570,7 +565,7 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
   // pnpm's rule: a package directory without its marker is incomplete (a
   // killed import may have left a partial file under its name), so nothing
   // in it is kept as "existing": every entry is placed again.
-  if (!opts.stage && !keep_created(root) && opts.marker >= 0 && !opts.batch.overwrite) {
+  if (!opts.stage && !root->created && opts.marker >= 0 && !opts.batch.overwrite) {
     struct stat mst;
     const std::string& mrel = entries[static_cast<size_t>(opts.marker)].first;
     if (sys_fstatat(root->fd.get(), mrel.c_str(), &mst, AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT) {
@@ -578,11 +573,7 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
     }
   }
   std::vector<Thread> threads(static_cast<size_t>(n > 1 ? n : 0));
-  int started = 0;
-  for (auto& t : threads) {
-    if (!t.start([&] { imp.work(); })) break;
-    ++started;
-  }
+  const int started = start_all(threads, [&] { imp.work(); });
   if (started == 0) imp.copy_inline();
   state.result.threads = started > 0 ? started : 1;
   std::shared_ptr<ImportDir> keep_root = root;  // a staged root's fd, for its mode at the end

@@ -47,6 +47,15 @@ void Thread::join() {
   running_ = false;
 }
 
+int start_all(std::vector<Thread>& threads, const std::function<void()>& body) {
+  int started = 0;
+  for (auto& t : threads) {
+    if (!t.start(body)) break;
+    ++started;
+  }
+  return started;
+}
+
 }  // namespace cowcopy
 
 #if defined(__GLIBC__)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 namespace cowcopy {
 
@@ -23,5 +24,10 @@ class Thread {
   unsigned long id_ = 0;
   bool running_ = false;
 };
+
+// Starts one thread per element running `body`, stopping at the first that
+// cannot start (the ones that did, and the caller, do the work). Returns how
+// many started. The caller joins them (or lets ~Thread do it).
+int start_all(std::vector<Thread>& threads, const std::function<void()>& body);
 
 }  // namespace cowcopy

@@ -749,11 +749,7 @@ BatchResult copy_tree_unguarded(const std::string& src_root, const std::string& 
   if (root->created) root->dst_acl = has_default_acl(root->dst.get());
   tree.note_dest_dir(root->dst.get());
   std::vector<Thread> threads(static_cast<size_t>(n > 1 ? n : 0));
-  int started = 0;
-  for (auto& t : threads) {
-    if (!t.start([&] { tree.work(); })) break;
-    ++started;
-  }
+  const int started = start_all(threads, [&] { tree.work(); });
   if (started == 0) tree.copy_inline();
   state.result.threads = started > 0 ? started : 1;
   state.result.dirs = 1;
