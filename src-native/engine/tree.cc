@@ -474,7 +474,8 @@ class Tree {
     }
     // A default ACL inherited from the parent replaces the umask for what
     // is created inside: then only an fstat tells which mode open() gave.
-    if (node->created) node->dst_acl = p.parent->dst_acl || has_default_acl(node->dst.get());
+    // (A directory made inside one this call made inherits what that one has: asked once.)
+    if (node->created) node->dst_acl = p.parent->created ? p.parent->dst_acl : has_default_acl(node->dst.get());
     walker_stats_.dirs += 1;
     return node;
   }
