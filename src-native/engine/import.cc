@@ -207,6 +207,14 @@ class Importer {
   // The marker is missing from a destination that exists: replace what is
   // there (set before any request is made).
   void force_overwrite() { overwrite_ = true; walker_req_.overwrite = true; }
+  // The marker is there: whatever is missing is placed atomically, so a
+  // killed re-import never leaves a partial file under a marker that says
+  // "complete" (set before any request is made).
+  void force_atomic() {
+    atomic_ = true;
+    walker_req_.atomic = true;
+    walker_req_.replace_by_rename = false;
+  }
   bool umask_keeps_others_out() const {
     const mode_t um = state_.opts.umask;
     return um <= 0777 && (um & 022) == 022;
@@ -291,6 +299,10 @@ class Importer {
     req.src_rules.nofollow = true;
     req.dest_rules.nofollow = true;
     req.overwrite = overwrite_;
+    if (atomic_) {
+      req.atomic = true;
+      req.replace_by_rename = false;
+    }
     return req;
   }
 
@@ -449,6 +461,7 @@ class Importer {
   WorkQueue<Chunk> queue_;
   bool inline_;
   bool overwrite_;
+  bool atomic_ = false;
   CopyRequest walker_req_;
   LocalStats walker_stats_;
   std::vector<std::shared_ptr<ImportDir>> stack_;
@@ -456,6 +469,25 @@ class Importer {
   std::shared_ptr<ImportDir> marker_dir_;
   bool hidden_ = false;
 };
+
+// Whether the marker is a regular file at relPath under root, reached one
+// directory at a time without following a symlink. Anything else (missing,
+// a symlink on the way, a path too long for one call, an error) is "not
+// there": the safe answer, which places every entry again.
+bool marker_present(int root, const std::string& rel) {
+  int dir = root;
+  UniqueFd held;
+  size_t start = 0;
+  for (size_t slash; (slash = rel.find('/', start)) != std::string::npos; start = slash + 1) {
+    const std::string name = rel.substr(start, slash - start);
+    int fd = retry_eintr([&] { return ::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); });
+    if (fd == -1) return false;
+    held = UniqueFd(fd);
+    dir = fd;
+  }
+  struct stat st;
+  return sys_fstatat(dir, rel.c_str() + start, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
 
 BatchResult import_unguarded(const std::string& dest_root, const std::vector<std::pair<std::string, std::string>>& entries,
                              const ImportOptions& opts) {
@@ -565,12 +597,11 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
   // pnpm's rule: a package directory without its marker is incomplete (a
   // killed import may have left a partial file under its name), so nothing
   // in it is kept as "existing": every entry is placed again.
+  // With the marker there, entries already placed are trusted, and what is
+  // missing is placed atomically (the marker stays in place meanwhile).
   if (!opts.stage && !root->created && opts.marker >= 0 && !opts.batch.overwrite) {
-    struct stat mst;
-    const std::string& mrel = entries[static_cast<size_t>(opts.marker)].first;
-    if (sys_fstatat(root->fd.get(), mrel.c_str(), &mst, AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT) {
-      imp.force_overwrite();
-    }
+    if (marker_present(root->fd.get(), entries[static_cast<size_t>(opts.marker)].first)) imp.force_atomic();
+    else imp.force_overwrite();
   }
   std::vector<Thread> threads(static_cast<size_t>(n > 1 ? n : 0));
   const int started = start_all(threads, [&] { imp.work(); });
