@@ -54,10 +54,9 @@ const ASCII = /^[\x01-\x7f]*$/
 // relPath as a key of its bytes (latin1: one char per byte, so a string and
 // a Buffer of the same bytes collide), or a TypeError naming the entry.
 function relKey(rel: unknown, i: number): string {
-  const name = `entries[${i}][0]`
   if (typeof rel === 'string' && ASCII.test(rel)) {
     // The common case, without a Buffer: ASCII is its own latin1 key.
-    if (!validSegments(rel)) throw invalidArgValue(name, rel, RELPATH_RULE)
+    if (!validSegments(rel)) throw invalidArgValue(`entries[${i}][0]`, rel, RELPATH_RULE)
     return rel
   }
   return relBytes(rel, i).toString('latin1')
@@ -113,6 +112,7 @@ function parseEntries(entries: unknown): Parsed {
   const out: Parsed = { rels: [], srcs: [], dirs: [], firstUnder: new Map(), keys: [] }
   const seen = new Map<string, number>()
   let i = 0
+  let lastDir: string | undefined
   for (const pair of entries as Iterable<unknown>) {
     if (!Array.isArray(pair) || pair.length !== 2) throw invalidArgType(`entries[${i}]`, 'a [relPath, src] pair', pair)
     const rel = pair[0] as string | Buffer
@@ -122,12 +122,21 @@ function parseEntries(entries: unknown): Parsed {
     out.rels.push(rel)
     out.keys.push(key)
     out.srcs.push(toPath(pair[1], `entries[${i}][1]`))
-    for (let slash = key.indexOf('/'); slash !== -1; slash = key.indexOf('/', slash + 1)) {
-      const dir = key.slice(0, slash)
-      if (!out.firstUnder.has(dir)) {
-        out.firstUnder.set(dir, i)
-        out.dirs.push(dir)
+    // Its directory and every one above it, each once (entries of one
+    // directory usually come together: the last one seen is skipped first).
+    const last = key.lastIndexOf('/')
+    if (last !== -1) {
+      const parent = key.slice(0, last)
+      if (parent !== lastDir && !out.firstUnder.has(parent)) {
+        for (let slash = key.indexOf('/'); slash !== -1; slash = key.indexOf('/', slash + 1)) {
+          const dir = slash === last ? parent : key.slice(0, slash)
+          if (!out.firstUnder.has(dir)) {
+            out.firstUnder.set(dir, i)
+            out.dirs.push(dir)
+          }
+        }
       }
+      lastDir = parent
     }
     i++
   }

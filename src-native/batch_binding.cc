@@ -161,6 +161,9 @@ struct BatchJob {
 void Execute(napi_env, void* data) {
   auto* job = static_cast<BatchJob*>(data);
   try {
+    // Read here, off the main thread (a read of /proc/self/status), and
+    // closer to when the files are created with it.
+    job->opts.umask = read_umask();
     if (job->kind == Kind::kTree) {
       job->result = cowcopy::copy_tree(job->src, job->dest, job->opts, job->filter.get());
     } else if (job->kind == Kind::kImport) {
@@ -285,7 +288,6 @@ Napi::Value start(const Napi::CallbackInfo& info, std::unique_ptr<BatchJob> job,
   job->opts.ladder = o.ladder;
   job->paths_as_buffers = o.paths_as_buffers;
   job->opts.concurrency = info[flags_at + 1].IsNumber() ? info[flags_at + 1].As<Napi::Number>().Int32Value() : 0;
-  job->opts.umask = read_umask();
   Napi::Value control = info[flags_at + 2];
   if (!control.IsUndefined()) {
     int64_t* words = control_words(control, 3);

@@ -393,3 +393,53 @@ t.test('as an unprivileged user: protected_hardlinks refuses, the copy rung plac
   t.equal(fs.statSync(path.join(dest, 'pkg', 'a')).uid, 65534, 'a copy owned by the user')
   t.equal(fs.statSync(src).nlink, 1, 'the root-owned file got no new name')
 })
+
+// The walker makes directories ahead of the copy threads (a batch of them,
+// each held open until its files are placed): the batch is bounded by the
+// descriptor limit, so an import of many directories under a low limit
+// places everything instead of failing with EMFILE. Then an abort while
+// the walker is handing a batch over still ends the call.
+for (const fsName of ['btrfs', 'tmpfs']) {
+  onFs(t, fsName, 'directories made ahead stay within the descriptor limit; an abort ends the call', async (t, dir) => {
+    const store = path.join(dir, 'store')
+    fs.mkdirSync(store)
+    const files = [0, 1, 2].map((i) => {
+      const f = path.join(store, `f${i}`)
+      fs.writeFileSync(f, `content ${i}\n`.repeat(100))
+      return f
+    })
+    const entries = []
+    for (let d = 0; d < 400; d++) for (let i = 0; i < 3; i++) entries.push([`d${d}/sub/f${i}`, files[i]])
+    const dest = path.join(dir, 'dest')
+    const script = `
+      import { importFiles } from 'cowcopy'
+      import * as fs from 'node:fs'
+      const entries = ${JSON.stringify(entries)}
+      const r = await importFiles(${JSON.stringify(dest)}, entries, { concurrency: 2 })
+      // Aborted once its first directories exist: the walker is then
+      // making directories or waiting for the copy threads to close some.
+      const ac = new AbortController()
+      const dest2 = ${JSON.stringify(dest)} + '2'
+      const many = []
+      for (let d = 0; d < 4000; d++) many.push([\`d\${d}/f\`, entries[0][1]])
+      const watch = () => { if (fs.existsSync(dest2 + '/d0')) ac.abort(); else setImmediate(watch) }
+      setImmediate(watch)
+      let aborted
+      try {
+        await importFiles(dest2, many, { concurrency: 2, signal: ac.signal })
+      } catch (err) { aborted = err.name }
+      console.log(JSON.stringify({ files: r.files, errors: r.errors.map((e) => e.error.code), aborted }))
+    `
+    const run = spawnSync('prlimit', ['--nofile=64:64', process.execPath, '--input-type=module', '-e', script],
+      { encoding: 'utf8', cwd: process.cwd(), timeout: 60_000 })
+    t.equal(run.status, 0, run.stderr)
+    const r = JSON.parse(run.stdout)
+    t.same(r.errors, [], 'no EMFILE (or any error) under a 64-descriptor limit')
+    t.equal(r.files, entries.length, 'every entry placed')
+    for (const [rel, src] of [entries[0], entries[entries.length - 1]]) {
+      t.ok(fs.readFileSync(path.join(dest, rel)).equals(fs.readFileSync(src)), `${rel}: same bytes`)
+    }
+    t.equal(fs.readdirSync(dest).length, 400, 'every directory made')
+    t.equal(r.aborted, 'AbortError', 'an abort while batches are handed over rejects the call')
+  })
+}

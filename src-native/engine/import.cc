@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,7 +19,12 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <new>
+#include <string_view>
+#include <unordered_map>
 
 #include "atomic_dest.h"
 #include "batch_state.h"
@@ -63,7 +69,32 @@ const char* const kStageExists = "destination exists (stage: true builds a new d
 // mkdir's mode (0777 less the umask): every file in it appears complete or
 // not at all, so nothing needs hiding. Only a staged root is 0700 until it is
 // complete, then gets that mode just before the rename.
+// The directories the walker holds open (made ahead, queued, or being
+// filled), and the chunks handed to the copy threads and not yet placed.
+struct DirBudget {
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t live = 0;
+  size_t inflight = 0;
+  void less(size_t DirBudget::*what) {
+    std::lock_guard<std::mutex> lock(mu);
+    this->*what -= 1;
+    cv.notify_all();
+  }
+};
+
 struct ImportDir {
+  ImportDir() = default;
+  explicit ImportDir(DirBudget* b) : budget(b) {
+    std::lock_guard<std::mutex> lock(b->mu);
+    b->live += 1;
+  }
+  ~ImportDir() {
+    if (budget) budget->less(&DirBudget::live);
+  }
+  ImportDir(const ImportDir&) = delete;
+  ImportDir& operator=(const ImportDir&) = delete;
+  DirBudget* budget = nullptr;  // counted there while it exists (not the root)
   std::shared_ptr<ImportDir> parent;
   UniqueFd fd;
   std::string path;  // for errors: dest_root/rel
@@ -85,6 +116,18 @@ struct Chunk {
 constexpr size_t kChunk = 32;
 constexpr size_t kQueuedChunks = 64;
 
+// How many directories the walker may make (and hold open) before the
+// copy threads get their files: a quarter of the descriptor limit, at most
+// 4 096 (a package store's whole tree, here), at least 16.
+size_t dirs_ahead_budget() {
+  struct rlimit rl;
+  size_t n = 4096;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < n) {
+    n = static_cast<size_t>(rl.rlim_cur / 4);
+  }
+  return n < 16 ? 16 : n;
+}
+
 size_t last_slash(const std::string& rel) {
   size_t s = rel.rfind('/');
   return s == std::string::npos ? 0 : s;
@@ -93,14 +136,22 @@ size_t last_slash(const std::string& rel) {
 // Directory part of a relPath ("" at the top), compared component by
 // component ('/' below every other byte): a parent sorts before its
 // children, and each directory's files are contiguous.
-int compare_dirs(const std::string& a, size_t alen, const std::string& b, size_t blen) {
+int compare_dirs_raw(const char* a, size_t alen, const char* b, size_t blen) {
   size_t n = std::min(alen, blen);
   for (size_t i = 0; i < n; ++i) {
-    unsigned char x = a[i] == '/' ? 0 : static_cast<unsigned char>(a[i]) ;
+    unsigned char x = a[i] == '/' ? 0 : static_cast<unsigned char>(a[i]);
     unsigned char y = b[i] == '/' ? 0 : static_cast<unsigned char>(b[i]);
     if (x != y) return x < y ? -1 : 1;
   }
   return alen == blen ? 0 : (alen < blen ? -1 : 1);
+}
+
+int compare_dirs(const std::string& a, size_t alen, const std::string& b, size_t blen) {
+  return compare_dirs_raw(a.data(), alen, b.data(), blen);
+}
+
+int compare_dirs(std::string_view a, std::string_view b) {
+  return compare_dirs_raw(a.data(), a.size(), b.data(), b.size());
 }
 
 std::string join(const std::string& a, const std::string& b) {
@@ -228,7 +279,8 @@ class Importer {
       Chunk chunk;
       while (queue_.pop(chunk)) {
         place_chunk(chunk, req, local);
-        chunk.dir.reset();  // may finish the directory (its mode)
+        chunk.dir.reset();  // may close the directory
+        budget_.less(&DirBudget::inflight);
       }
     } catch (...) {
       state_.fail(exception_errno(), kExceptionReason);
@@ -240,6 +292,7 @@ class Importer {
   void walk(std::shared_ptr<ImportDir> root, const std::vector<size_t>& order) {
     try {
       walk_all(std::move(root), order);
+      flush();
     } catch (...) {
       state_.fail(exception_errno(), kExceptionReason);
     }
@@ -332,14 +385,58 @@ class Importer {
     }
   }
 
+  // Hands every held chunk to the copy threads (blocks while the queue is full).
+  bool flush() {
+    bool ok = true;
+    for (auto& c : pending_) {
+      if (!ok || state_.should_stop()) {
+        ok = false;
+        continue;
+      }
+      {
+        std::lock_guard<std::mutex> lock(budget_.mu);
+        budget_.inflight += 1;
+      }
+      if (!queue_.push(std::move(c))) {
+        budget_.less(&DirBudget::inflight);
+        ok = false;
+      }
+    }
+    pending_.clear();
+    return ok;
+  }
+
+  // Before making one more directory: at the limit, hand over what is made
+  // and wait until the copy threads have let half of them go (or hold
+  // nothing: what is left open is this walk's own path, or the marker's).
+  bool within_budget() {
+    {
+      std::lock_guard<std::mutex> lock(budget_.mu);
+      if (inline_ || budget_.live < ahead_dirs_) return true;
+    }
+    if (!flush()) return false;
+    std::unique_lock<std::mutex> lock(budget_.mu);
+    // (Woken by each directory closed and chunk placed; the timeout only
+    // looks at a stop that abandoned the queued chunks.)
+    while (!budget_.cv.wait_for(lock, std::chrono::milliseconds(50),
+                                [&] { return budget_.live <= ahead_dirs_ / 2 || budget_.inflight == 0; })) {
+      if (state_.should_stop()) return false;
+    }
+    return !state_.should_stop();
+  }
+
   bool hand_over(Chunk& chunk) {
     if (chunk.items.empty()) return true;
     if (inline_) {
       place_chunk(chunk, walker_req_, walker_stats_);
       chunk.items.clear();
     } else {
+      // Held back until a batch of directories is made: directories made
+      // while the copy threads create files slow them all down (btrfs, the
+      // tree locks). Each held chunk keeps its directory open: the batch
+      // ends at the descriptor budget (within_budget).
       std::shared_ptr<ImportDir> dir = chunk.dir;
-      if (!queue_.push(std::move(chunk))) return false;
+      pending_.push_back(std::move(chunk));
       chunk = Chunk{dir, {}};
     }
     return !state_.should_stop();
@@ -359,6 +456,7 @@ class Importer {
       }
       const char* reason = nullptr;
       int err = enter(first.substr(0, dlen), reason);
+      if (err == ECANCELED && state_.should_stop()) return;
       if (err) {
         for (size_t k = i; k < j; ++k) {
           const auto& e = entries_[order[k]];
@@ -396,6 +494,7 @@ class Importer {
     stack_.resize(keep + 1);
     names_.resize(keep);
     for (size_t k = keep; k < comps.size(); ++k) {
+      if (!within_budget()) return ECANCELED;
       std::shared_ptr<ImportDir> child;
       if (int err = open_child(stack_.back(), comps[k], child, reason)) return err;
       stack_.push_back(std::move(child));
@@ -406,7 +505,7 @@ class Importer {
 
   int open_child(const std::shared_ptr<ImportDir>& parent, const std::string& name,
                  std::shared_ptr<ImportDir>& out, const char*& reason) {
-    auto node = std::make_shared<ImportDir>();
+    auto node = std::make_shared<ImportDir>(&budget_);
     node->parent = parent;
     node->path = join(parent->path, name);
     const int pfd = parent->fd.get();
@@ -458,6 +557,7 @@ class Importer {
   const std::vector<std::pair<std::string, std::string>>& entries_;
   const ImportOptions& opts_;
   const std::string& dest_root_;
+  DirBudget budget_;  // (before everything that holds an ImportDir: destroyed after them)
   WorkQueue<Chunk> queue_;
   bool inline_;
   bool overwrite_;
@@ -467,6 +567,8 @@ class Importer {
   std::vector<std::shared_ptr<ImportDir>> stack_;
   std::vector<std::string> names_;
   std::shared_ptr<ImportDir> marker_dir_;
+  std::vector<Chunk> pending_;  // made, not yet handed over
+  const size_t ahead_dirs_ = inline_ ? 0 : dirs_ahead_budget();
   bool hidden_ = false;
 };
 
@@ -573,24 +675,50 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
   }
   root->dev = static_cast<uint64_t>(root_st.st_dev);
 
-  // Sorted by directory (parents first), then name.
-  std::vector<size_t> order(entries.size());
-  std::vector<size_t> slash(entries.size());
-  for (size_t i = 0; i < order.size(); ++i) {
-    order[i] = i;
-    slash[i] = last_slash(entries[i].first);
+  // Grouped by directory, parents first: each distinct directory part is
+  // found once (a hash of the views), then only those are sorted, with '/'
+  // read as NUL (below every byte a name can hold) so a parent comes before
+  // its children. Within a directory the entries keep their given order.
+  std::vector<size_t> order;
+  {
+    std::unordered_map<std::string_view, size_t> index;  // directory -> group
+    std::vector<std::string_view> names;                 // per group
+    std::vector<size_t> group(entries.size());
+    index.reserve(entries.size() / 4 + 16);
+    size_t prev = static_cast<size_t>(-1);
+    std::string_view prev_dir;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const std::string& rel = entries[i].first;
+      std::string_view dir(rel.data(), last_slash(rel));
+      if (prev != static_cast<size_t>(-1) && dir == prev_dir) {
+        group[i] = prev;
+        continue;
+      }
+      auto it = index.emplace(dir, names.size()).first;
+      if (it->second == names.size()) names.push_back(dir);
+      group[i] = prev = it->second;
+      prev_dir = dir;
+    }
+    std::vector<size_t> dirs(names.size());
+    for (size_t g = 0; g < dirs.size(); ++g) dirs[g] = g;
+    std::sort(dirs.begin(), dirs.end(), [&](size_t a, size_t b) {
+      return compare_dirs(names[a], names[b]) < 0;
+    });
+    // Counting sort of the entries by their group's rank.
+    std::vector<size_t> start(names.size() + 1, 0);
+    std::vector<size_t> rank(names.size());
+    for (size_t r = 0; r < dirs.size(); ++r) rank[dirs[r]] = r;
+    for (size_t i = 0; i < entries.size(); ++i) start[rank[group[i]] + 1] += 1;
+    for (size_t r = 0; r < names.size(); ++r) start[r + 1] += start[r];
+    order.resize(entries.size());
+    for (size_t i = 0; i < entries.size(); ++i) order[start[rank[group[i]]]++] = i;
   }
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const std::string& x = entries[a].first;
-    const std::string& y = entries[b].first;
-    int c = compare_dirs(x, slash[a], y, slash[b]);
-    return c != 0 ? c < 0 : x < y;
-  });
 
   // Small imports (a package of a few files) stay on the calling thread:
   // starting threads would cost more than they save.
-  int n = state.threads_for(fs_probe);
+  // (No statfs for the filesystem's default when one thread is all it gets.)
   const size_t most = 1 + entries.size() / (2 * kChunk);
+  int n = most > 1 ? state.threads_for(fs_probe) : 1;
   if (static_cast<size_t>(n) > most) n = static_cast<int>(most);
   Importer imp(state, entries, opts, dest_root, n > 1 ? n : 0);
   if (opts.stage) imp.set_hidden();
