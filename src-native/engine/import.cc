@@ -65,10 +65,6 @@ const char* const kMarkerNotPlaced = "marker not placed: another entry failed";
 const char* const kTakenReason = "the name was taken during the import (another entry the filesystem folds into it, or another user)";
 const char* const kStageExists = "destination exists (stage: true builds a new directory and renames it there)";
 
-// A destination directory, open while anything in it is pending. Made with
-// mkdir's mode (0777 less the umask): every file in it appears complete or
-// not at all, so nothing needs hiding. Only a staged root is 0700 until it is
-// complete, then gets that mode just before the rename.
 // The directories the walker holds open (made ahead, queued, or being
 // filled), and the chunks handed to the copy threads and not yet placed.
 struct DirBudget {
@@ -83,6 +79,10 @@ struct DirBudget {
   }
 };
 
+// A destination directory, open while anything in it is pending. Made with
+// mkdir's mode (0777 less the umask): every file in it appears complete or
+// not at all, so nothing needs hiding. Only a staged root is 0700 until it is
+// complete, then gets that mode just before the rename.
 struct ImportDir {
   ImportDir() = default;
   explicit ImportDir(DirBudget* b) : budget(b) {
