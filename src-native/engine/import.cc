@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cerrno>
 #include <cstring>
@@ -67,6 +68,11 @@ const char* const kMarkerNotPlaced = "marker not placed: another entry failed";
 const char* const kTakenReason = "the name was taken during the import (another entry the filesystem folds into it, or another user)";
 const char* const kStageExists = "destination exists (stage: true builds a new directory and renames it there)";
 
+// Directories every import in the process holds open: several run at once
+// (libuv's pool runs 4 calls together, a package manager imports packages
+// in parallel), and the descriptors are the process's.
+std::atomic<size_t> g_dirs_held{0};
+
 // The directories the walker holds open (made ahead, queued, or being
 // filled), and the chunks handed to the copy threads and not yet placed.
 struct DirBudget {
@@ -90,9 +96,13 @@ struct ImportDir {
   explicit ImportDir(DirBudget* b) : budget(b) {
     std::lock_guard<std::mutex> lock(b->mu);
     b->live += 1;
+    g_dirs_held.fetch_add(1, std::memory_order_relaxed);
   }
   ~ImportDir() {
-    if (budget) budget->less(&DirBudget::live);
+    if (budget) {
+      g_dirs_held.fetch_sub(1, std::memory_order_relaxed);
+      budget->less(&DirBudget::live);
+    }
   }
   ImportDir(const ImportDir&) = delete;
   ImportDir& operator=(const ImportDir&) = delete;
@@ -118,16 +128,46 @@ struct Chunk {
 constexpr size_t kChunk = 32;
 constexpr size_t kQueuedChunks = 64;
 
-// How many directories the walker may make (and hold open) before the
-// copy threads get their files: a quarter of the descriptor limit, at most
-// 4 096 (a package store's whole tree, here), at least 16.
-size_t dirs_ahead_budget() {
-  struct rlimit rl;
-  size_t n = 4096;
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < n) {
-    n = static_cast<size_t>(rl.rlim_cur / 4);
+// Descriptors this process has open now (/proc/self/fd, less the one that
+// lists it), or -1 when that cannot be told.
+long open_descriptors() {
+  int fd = retry_eintr([] { return ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  if (fd == -1) return -1;
+  UniqueFd dir(fd);
+  alignas(struct dirent64) char buf[4096];
+  long n = 0;
+  for (;;) {
+    long got = retry_eintr([&] { return ::syscall(SYS_getdents64, fd, buf, sizeof buf); });
+    if (got < 0) return -1;
+    if (got == 0) break;
+    for (long off = 0; off < got;) {
+      auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+      off += d->d_reclen;
+      if (d->d_name[0] != '.') n += 1;
+    }
   }
-  return n < 16 ? 16 : n;
+  return n > 0 ? n - 1 : 0;
+}
+
+// How many directories all imports together may hold open (made ahead of
+// the copy threads, queued, being filled): a quarter of the descriptors the
+// process has left under RLIMIT_NOFILE, once the copy threads' own (a
+// source, a destination, a temporary file each) are set aside; at most
+// 4 096 (a package store's whole tree, here). A quarter of the limit alone
+// ignored what the process already had open (a package manager's sockets
+// and files) and the other imports running at once: the walker ran out of
+// descriptors first and the entries past that failed with EMFILE. With
+// none left the walker makes one directory at a time, after the copy
+// threads have placed what they were given.
+size_t dirs_ahead_budget(int copy_threads) {
+  constexpr size_t kMost = 4096;
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return kMost;
+  const long open = open_descriptors();
+  const rlim_t used = static_cast<rlim_t>(open < 0 ? 0 : open) + 4 * static_cast<rlim_t>(copy_threads) + 8;
+  size_t n = rl.rlim_cur > used ? static_cast<size_t>((rl.rlim_cur - used) / 4) : 0;
+  if (open < 0 && n > rl.rlim_cur / 4) n = static_cast<size_t>(rl.rlim_cur / 4);
+  return n < kMost ? n : kMost;
 }
 
 size_t last_slash(const std::string& rel) {
@@ -252,6 +292,7 @@ class Importer {
         queue_(kQueuedChunks),
         inline_(copy_threads == 0),
         dirs_first_(dirs_first),
+        copy_threads_(copy_threads),
         overwrite_(opts.batch.overwrite),
         walker_req_(request()) {}
 
@@ -416,17 +457,23 @@ class Importer {
   // Before making one more directory: at the limit, hand over what is made
   // and wait until the copy threads have let half of them go (or hold
   // nothing: what is left open is this walk's own path, or the marker's).
+  // The budget is the process's (g_dirs_held, every import's directories);
+  // this call waits only for its own copy threads, so it never waits on
+  // another call: with its own chunks all placed it goes on.
   bool within_budget() {
+    auto all_held = [] { return g_dirs_held.load(std::memory_order_relaxed); };
     {
       std::lock_guard<std::mutex> lock(budget_.mu);
-      if (inline_ || budget_.live < ahead_dirs_) return true;
+      if (inline_ || (budget_.live < ahead_dirs_ && all_held() < ahead_dirs_)) return true;
     }
     if (!flush()) return false;
     std::unique_lock<std::mutex> lock(budget_.mu);
-    // (Woken by each directory closed and chunk placed; the timeout only
-    // looks at a stop that abandoned the queued chunks.)
-    while (!budget_.cv.wait_for(lock, std::chrono::milliseconds(50),
-                                [&] { return budget_.live <= ahead_dirs_ / 2 || budget_.inflight == 0; })) {
+    // (Woken by each of this call's directories closed and chunks placed;
+    // the timeout looks at a stop that abandoned the queued chunks, and at
+    // directories the other calls let go.)
+    while (!budget_.cv.wait_for(lock, std::chrono::milliseconds(50), [&] {
+      return budget_.inflight == 0 || (budget_.live <= ahead_dirs_ / 2 && all_held() < ahead_dirs_);
+    })) {
       if (state_.should_stop()) return false;
     }
     return !state_.should_stop();
@@ -568,6 +615,7 @@ class Importer {
   WorkQueue<Chunk> queue_;
   bool inline_;
   const bool dirs_first_;
+  const int copy_threads_;
   bool overwrite_;
   bool atomic_ = false;
   CopyRequest walker_req_;
@@ -576,7 +624,7 @@ class Importer {
   std::vector<std::string> names_;
   std::shared_ptr<ImportDir> marker_dir_;
   std::vector<Chunk> pending_;  // made, not yet handed over
-  const size_t ahead_dirs_ = inline_ ? 0 : dirs_ahead_budget();
+  const size_t ahead_dirs_ = inline_ ? 0 : dirs_ahead_budget(copy_threads_);
   bool hidden_ = false;
 };
 
