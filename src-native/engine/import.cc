@@ -471,7 +471,9 @@ class Importer {
     // (Woken by each of this call's directories closed and chunks placed;
     // the timeout looks at a stop that abandoned the queued chunks, and at
     // directories the other calls let go.)
-    while (!budget_.cv.wait_for(lock, std::chrono::milliseconds(50), [&] {
+    // (system_clock: wait_for's steady clock needs pthread_cond_clockwait,
+    // glibc 2.30, newer than the 2.28 the prebuilds target.)
+    while (!budget_.cv.wait_until(lock, std::chrono::system_clock::now() + std::chrono::milliseconds(50), [&] {
       return budget_.inflight == 0 || (budget_.live <= ahead_dirs_ / 2 && all_held() < ahead_dirs_);
     })) {
       if (state_.should_stop()) return false;

@@ -47,6 +47,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -59,7 +60,7 @@
   X(rename) X(renameat) X(renameat2) X(link) X(linkat) X(mkdir) X(mkdirat) X(symlink)  \
   X(symlinkat) X(readlink) X(readlinkat) X(unlink) X(unlinkat) X(lseek) X(fstat)       \
   X(fstatat) X(statx) X(getdents64) X(fcntl) X(dup) X(statfs) X(fstatfs) X(getrandom)  \
-  X(fopen) X(pthread_create) X(syscall_other)
+  X(getrlimit) X(fopen) X(pthread_create) X(syscall_other)
 
 enum {
 #define E(n) N_##n,
@@ -176,6 +177,8 @@ REAL(int, statfs64, const char *, struct statfs64 *)
 REAL(int, fstatfs, int, struct statfs *)
 REAL(int, fstatfs64, int, struct statfs64 *)
 REAL(ssize_t, getrandom, void *, size_t, unsigned)
+REAL(int, getrlimit, __rlimit_resource_t, struct rlimit *)
+REAL(int, getrlimit64, __rlimit_resource_t, struct rlimit64 *)
 REAL(FILE *, fopen, const char *, const char *)
 REAL(FILE *, fopen64, const char *, const char *)
 REAL(int, pthread_create, pthread_t *, const pthread_attr_t *, void *(*)(void *), void *)
@@ -613,6 +616,8 @@ PATH_CALL(int, statfs64, statfs, -1, (const char *p, struct statfs64 *s), (p, s)
 FD_CALL(int, fstatfs, fstatfs, -1, (int fd, struct statfs *s), (fd, s), fd)
 FD_CALL(int, fstatfs64, fstatfs, -1, (int fd, struct statfs64 *s), (fd, s), fd)
 FD_CALL(ssize_t, getrandom, getrandom, -1, (void *b, size_t n, unsigned f), (b, n, f), n)
+FD_CALL(int, getrlimit, getrlimit, -1, (__rlimit_resource_t r, struct rlimit *l), (r, l), 0)
+FD_CALL(int, getrlimit64, getrlimit, -1, (__rlimit_resource_t r, struct rlimit64 *l), (r, l), 0)
 PATH_CALL(FILE *, fopen, fopen, NULL, (const char *p, const char *m), (p, m), p, 0)
 PATH_CALL(FILE *, fopen64, fopen, NULL, (const char *p, const char *m), (p, m), p, 0)
 
