@@ -23,7 +23,8 @@
         "engine/threads.cc",
         "engine/range.cc",
         "engine/ladder.cc",
-        "engine/import.cc"
+        "engine/import.cc",
+        "engine/fd_budget.cc"
       ],
       "include_dirs": ["<!(node addon-api-dir.js)"],
       "defines": [

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "batch.h"
 #include "batch_state.h"
 #include "copy_file.h"
+#include "fd_budget.h"
 #include "ladder.h"
 #include "open_path.h"
 #include "preserve.h"
@@ -301,6 +303,13 @@ class Tree {
     if (inline_) {
       copy_chunk(task, walker_req_, walker_stats_);
       task.files.clear();
+    } else if (ahead_ > 0) {
+      // btrfs: held back until a batch of directories is made (see
+      // set_dirs_ahead); each held chunk keeps its directory pair open.
+      if (pending_.empty() || pending_.back().dir != task.dir) held_ += 1;
+      pending_.push_back(std::move(task));
+      task = FileTask{};
+      if (held_ >= ahead_ && !flush()) return false;
     } else {
       if (!queue_.push(std::move(task))) return false;
       task = FileTask{};
@@ -308,11 +317,23 @@ class Tree {
     return !state_.should_stop();
   }
 
+  // Hands the held chunks to the copy threads (waiting while the queue is full).
+  bool flush() {
+    bool ok = true;
+    for (auto& t : pending_) {
+      if (ok && (state_.should_stop() || !queue_.push(std::move(t)))) ok = false;
+    }
+    pending_.clear();
+    held_ = 0;
+    return ok;
+  }
+
   // The walker: depth first, one directory at a time. Whatever happens, the
   // queue is closed (or dropped) on the way out, so the copy threads end.
   void walk(std::shared_ptr<DirNode> root) {
     try {
       walk_all(std::move(root));
+      flush();
     } catch (...) {
       state_.fail(exception_errno(), kExceptionReason);
     }
@@ -323,6 +344,14 @@ class Tree {
 
   // No copy thread could be started: the walker copies every chunk itself.
   void copy_inline() { inline_ = true; }
+
+  // btrfs: directories made while the copy threads create files slow every
+  // thread down (its tree locks), so the walker makes up to `dirs`
+  // directories before handing their files over. Measured on the .pnpm tree
+  // of bench/store-project (21 000 files, 2 copy threads, median of 9):
+  // 873 against 928 ms. XFS and ext4 stay streamed: the copy threads would
+  // idle meanwhile (importFiles measured no gain there).
+  void set_dirs_ahead(size_t dirs) { ahead_ = dirs; }
 
 
   int filter_error() const { return filter_error_; }
@@ -679,6 +708,9 @@ class Tree {
   TreeFilter* filter_;
   WorkQueue<FileTask> queue_;
   bool inline_;
+  size_t ahead_ = 0;                // 0: every chunk goes to the queue at once
+  std::vector<FileTask> pending_;   // made ahead, not yet handed over
+  size_t held_ = 0;                 // directories in pending_
   CopyRequest walker_req_;
   LocalStats walker_stats_;
   struct DevIno {
@@ -746,6 +778,14 @@ BatchResult copy_tree_unguarded(const std::string& src_root, const std::string& 
   // the walker only walks. If no thread starts, the walker copies after all.
   int n = state.threads_for(dest_root);
   Tree tree(state, filter, n > 1 ? n : 0);
+  struct statfs sfs;
+  if (n > 1 && ::fstatfs(root->dst.get(), &sfs) == 0 && static_cast<unsigned long>(sfs.f_type) == 0x9123683eUL) {
+    // Two descriptors per directory held; at most 256 (more gained nothing
+    // measurable and only holds descriptors), none when few are left.
+    size_t dirs = dirs_ahead_budget(n) / 2;
+    if (dirs > 256) dirs = 256;
+    tree.set_dirs_ahead(dirs >= 8 ? dirs : 0);
+  }
   root->dst_dev = static_cast<uint64_t>(dest_st.st_dev);
   if (root->created) root->dst_acl = has_default_acl(root->dst.get());
   tree.note_dest_dir(root->dst.get());
