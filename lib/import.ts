@@ -8,7 +8,6 @@ import { native } from './native'
 import { flagsOf, parseBatch, supervise, type BatchOptions, type BatchResult, type BatchResultBuffer } from './batch'
 import type { BufferInstance } from './global-types'
 import { toPath, type PathLike } from './validate'
-import { acquire, release } from './import-slots'
 
 export interface ImportOptions extends BatchOptions {
   /**
@@ -226,22 +225,15 @@ export function importFiles(destDir: PathLike, entries: ImportEntries, options?:
   }
   const binding = native
   const check = stage ? Promise.resolve() : checkNoSymlinks(d, parsed)
-  return check.then(() => acquire(p.signal)).then(() => {
-    let running: Promise<BatchResult>
-    try {
-      running = supervise(
-        p,
-        (control) => binding.importFiles(d, parsed.rels, parsed.srcs, flagsOf(p), p.concurrency, control, marker, stage),
-        () => undefined,
-      )
-    } catch (err) {
-      release()
-      throw err
-    }
-    return running.finally(release).then((r) => {
+  return check.then(() =>
+    supervise(
+      p,
+      (control) => binding.importFiles(d, parsed.rels, parsed.srcs, flagsOf(p), p.concurrency, control, marker, stage),
+      () => undefined,
+    ).then((r) => {
       // Staged: nothing is in place; the first failure is the answer.
       if (stage && r.errors.length > 0) throw r.errors[0].error
       return r as ImportResult
-    })
-  })
+    }),
+  )
 }
