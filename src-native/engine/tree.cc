@@ -106,6 +106,15 @@ constexpr size_t kChunk = 32;
 // directory pair open, so at most 2 * 64 descriptors wait in the queue.
 constexpr size_t kQueuedChunks = 64;
 
+// The queue's length: kQueuedChunks, fewer when the process has few
+// descriptors left (each queued chunk holds its directory pair open; under
+// `prlimit --nofile=64` a 64-chunk queue made entries fail with EMFILE).
+size_t queued_chunks(int copy_threads) {
+  if (copy_threads == 0) return kQueuedChunks;  // nothing is queued: the walker copies
+  const size_t pairs = dirs_ahead_budget(copy_threads) / 2;
+  return pairs >= kQueuedChunks ? kQueuedChunks : (pairs > 1 ? pairs : 1);
+}
+
 struct PendingDir {
   std::shared_ptr<DirNode> parent;
   std::string name;
@@ -250,7 +259,7 @@ class Tree {
   Tree(BatchState& state, TreeFilter* filter, int copy_threads)
       : state_(state),
         filter_(filter),
-        queue_(kQueuedChunks),
+        queue_(queued_chunks(copy_threads)),
         inline_(copy_threads == 0),
         walker_req_(request()) {}
 
