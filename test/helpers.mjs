@@ -285,3 +285,14 @@ export function writeSynced(file, data) {
   fs.closeSync(fd)
   return data
 }
+
+/** A file of `mib` MiB of real data (no holes), written in 32 MiB chunks. */
+export function writeBigFile(file, mib = 512) {
+  const fd = fs.openSync(file, 'w')
+  try {
+    const chunk = Buffer.alloc(32 << 20, 0xab)
+    for (let i = 0; i < mib / 32; i++) fs.writeSync(fd, chunk)
+  } finally {
+    fs.closeSync(fd)
+  }
+}

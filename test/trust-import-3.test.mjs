@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { importFiles } from 'cowcopy'
-import { onFs } from './helpers.mjs'
+import { onFs, writeBigFile } from './helpers.mjs'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -54,10 +54,7 @@ onFs(t, 'xfs', 'a marker relPath longer than PATH_MAX does not certify a partial
 // `existing` by every later re-import, which reports success.
 onFs(t, 'ext4', 'a killed re-import into a marked destination leaves no partial file the marker certifies', async (t, dir) => {
   const big = path.join(dir, 'big')
-  const fd = fs.openSync(big, 'w')
-  const chunk = Buffer.alloc(32 << 20, 0xab)
-  for (let i = 0; i < 16; i++) fs.writeSync(fd, chunk) // 512 MiB, no holes
-  fs.closeSync(fd)
+  writeBigFile(big) // 512 MiB, no holes
   fs.writeFileSync(path.join(dir, 'pkg.json'), '{}')
   const dest = path.join(dir, 'pkg')
   const entries = [['package.json', path.join(dir, 'pkg.json')], ['lib/big.bin', big]]

@@ -8,7 +8,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { importFiles } from 'cowcopy'
-import { onFs } from './helpers.mjs'
+import { onFs, writeBigFile } from './helpers.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']
@@ -42,10 +42,7 @@ onFs(t, 'xfs', 'stage: a failed import with a 4096-deep entry rejects, it does n
 // Now a destination whose marker is missing is placed again in full.
 onFs(t, 'ext4', 'a killed import leaves no partial file that a re-import with a marker certifies', async (t, dir) => {
   const big = path.join(dir, 'big')
-  const fd = fs.openSync(big, 'w')
-  const chunk = Buffer.alloc(32 << 20, 0xab)
-  for (let i = 0; i < 16; i++) fs.writeSync(fd, chunk) // 512 MiB, no holes
-  fs.closeSync(fd)
+  writeBigFile(big) // 512 MiB, no holes
   fs.writeFileSync(path.join(dir, 'pkg.json'), '{}')
   const dest = path.join(dir, 'nm', 'pkg')
   const entries = [['package.json', path.join(dir, 'pkg.json')], ['lib/big.bin', big]]

@@ -27,7 +27,7 @@ int default_concurrency(long magic) {
   // there, so copyDir still leaves about 1.26x on the table on btrfs.)
   // With more than one, the walker is a thread of its own.
   switch (static_cast<unsigned long>(magic)) {
-    case 0x9123683e: return 2;  // btrfs
+    case kBtrfsMagic: return 2;  // btrfs
     case 0x58465342: return 2;  // xfs
     case 0xef53: return 2;      // ext4
     case 0x01021994: return 2;  // tmpfs
@@ -35,13 +35,27 @@ int default_concurrency(long magic) {
   }
 }
 
-int BatchState::threads_for(const std::string& dest_dir) const {
-  int n = opts.concurrency;
-  if (n <= 0) {
-    struct statfs sfs;
-    n = ::statfs(dest_dir.c_str(), &sfs) == 0 ? default_concurrency(sfs.f_type) : 2;
-  }
+namespace {
+// The caller's concurrency, else the measured default for the filesystem
+// type (2 when it is unknown), kept within 1..64.
+int clamp_threads(int asked, bool known, long magic) {
+  int n = asked > 0 ? asked : (known ? default_concurrency(magic) : 2);
   return n < 1 ? 1 : (n > 64 ? 64 : n);
+}
+}  // namespace
+
+int BatchState::threads_for(const std::string& dest_dir) const {
+  struct statfs sfs;
+  if (opts.concurrency > 0) return clamp_threads(opts.concurrency, false, 0);
+  const bool known = ::statfs(dest_dir.c_str(), &sfs) == 0;
+  return clamp_threads(0, known, known ? sfs.f_type : 0);
+}
+
+int BatchState::threads_for_fd(int dest_dir, bool& btrfs) const {
+  struct statfs sfs;
+  const bool known = ::fstatfs(dest_dir, &sfs) == 0;
+  btrfs = known && static_cast<unsigned long>(sfs.f_type) == kBtrfsMagic;
+  return clamp_threads(opts.concurrency, known, known ? sfs.f_type : 0);
 }
 
 void BatchState::add_error(std::string src, std::string dest, int err, const char* reason) {

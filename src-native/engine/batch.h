@@ -89,6 +89,7 @@ class TreeFilter {
 
 // Threads for a destination on filesystem `magic` (statfs f_type), measured
 // with bench/tree.js: see the table in batch.cc.
+constexpr unsigned long kBtrfsMagic = 0x9123683eUL;
 int default_concurrency(long magic);
 
 BatchResult copy_files(const std::vector<std::pair<std::string, std::string>>& pairs,

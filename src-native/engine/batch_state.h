@@ -30,6 +30,9 @@ struct BatchState {
   std::atomic<bool> stop{false};
 
   int threads_for(const std::string& dest_dir) const;
+  // The same for an open destination directory (one fstatfs); `btrfs`:
+  // whether it is one (the walkers make directories ahead there).
+  int threads_for_fd(int dest_dir, bool& btrfs) const;
   void add_error(std::string src, std::string dest, int err, const char* reason);
   void add_skipped(std::string path, const char* type);
   // The whole call fails (the first reason wins) and every thread stops.

@@ -9,10 +9,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,7 +27,6 @@
 #include <unordered_map>
 
 #include "atomic_dest.h"
-#include "batch.h"
 #include "batch_state.h"
 #include "copy_file.h"
 #include "fd_budget.h"
@@ -736,16 +733,12 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
   int n = 1;
   bool dirs_first = false;
   if (most > 1) {
-    struct statfs sfs;
-    const bool known = ::fstatfs(root->fd.get(), &sfs) == 0;
-    n = opts.batch.concurrency > 0 ? opts.batch.concurrency : (known ? default_concurrency(sfs.f_type) : 2);
-    n = n < 1 ? 1 : (n > 64 ? 64 : n);
+    n = state.threads_for_fd(root->fd.get(), dirs_first);
     // btrfs: directories made while the copy threads create files slow them
     // all down (its tree locks): 830 against 888 ms for a store's 20 958
     // files and 3 586 directories (median of 7, one call). On XFS and ext4
     // the same order was no faster for clones and 4-7 % slower for
     // hardlinks (the copy threads idle while the walker makes directories).
-    dirs_first = known && static_cast<unsigned long>(sfs.f_type) == 0x9123683eUL;
   }
   if (static_cast<size_t>(n) > most) n = static_cast<int>(most);
   Importer imp(state, entries, opts, dest_root, n > 1 ? n : 0, dirs_first);

@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -106,12 +105,11 @@ constexpr size_t kChunk = 32;
 // directory pair open, so at most 2 * 64 descriptors wait in the queue.
 constexpr size_t kQueuedChunks = 64;
 
-// The queue's length: kQueuedChunks, fewer when the process has few
-// descriptors left (each queued chunk holds its directory pair open; under
-// `prlimit --nofile=64` a 64-chunk queue made entries fail with EMFILE).
-size_t queued_chunks(int copy_threads) {
-  if (copy_threads == 0) return kQueuedChunks;  // nothing is queued: the walker copies
-  const size_t pairs = dirs_ahead_budget(copy_threads) / 2;
+// The queue's length for `pairs` directory pairs the descriptor budget
+// allows (dirs_ahead_budget / 2): kQueuedChunks, fewer when the process has
+// few descriptors left (each queued chunk holds its directory pair open;
+// under `prlimit --nofile=64` a 64-chunk queue made entries fail with EMFILE).
+size_t queued_chunks(size_t pairs) {
   return pairs >= kQueuedChunks ? kQueuedChunks : (pairs > 1 ? pairs : 1);
 }
 
@@ -256,10 +254,11 @@ int open_own_link(int dir, const char* name, UniqueFd& out) {
 class Tree {
  public:
   // copy_threads: threads besides the walker (0: the walker copies everything).
-  Tree(BatchState& state, TreeFilter* filter, int copy_threads)
+  // pairs: directory pairs the descriptor budget allows held open.
+  Tree(BatchState& state, TreeFilter* filter, int copy_threads, size_t pairs)
       : state_(state),
         filter_(filter),
-        queue_(queued_chunks(copy_threads)),
+        queue_(queued_chunks(pairs)),
         inline_(copy_threads == 0),
         walker_req_(request()) {}
 
@@ -358,7 +357,7 @@ class Tree {
   // thread down (its tree locks), so the walker makes up to `dirs`
   // directories before handing their files over. Measured on the .pnpm tree
   // of bench/store-project (21 000 files, 2 copy threads, median of 9):
-  // 873 against 928 ms. XFS and ext4 stay streamed: the copy threads would
+  // 908 against 971 ms. XFS and ext4 stay streamed: the copy threads would
   // idle meanwhile (importFiles measured no gain there).
   void set_dirs_ahead(size_t dirs) { ahead_ = dirs; }
 
@@ -785,14 +784,15 @@ BatchResult copy_tree_unguarded(const std::string& src_root, const std::string& 
 
   // n threads copy: with n = 1 the walker itself, else n more threads while
   // the walker only walks. If no thread starts, the walker copies after all.
-  int n = state.threads_for(dest_root);
-  Tree tree(state, filter, n > 1 ? n : 0);
-  struct statfs sfs;
-  if (n > 1 && ::fstatfs(root->dst.get(), &sfs) == 0 && static_cast<unsigned long>(sfs.f_type) == 0x9123683eUL) {
-    // Two descriptors per directory held; at most 256 (more gained nothing
-    // measurable and only holds descriptors), none when few are left.
-    size_t dirs = dirs_ahead_budget(n) / 2;
-    if (dirs > 256) dirs = 256;
+  bool btrfs = false;
+  int n = state.threads_for_fd(root->dst.get(), btrfs);
+  // Two descriptors per directory held (none queued when the walker copies).
+  const size_t pairs = n > 1 ? dirs_ahead_budget(n) / 2 : kQueuedChunks;
+  Tree tree(state, filter, n > 1 ? n : 0, pairs);
+  if (n > 1 && btrfs) {
+    // At most 256 directories ahead (more gained nothing measurable and only
+    // holds descriptors), none when few descriptors are left.
+    const size_t dirs = pairs > 256 ? 256 : pairs;
     tree.set_dirs_ahead(dirs >= 8 ? dirs : 0);
   }
   root->dst_dev = static_cast<uint64_t>(dest_st.st_dev);
