@@ -50,6 +50,9 @@ struct DirNode {
   uint64_t dst_dev = 0;  // the destination directory's st_dev (note_dest_dir)
   bool dst_acl = false;  // a directory we made that inherited a default ACL
   bool created = false;
+  // The walker's alone: the batch of held chunks (Tree::pending_) that
+  // counted this directory as held open (0: none yet).
+  uint64_t held_in = 0;
 
   ~DirNode() {
     if (!dst.valid() || !state) return;
@@ -313,8 +316,14 @@ class Tree {
       task.files.clear();
     } else if (ahead_ > 0) {
       // btrfs: held back until a batch of directories is made (see
-      // set_dirs_ahead); each held chunk keeps its directory pair open.
-      if (pending_.empty() || pending_.back().dir != task.dir) held_ += 1;
+      // set_dirs_ahead). Each held chunk keeps its directory pair open and,
+      // through `parent`, every ancestor's: all are counted once (with only
+      // the chunks' own directories counted, deep branches with files at
+      // their ends only held six pairs per count, and failed with EMFILE).
+      for (DirNode* d = task.dir.get(); d && d->held_in != batch_; d = d->parent.get()) {
+        d->held_in = batch_;
+        held_ += 1;
+      }
       pending_.push_back(std::move(task));
       task = FileTask{};
       if (held_ >= ahead_ && !flush()) return false;
@@ -333,6 +342,7 @@ class Tree {
     }
     pending_.clear();
     held_ = 0;
+    batch_ += 1;
     return ok;
   }
 
@@ -718,7 +728,8 @@ class Tree {
   bool inline_;
   size_t ahead_ = 0;                // 0: every chunk goes to the queue at once
   std::vector<FileTask> pending_;   // made ahead, not yet handed over
-  size_t held_ = 0;                 // directories in pending_
+  size_t held_ = 0;                 // directories pending_ holds open (with ancestors)
+  uint64_t batch_ = 1;              // this batch of pending_ (DirNode::held_in)
   CopyRequest walker_req_;
   LocalStats walker_stats_;
   struct DevIno {
