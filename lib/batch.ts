@@ -3,11 +3,10 @@
 // created happen here; the walk and the copies happen in src-native/engine.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { AbortError, incompatibleOptionPair, invalidArgType, invalidArgValue, invalidReturnValue, outOfRange, systemError, type SystemError } from './errors'
-import { fsCopy } from './fs-fallback'
+import { engine } from './engine'
+import { AbortError, asSystemError, incompatibleOptionPair, invalidArgType, invalidArgValue, invalidReturnValue, outOfRange, systemError, type SystemError } from './errors'
 import type { BufferInstance } from './global-types'
-import { native, warnNoNative, type NativeBatchResult } from './native'
-import { onAbort } from './progress'
+import { onAbort, rethrowLater } from './progress'
 import { parseOptions, toFlags, toPath, FLAG, type CopyOptions, type ParsedCopy, type PathLike } from './validate'
 
 export interface BatchProgress {
@@ -173,8 +172,11 @@ export interface BatchResult {
   symlinks: number
   /** Copy threads that ran. */
   threads: number
-  /** How many files each method copied. */
-  methods: { clone: number; hardlink: number; copy_file_range: number; sendfile: number; readwrite: number; none: number }
+  /**
+   * How many files each method copied. `fs`: the portable engine (no addon)
+   * copied it with fs.copyFile, which may have cloned or copied.
+   */
+  methods: { clone: number; hardlink: number; copy_file_range: number; sendfile: number; readwrite: number; none: number; fs: number }
   /**
    * Files that failed; they left no partial destination. `error.path` and
    * `error.dest` are strings as fs gives them, Buffers when not valid UTF-8.
@@ -183,8 +185,11 @@ export interface BatchResult {
   /** Entries that are neither file, directory nor symlink (FIFOs, sockets, devices), not copied. */
   skipped: { path: string; type: string }[]
   /** With `listFiles`: every copied file, in the order they finished. */
-  copied?: { src: string; dest: string; method: 'clone' | 'hardlink' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
+  copied?: { src: string; dest: string; method: BatchMethod; bytes: number }[]
 }
+
+/** The method that placed one file of a batch. */
+export type BatchMethod = 'clone' | 'hardlink' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none' | 'fs'
 
 /**
  * What copyFiles/copyDir resolve with when given Buffer paths: every path in
@@ -195,21 +200,11 @@ export interface BatchResult {
 export interface BatchResultBuffer extends Omit<BatchResult, 'errors' | 'skipped' | 'copied'> {
   errors: { src: BufferInstance; dest: BufferInstance; error: Error }[]
   skipped: { path: BufferInstance; type: string }[]
-  copied?: { src: BufferInstance; dest: BufferInstance; method: 'clone' | 'hardlink' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'none'; bytes: number }[]
+  copied?: { src: BufferInstance; dest: BufferInstance; method: BatchMethod; bytes: number }[]
 }
 
-const EINVAL = 22
-const ENOSYS = 38
-const ENOTDIR = 20
-const EISDIR = 21
-
-/** copyDir's own option bits (src-native/batch_binding.cc TreeFlags). */
-const TREE_FLAG = {
-  DEREFERENCE: 1 << 24,
-  ERROR_ON_EXIST: 1 << 25,
-} as const
-
-interface ParsedTree {
+/** @internal */
+export interface ParsedTree {
   dereference: boolean
   verbatimSymlinks: boolean
   errorOnExist: boolean
@@ -249,11 +244,11 @@ function direntType(st: fs.Stats): number {
 function emptyResult(p: ParsedBatch): BatchResult {
   const r: BatchResult = {
     files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
-    methods: { clone: 0, hardlink: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0 },
+    methods: { clone: 0, hardlink: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0, fs: 0 },
     errors: [], skipped: [],
   }
   if (p.listFiles) r.copied = []
-  p.batchProgress?.({ files: 0, bytes: 0 })
+  finalProgress(p, r)
   return r
 }
 
@@ -261,6 +256,8 @@ function emptyResult(p: ParsedBatch): BatchResult {
 export interface ParsedBatch extends ParsedCopy {
   /** The ladder as flag bits (0: the default, clone then copy). */
   ladder: number
+  /** The ladder as given (undefined: the default for the reflink mode). */
+  link?: readonly LinkMethod[]
   /** Paths in the result as Buffers: the caller passed a Buffer. */
   buffers: boolean
   concurrency: number
@@ -305,6 +302,7 @@ export function parseBatch(options: unknown): ParsedBatch {
   void [filter, marker, stage, dereference, verbatimSymlinks, errorOnExist, force]
   const p = parseOptions(rest, 'options', true) as ParsedBatch
   p.ladder = parseLink(link, o.reflink)
+  if (link !== undefined) p.link = [...(link as LinkMethod[])]
   p.buffers = false
   p.concurrency = 0
   if (concurrency !== undefined) {
@@ -337,15 +335,28 @@ export function flagsOf(p: ParsedBatch): number {
     (p.buffers ? FLAG.PATHS_AS_BUFFERS : 0)
 }
 
-// Progress polling and abort wiring shared by copyFiles and copyDir. A
-// throwing onProgress stops the copy (the cancel flag) and the promise
-// rejects with its error, as copyFile's does.
+// The final onProgress call: the work is complete and in place, so a throw
+// cannot turn it into a failure; the error is thrown again outside the
+// promise, as Node does with a throwing callback (see progress.ts).
+function finalProgress(p: ParsedBatch, r: BatchResult): void {
+  try {
+    p.batchProgress?.({ files: r.files, bytes: r.bytes })
+  } catch (err) {
+    rethrowLater(err)
+  }
+}
+
+// Progress polling and abort wiring shared by copyFiles, copyDir and
+// importFiles on either engine: the engine publishes [cancel, bytes, files]
+// in `control`. A throwing onProgress while files are still moving stops the
+// work (the cancel word) and the promise rejects with its error; once the
+// engine has finished, the result stands and the error is thrown outside.
 /** @internal */
-export function supervise(
+export function supervise<R extends BatchResult>(
   p: ParsedBatch,
-  run: (control: BigInt64Array | undefined) => Promise<NativeBatchResult>,
+  run: (control: BigInt64Array | undefined) => Promise<R>,
   extraFailure: () => unknown,
-): Promise<BatchResult> {
+): Promise<R> {
   // Aborted while lib/ checked the paths (copyDir's and importFiles' async
   // checks run before this): an abort listener added now would never fire.
   if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
@@ -376,9 +387,10 @@ export function supervise(
   return run(control).then(
     (r) => {
       cleanup()
-      if (callbackFailed) throw callbackError
-      p.batchProgress?.({ files: r.files, bytes: r.bytes })
-      return r as BatchResult
+      r.methods.fs ??= 0
+      if (callbackFailed) rethrowLater(callbackError)
+      else finalProgress(p, r)
+      return r
     },
     (err: NodeJS.ErrnoException) => {
       cleanup()
@@ -418,10 +430,7 @@ export function copyFiles(pairs: Iterable<readonly [PathLike, PathLike]>, option
   } catch (err) {
     return Promise.reject(err)
   }
-  if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
-  if (!native) return fsCopyFiles(srcs, dests, p)
-  const binding = native
-  return supervise(p, (control) => binding.copyFiles(srcs, dests, flagsOf(p), p.concurrency, control), () => undefined)
+  return supervise(p, (control) => engine.copyFiles(srcs, dests, p, control), () => undefined)
 }
 
 const SLASH = 0x2f
@@ -475,9 +484,9 @@ async function checkTree(src: string | Buffer, dest: string | Buffer): Promise<v
     ? realDest.subarray(0, realSrc.length).equals(realSrc) &&
       (realSrc[realSrc.length - 1] === SLASH || realDest[realSrc.length] === SLASH)
     : realDest.equals(realSrc)
-  if (inside) throw systemError(EINVAL, 'copydir', src, dest, 'cannot copy a directory into itself')
+  if (inside) throw systemError('EINVAL', 'copydir', src, dest, 'cannot copy a directory into itself')
   const d = await fs.promises.stat(dest).catch(() => null)
-  if (d && !d.isDirectory()) throw systemError(ENOTDIR, 'copydir', src, dest, 'destination is not a directory')
+  if (d && !d.isDirectory()) throw systemError('ENOTDIR', 'copydir', src, dest, 'destination is not a directory')
 }
 
 /**
@@ -512,10 +521,6 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
     return Promise.reject(err)
   }
   if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
-  if (!native) {
-    return Promise.reject(systemError(ENOSYS, 'copydir', s, d, 'copyDir needs the native addon (use fs.cp)'))
-  }
-  const binding = native
   let filterError: unknown
   const userFilter = filter
   const batchFilter = userFilter
@@ -528,6 +533,8 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
             const entry = new DirEntry(name as string, parent as string, types[i])
             const keep: unknown = userFilter.call(options, rel as string, entry)
             if (typeof (keep as PromiseLike<unknown> | null)?.then === 'function') {
+              // Its outcome is nobody's now: a rejection must not end the process.
+              Promise.resolve(keep).catch(() => {})
               throw invalidReturnValue('boolean', 'filter', keep)
             }
             return Boolean(keep)
@@ -547,8 +554,8 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
     return r
   }
   const run = async (): Promise<BatchResult> => {
-    const st = await fs.promises.stat(s).catch((err: NodeJS.ErrnoException) => {
-      throw systemError(-(err.errno ?? -EINVAL), 'copydir', s, d)
+    const st = await fs.promises.stat(s).catch((err: unknown) => {
+      throw asSystemError(err, 'copydir', s, d)
     })
     // The root first, as fs.cp asks about src: false copies and creates nothing.
     if (batchFilter) {
@@ -559,12 +566,9 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
     if (!st.isDirectory()) return copySourceFile(s, d, st, p).then(rejectExisting)
     await checkTree(s, d)
     const base = tree.verbatimSymlinks || tree.dereference ? undefined : await linkBase(s)
-    let flags = flagsOf(p)
-    if (tree.dereference) flags |= TREE_FLAG.DEREFERENCE
-    if (tree.errorOnExist && !p.overwrite) flags |= TREE_FLAG.ERROR_ON_EXIST
     return supervise(
       p,
-      (control) => binding.copyDir(s, d, flags, p.concurrency, control, batchFilter, base),
+      (control) => engine.copyDir({ src: s, dest: d, p, tree, filter: batchFilter, linkBase: base }, control),
       () => filterError,
     ).then(rejectExisting)
   }
@@ -578,45 +582,10 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
 async function copySourceFile(s: string | Buffer, d: string | Buffer, st: fs.Stats, p: ParsedBatch): Promise<BatchResult> {
   const at = await fs.promises.lstat(d).catch(() => null)
   if (at?.isDirectory()) {
-    throw systemError(EISDIR, 'copydir', s, d, 'cannot overwrite a directory with a non-directory')
+    throw systemError('EISDIR', 'copydir', s, d, 'cannot overwrite a directory with a non-directory')
   }
   if (at && at.dev === st.dev && at.ino === st.ino) {
-    throw systemError(EINVAL, 'copydir', s, d, 'cannot copy a file onto itself')
+    throw systemError('EINVAL', 'copydir', s, d, 'cannot copy a file onto itself')
   }
-  const binding = native!
-  return supervise(p, (control) => binding.copyFiles([s], [d], flagsOf(p), p.concurrency, control), () => undefined)
-}
-
-// Without the addon: the same result shape over the fs fallback (its
-// setuid/setgid rule included), a few at a time. atomic: like the native
-// engine, a batch never opens or follows an existing destination; it
-// replaces it by a temporary file beside it and a rename (overwrite: false,
-// a link: EEXIST).
-async function fsCopyFiles(srcs: (string | Buffer)[], dests: (string | Buffer)[], p: ParsedBatch): Promise<BatchResult | BatchResultBuffer> {
-  warnNoNative()
-  const result: BatchResult = {
-    files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
-    methods: { clone: 0, hardlink: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0 },
-    errors: [], skipped: [],
-  }
-  const out = (x: string | Buffer): string => (p.buffers && !Buffer.isBuffer(x) ? Buffer.from(x) : x) as string
-  const one = { ...p, atomic: true, fsync: false, onProgress: undefined, signal: undefined }
-  let next = 0
-  const worker = async () => {
-    while (next < srcs.length && !(p.stopOnError && result.errors.length) && !p.signal?.aborted) {
-      const i = next++
-      try {
-        const { bytes } = await fsCopy(srcs[i], dests[i], one)
-        result.files++
-        result.bytes += bytes
-        if (p.listFiles) (result.copied ??= []).push({ src: out(srcs[i]), dest: out(dests[i]), method: 'fs' as never, bytes })
-      } catch (error) {
-        result.errors.push({ src: out(srcs[i]), dest: out(dests[i]), error: error as Error })
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(16, srcs.length) }, worker))
-  if (p.signal?.aborted) throw new AbortError(undefined, { cause: p.signal.reason })
-  p.batchProgress?.({ files: result.files, bytes: result.bytes })
-  return result
+  return supervise(p, (control) => engine.copyFiles([s], [d], p, control), () => undefined)
 }

@@ -1,8 +1,8 @@
 // copyFile / copyFileSync / reflink / reflinkSync: validation here, the copy in
 // one native call, Node-style errors from its result.
 import { AbortError, invalidArgValue, systemError } from './errors'
-import { fsCopy, fsCopySync } from './fs-fallback'
-import { METHODS, native } from './native'
+import { METHODS, native, warnNoNative } from './native'
+import { portableCopyFile, portableCopyFileSync } from './portable/copy-file'
 import { watchCopy } from './progress'
 import {
   parseModeOrOptions,
@@ -18,7 +18,8 @@ import {
 /**
  * Which mechanism moved the data. 'none': source and destination were already
  * the same file (a hard link or the same path), so nothing was copied. 'fs':
- * the native addon is not available and `fs.copyFile` did the work.
+ * the portable engine (no addon) copied with `fs.copyFile`, which may have
+ * cloned or copied; it says 'clone' or 'readwrite' where it knows.
  */
 export type Method = 'none' | 'clone' | 'copy_file_range' | 'sendfile' | 'readwrite' | 'fs'
 
@@ -56,7 +57,10 @@ function run(src: unknown, dest: unknown, options: unknown, parse: Parse): Promi
     const p = parse(options, true)
     // An already aborted signal: reject before any file is touched.
     if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
-    if (!native) return fsCopy(s, d, p)
+    if (!native) {
+      warnNoNative()
+      return portableCopyFile(s, d, p)
+    }
     if (!p.onProgress && !p.signal) return native.copyFile(s, d, toFlags(p))
     return watchCopy(native, s, d, p)
   } catch (err) {
@@ -82,7 +86,10 @@ function runSync(
   if (quick !== undefined) flags = quick
   else {
     const p = parse(options, false)
-    if (!native) return fsCopySync(s, d, p)
+    if (!native) {
+      warnNoNative()
+      return portableCopyFileSync(s, d, p)
+    }
     flags = toFlags(p)
   }
   const reason = native!.copyFileSync(s, d, flags, syncOut)

@@ -4,13 +4,11 @@ import { constants as osConstants } from 'node:os'
 import { getSystemErrorMap, inspect } from 'node:util'
 import type { BufferInstance } from './global-types'
 
-const systemErrors = getSystemErrorMap()
+/** A platform's error table as Node's fs uses it: errno (negative) -> [code, description]. */
+export type ErrorTable = Map<number, [string, string]>
 
 // libuv's map lacks some errnos a copy meets (EDQUOT, ESTALE on some
-// versions); the kernel's name from os.constants is still the right `code`.
-const errnoNames = new Map<number, string>(
-  Object.entries(osConstants.errno as Record<string, number>).map(([name, n]) => [n, name]),
-)
+// versions); the kernel's name and number from os.constants still apply.
 const fallbackText: Record<string, string> = {
   EDQUOT: 'disk quota exceeded',
   ESTALE: 'stale file handle',
@@ -39,33 +37,70 @@ function errorPath(p: string | Buffer): string | Buffer {
 
 /**
  * @internal
- * `errno` is positive, as the kernel returns it; the error carries it negative,
- * as Node does. `reason` replaces strerror's text when the engine knows better
- * (e.g. "source is a FIFO, not a regular file").
+ * The system-error builder for one platform's table. `errno` is either a
+ * name ('ENOSYS', 'EXDEV': what the JavaScript layer decides) or a positive
+ * number as this platform's kernel gave it (what the native engine reports).
+ * A name takes its number from the table, so `code` and `errno` match what
+ * Node's own fs gives on every OS (on Windows that is libuv's numbers, EEXIST
+ * -4075, never Linux's 17). `reason` replaces the table's text when the
+ * engine knows better ("source is a FIFO, not a regular file").
  */
-export function systemError(
-  errno: number,
-  syscall: string,
-  path?: string | Buffer,
-  dest?: string | Buffer,
-  reason?: string,
-): SystemError {
-  const entry = systemErrors.get(-errno)
-  const name = errnoNames.get(errno)
-  const code = entry ? entry[0] : (name ?? 'UNKNOWN')
-  const desc = reason ?? (entry ? entry[1] : (name && fallbackText[name]) ?? 'unknown error')
-  let message = `${code}: ${desc}, ${syscall}`
-  const pathStr = path === undefined ? undefined : path.toString()
-  const destStr = dest === undefined ? undefined : dest.toString()
-  if (pathStr !== undefined) message += ` '${pathStr}'`
-  if (destStr !== undefined) message += ` -> '${destStr}'`
-  const err = new Error(message) as SystemError
-  err.errno = -errno
-  err.code = code
-  err.syscall = syscall
-  if (path !== undefined) err.path = errorPath(path)
-  if (dest !== undefined) err.dest = errorPath(dest)
-  return err
+export function systemErrorFor(table: ErrorTable, osErrno: Record<string, number>) {
+  const byName = new Map<string, number>()
+  for (const [n, [name]] of table) if (!byName.has(name)) byName.set(name, n)
+  const kernelNames = new Map<number, string>(Object.entries(osErrno).map(([name, n]) => [n, name]))
+  // EOPNOTSUPP is libuv's ENOTSUP wherever the two are one number (Linux);
+  // elsewhere libuv has only ENOTSUP.
+  const alias: Record<string, string> = { EOPNOTSUPP: 'ENOTSUP' }
+  return function systemError(
+    errno: number | string,
+    syscall: string,
+    path?: string | Buffer,
+    dest?: string | Buffer,
+    reason?: string,
+  ): SystemError {
+    let code: string
+    let number: number
+    if (typeof errno === 'string') {
+      const name = byName.has(errno) ? errno : (alias[errno] ?? errno)
+      const n = byName.get(name)
+      code = n === undefined ? errno : name
+      number = n ?? (osErrno[errno] !== undefined ? -osErrno[errno] : -1)
+    } else {
+      number = -errno
+      code = table.get(number)?.[0] ?? kernelNames.get(errno) ?? 'UNKNOWN'
+    }
+    const desc = reason ?? table.get(number)?.[1] ?? fallbackText[code] ?? 'unknown error'
+    let message = `${code}: ${desc}, ${syscall}`
+    const pathStr = path === undefined ? undefined : path.toString()
+    const destStr = dest === undefined ? undefined : dest.toString()
+    if (pathStr !== undefined) message += ` '${pathStr}'`
+    if (destStr !== undefined) message += ` -> '${destStr}'`
+    const err = new Error(message) as SystemError
+    err.errno = number
+    err.code = code
+    err.syscall = syscall
+    if (path !== undefined) err.path = errorPath(path)
+    if (dest !== undefined) err.dest = errorPath(dest)
+    built.add(err)
+    return err
+  }
+}
+
+// Errors this module built: asSystemError passes them on as they are.
+const built = new WeakSet<Error>()
+
+/**
+ * @internal This platform's builder: see {@link systemErrorFor}. Takes a name
+ * ('EXDEV') or a positive errno from the native engine.
+ */
+export const systemError = systemErrorFor(getSystemErrorMap() as ErrorTable, osConstants.errno as Record<string, number>)
+
+/** @internal Node's own fs error (from a call the portable engine made) with cowcopy's syscall and paths. */
+export function asSystemError(err: unknown, syscall: string, path?: string | Buffer, dest?: string | Buffer, reason?: string): unknown {
+  if (err instanceof Error && built.has(err)) return err
+  const code = (err as NodeJS.ErrnoException | null)?.code
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? systemError(code, syscall, path, dest, reason) : err
 }
 
 type ErrorClass = TypeErrorConstructor | RangeErrorConstructor | ErrorConstructor

@@ -3,9 +3,9 @@
 // before anything is created; the directories, the ladder and the marker are
 // the engine's (src-native/engine/import.cc).
 import * as fs from 'node:fs'
-import { AbortError, invalidArgType, invalidArgValue, systemError } from './errors'
-import { native } from './native'
-import { flagsOf, parseBatch, supervise, type BatchOptions, type BatchResult, type BatchResultBuffer } from './batch'
+import { engine } from './engine'
+import { AbortError, invalidArgType, invalidArgValue } from './errors'
+import { parseBatch, supervise, type BatchOptions, type BatchResult, type BatchResultBuffer } from './batch'
 import type { BufferInstance } from './global-types'
 import { toPath, type PathLike } from './validate'
 
@@ -220,15 +220,12 @@ export function importFiles(destDir: PathLike, entries: ImportEntries, options?:
     return Promise.reject(err)
   }
   if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
-  if (!native) {
-    return Promise.reject(systemError(38, 'importfiles', d, undefined, 'importFiles needs the native addon'))
-  }
-  const binding = native
   const check = stage ? Promise.resolve() : checkNoSymlinks(d, parsed)
+  const request = { destDir: d, rels: parsed.rels, srcs: parsed.srcs, dirs: parsed.dirs, keys: parsed.keys, p, marker, stage }
   return check.then(() =>
     supervise(
       p,
-      (control) => binding.importFiles(d, parsed.rels, parsed.srcs, flagsOf(p), p.concurrency, control, marker, stage),
+      (control) => engine.importFiles(request, control),
       () => undefined,
     ).then((r) => {
       // Staged: nothing is in place; the first failure is the answer.

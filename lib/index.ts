@@ -11,7 +11,7 @@ export type { CopyOptions, PathLike, PreserveOptions, Progress, ReflinkMode } fr
 export type { SystemError } from './errors'
 
 import { native as binding, nativeLoadError as loadError } from './native'
-/** true when the native addon is in use; false when cowcopy runs on the fs.copyFile fallback. */
+/** true when the native addon is in use; false when cowcopy runs on its portable engine (TypeScript over node:fs). */
 export const native: boolean = binding !== null
 /**
  * Why the addon is not in use, null when it is. `code`: COWCOPY_NO_PREBUILD

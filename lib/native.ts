@@ -2,7 +2,7 @@
 // a build from source in src-native/build, else the prebuild for this
 // platform in prebuilds/. null when none loads (no prebuild for the platform,
 // addons disabled by Node's permission model, a binary built from other
-// sources) or when COWCOPY_NATIVE=0 asks for the fs.copyFile fallback; the
+// sources) or when COWCOPY_NATIVE=0 asks for the portable engine; the
 // reason is exported, and said once, at first use, by warnNoNative().
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -89,7 +89,7 @@ export interface NativeBinding {
 
 /** What loaded, or why nothing did. */
 export interface NativeStatus {
-  /** The addon file in use, or null when cowcopy runs on the fs.copyFile fallback. */
+  /** The addon file in use, or null when cowcopy runs on its portable engine (TypeScript over node:fs). */
   file: string | null
   /** Why the addon is not in use, as nativeLoadError.code; null when it is. */
   reason: keyof typeof REASONS | null
@@ -224,7 +224,7 @@ let warned = false
 export function warnNoNative(): void {
   if (warned || !nativeLoadError || nativeStatus.reason === 'disabled') return
   warned = true
-  process.emitWarning(`cowcopy: ${nativeLoadError.message}; using the fs.copyFile fallback`, {
+  process.emitWarning(`cowcopy: ${nativeLoadError.message}; using the portable engine (slower and less hardened, not broken)`, {
     type: 'CowcopyWarning',
     code: `COWCOPY_NO_NATIVE`,
   })

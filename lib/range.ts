@@ -1,7 +1,9 @@
 // cloneRange / copyRange / dedupeRange / probe: ranges of files by path, fd
 // or FileHandle, offsets as number or bigint, each operation one native call.
 import { invalidArgType, outOfRange, systemError } from './errors'
-import { native, nativeLoadError, warnNoNative } from './native'
+import { native, warnNoNative } from './native'
+import { runAsync, runSync } from './portable/ops'
+import { copyRangeSteps, probeSteps, unavailable } from './portable/range'
 import { toPath, type PathLike } from './validate'
 
 /** A file by path, by numeric fd, or as a fs.promises FileHandle (never closed by cowcopy). */
@@ -52,8 +54,6 @@ export interface ProbeResult {
   copyFileRange: boolean
 }
 
-const ENOSYS = 38
-const EBADF = 9
 const MAX_OFFSET = (1n << 63n) - 1n
 
 type NativeFile = string | Buffer | number
@@ -76,7 +76,7 @@ function toFile(value: unknown, name: string): NativeFile {
   if (isFileHandle(value)) {
     const fd = value.fd
     // A closed FileHandle says fd -1, as fs.promises' does.
-    if (fd === -1) throw systemError(EBADF, 'fstat', undefined, undefined, 'the FileHandle is closed')
+    if (fd === -1) throw systemError('EBADF', 'fstat', undefined, undefined, 'the FileHandle is closed')
     return toFd(fd, `${name}.fd`)
   }
   if (typeof value === 'object' && value !== null && 'fd' in value && typeof (value as { close?: unknown }).close === 'function') {
@@ -116,12 +116,10 @@ function toResult(v: bigint): number | bigint {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
 }
 
+// What the portable engine cannot do at all (an ioctl Node cannot make).
 function noNative(op: string, a?: NativeFile, b?: NativeFile): Error {
   warnNoNative()
-  const why = nativeLoadError ? `: ${nativeLoadError.message}` : ''
-  const path = typeof a === 'number' ? undefined : a
-  const dest = typeof b === 'number' ? undefined : b
-  return systemError(ENOSYS, op, path, dest, `${op} needs the native addon, which is not available here${why}`)
+  return unavailable(op, a, b)
 }
 
 function rangeArgs(src: unknown, dest: unknown, range: unknown): [NativeFile, NativeFile, bigint, bigint, bigint] {
@@ -186,7 +184,10 @@ export function cloneRangeSync(src: FileLike, dest: FileLike, range?: RangeOptio
 export function copyRange(src: FileLike, dest: FileLike, range?: RangeOptions): Promise<number | bigint> {
   return promised(() => {
     const a = rangeArgs(src, dest, range)
-    if (!native) throw noNative('copy_file_range', a[0], a[1])
+    if (!native) {
+      warnNoNative()
+      return runAsync(copyRangeSteps(...a)).then(toResult)
+    }
     return (native.copyRange(...a, false) as Promise<bigint>).then(toResult)
   })
 }
@@ -195,7 +196,10 @@ export function copyRange(src: FileLike, dest: FileLike, range?: RangeOptions): 
 export function copyRangeSync(src: FileLike, dest: FileLike, range?: RangeOptions): number | bigint {
   return synced(() => {
     const a = rangeArgs(src, dest, range)
-    if (!native) throw noNative('copy_file_range', a[0], a[1])
+    if (!native) {
+      warnNoNative()
+      return toResult(runSync(copyRangeSteps(...a)))
+    }
     return toResult(native.copyRange(...a, true) as bigint)
   }, copyRangeSync)
 }
@@ -254,7 +258,10 @@ export function dedupeRangeSync(src: FileLike, range: { offset?: Offset; length?
 export function probe(dir: PathLike): Promise<ProbeResult> {
   return promised(() => {
     const d = toPath(dir, 'dir')
-    if (!native) throw noNative('probe', d)
+    if (!native) {
+      warnNoNative()
+      return runAsync(probeSteps(d))
+    }
     return native.probe(d, false) as Promise<ProbeResult>
   })
 }
@@ -263,7 +270,10 @@ export function probe(dir: PathLike): Promise<ProbeResult> {
 export function probeSync(dir: PathLike): ProbeResult {
   return synced(() => {
     const d = toPath(dir, 'dir')
-    if (!native) throw noNative('probe', d)
+    if (!native) {
+      warnNoNative()
+      return runSync(probeSteps(d))
+    }
     return native.probe(d, true) as ProbeResult
   }, probeSync)
 }

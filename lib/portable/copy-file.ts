@@ -1,0 +1,183 @@
+// copyFile on the portable engine: the native contract as far as Node's fs
+// can express it. The source is opened without blocking and proved a
+// regular file; a new destination is created exclusively (never through a
+// symlink) and gets its metadata through a descriptor; an existing one is
+// replaced by a temporary file beside it and a rename, so its old bytes are
+// never readable at another mode and a failed copy leaves it as it was.
+import * as fs from 'node:fs'
+import { AbortError, asSystemError, systemError } from '../errors'
+import { rethrowLater } from '../progress'
+import type { CopyResult } from '../copy-file'
+import type { ParsedCopy } from '../validate'
+import {
+  foreignSetid, metaOf, mustNotAbort, notRegularReason, openSource, pump, renameOver, sameFile, setMeta, sharedDir,
+  splitPath, syncDir, tempBeside, unlinkOurs, writeNew, type DataWay, type Progress, type Source,
+} from './file'
+import { call, closeQuietly, codeOf, fstat, lstat, lstatMaybe, open, runAsync, runSync, type Bytes, type Steps } from './ops'
+
+const NO_CLONE = "a clone into a directory others can write, or of another user's setuid file, is not made by the portable engine (it needs the native addon)"
+const C = fs.constants
+
+function* statMaybe(p: Bytes): Steps<fs.Stats | undefined> {
+  try {
+    return (yield ['stat', p]) as fs.Stats
+  } catch {
+    return undefined
+  }
+}
+
+/** How the bytes are made: a clone, fs.copyFile (which may clone), or this engine's own loop. */
+export function dataWay(st: fs.Stats, dir: fs.Stats | undefined, p: Pick<ParsedCopy, 'reflink'>, src: Bytes, dest: Bytes): DataWay {
+  const own = foreignSetid(st) || sharedDir(dir)
+  if (own && p.reflink === 'always') throw systemError('ENOTSUP', 'copyfile', src, dest, NO_CLONE)
+  if (p.reflink === 'always') return 'clone'
+  // 'never': fs.copyFile's copy_file_range may share extents (btrfs, XFS,
+  // NFS 4.2); an empty size (a /proc file) is read until its end instead of
+  // trusting st_size as fs.copyFile does.
+  if (own || p.reflink === 'never' || st.size === 0) return 'own'
+  return 'auto'
+}
+
+const METHOD: Record<DataWay, CopyResult['method']> = { clone: 'clone', auto: 'fs', plain: 'fs', own: 'readwrite' }
+
+// Where the copy goes, from what is at `dest`: [the final name (a symlink's
+// target when writing through one), what is there now].
+function* destination(src: Bytes, dest: Bytes, p: ParsedCopy): Steps<[Bytes, fs.Stats | undefined]> {
+  let at = yield* lstatMaybe(dest)
+  let final = dest
+  if (at?.isSymbolicLink()) {
+    if (!p.overwrite) throw systemError('EEXIST', 'copyfile', src, dest)
+    try {
+      final = (yield ['realpath', dest]) as Bytes
+      at = yield* lstat(final)
+    } catch {
+      // Like cp: never create a file at the far end of a dangling symlink.
+      throw systemError('EEXIST', 'copyfile', src, dest, 'destination is a dangling symbolic link, not writing through it')
+    }
+  }
+  if (at) {
+    if (!p.overwrite) throw systemError('EEXIST', 'copyfile', src, dest)
+    if (at.isDirectory()) throw systemError('EISDIR', 'copyfile', src, dest)
+    if (!at.isFile()) throw systemError('EINVAL', 'copyfile', src, dest, notRegularReason(at, false))
+  }
+  return [final, at]
+}
+
+// An existing destination in a directory the caller cannot write (so no
+// temporary file can go beside it), written in place: emptied first, kept
+// at the narrower of its old and its new mode while the new bytes go in,
+// given its final mode last. Never wider than either while it holds data.
+function* inPlace(source: Source, final: Bytes, old: fs.Stats, p: ParsedCopy, progress?: Progress): Steps<number> {
+  const fd = yield* open(final, C.O_WRONLY | (C.O_NOFOLLOW ?? 0) | (C.O_NONBLOCK ?? 0))
+  try {
+    const now = yield* fstat(fd)
+    if (!sameFile(now, old)) throw systemError('EAGAIN', 'copyfile', source.path, final, 'the destination was replaced while being opened')
+    yield* call('ftruncate', fd, 0)
+    const meta = metaOf(source.st, p)
+    try {
+      yield* call('fchmod', fd, old.mode & meta.mode & 0o777)
+    } catch (err) {
+      if (codeOf(err) !== 'EPERM') throw err // not its owner: the mode is not ours to set
+    }
+    const bytes = yield* pump(source, fd, p, progress)
+    try {
+      yield* setMeta(fd, final, source.st, meta, false)
+    } catch (err) {
+      if (codeOf(err) !== 'EPERM') throw err
+    }
+    return bytes
+  } finally {
+    yield* closeQuietly(fd)
+  }
+}
+
+/** The whole copy, for runSync or runAsync. `progress`: while bytes move (promise API). */
+export function* copyFileSteps(src: Bytes, dest: Bytes, p: ParsedCopy, progress?: Progress): Steps<CopyResult> {
+  if (p.preserve.xattrs) {
+    throw systemError('ENOSYS', 'copyfile', src, dest, 'preserving extended attributes needs the native addon')
+  }
+  const source = yield* openSource(src, false, 'copyfile', dest)
+  try {
+    for (let round = 0; ; round++) {
+      const [final, at] = yield* destination(src, dest, p)
+      if (at && sameFile(at, source.st)) return { method: 'none', bytes: 0 }
+      const way = dataWay(source.st, yield* statMaybe(splitPath(final)[0]), p, src, dest)
+      const replace = at !== undefined || p.atomic
+      const target = replace ? tempBeside(final) : final
+      let made: { fd: number | undefined; bytes: number }
+      try {
+        made = yield* writeNew(source, target, way, p, progress)
+      } catch (err) {
+        // A name that came or went since the look: look again (three rounds, as the native open).
+        if (codeOf(err) === 'EEXIST' && !replace && p.overwrite && round < 2) continue
+        if (at && replace && !p.atomic && (codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM')) {
+          return { method: 'readwrite', bytes: yield* inPlace(source, final, at, p, progress) }
+        }
+        throw asSystemError(err, 'copyfile', src, dest)
+      }
+      let ours: fs.Stats | undefined
+      try {
+        ours = made.fd === undefined ? yield* lstat(target) : yield* fstat(made.fd)
+        yield* setMeta(made.fd, target, source.st, metaOf(source.st, p), way !== 'own')
+        mustNotAbort(p.signal)
+        if (replace) {
+          if (p.overwrite) yield* renameOver(target, final)
+          else {
+            yield* call('link', target, final)
+            yield* call('unlink', target)
+          }
+        }
+      } catch (err) {
+        yield* unlinkOurs(target, undefined, ours)
+        throw asSystemError(err, 'copyfile', src, dest)
+      } finally {
+        if (made.fd !== undefined) yield* closeQuietly(made.fd)
+      }
+      if (p.fsync && p.atomic) {
+        try {
+          yield* syncDir(splitPath(final)[0])
+        } catch {
+          throw systemError('EIO', 'copyfile', src, dest, 'the copy is in place (destination replaced), but its directory could not be synced')
+        }
+      }
+      return { method: METHOD[way], bytes: made.bytes }
+    }
+  } finally {
+    yield* closeQuietly(source.fd)
+  }
+}
+
+export function portableCopyFileSync(src: Bytes, dest: Bytes, p: ParsedCopy): CopyResult {
+  return runSync(copyFileSteps(src, dest, p))
+}
+
+/**
+ * The promise copy. An abort is seen between steps and between 1 MiB chunks
+ * of a copy made here; fs.copyFile itself cannot be stopped, so what it made
+ * is removed once it returns and the promise rejects with an AbortError.
+ */
+export async function portableCopyFile(src: Bytes, dest: Bytes, p: ParsedCopy): Promise<CopyResult> {
+  let last = Date.now()
+  const progress: Progress | undefined = p.onProgress
+    ? (done, total) => {
+        const now = Date.now()
+        if (now - last < 100) return
+        last = now
+        p.onProgress!({ bytesCopied: done, totalBytes: Math.max(total, done) })
+      }
+    : undefined
+  let r: CopyResult
+  try {
+    r = await runAsync(copyFileSteps(src, dest, p, progress))
+  } catch (err) {
+    if (p.signal?.aborted && !(err instanceof AbortError)) throw new AbortError(undefined, { cause: p.signal.reason })
+    throw err
+  }
+  // The copy is complete and kept: a throw from the final call cannot undo it.
+  try {
+    p.onProgress?.({ bytesCopied: r.bytes, totalBytes: r.bytes })
+  } catch (err) {
+    rethrowLater(err)
+  }
+  return r
+}

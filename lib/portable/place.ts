@@ -1,0 +1,191 @@
+// One file placed by the `link` ladder on the portable engine: clone
+// (fs.copyFile with COPYFILE_FICLONE_FORCE: a clone or an error, so
+// `method: 'clone'` is the truth), hardlink (fs.link, the new name checked to
+// be the opened source's inode) or copy. A rung that is not available between
+// two devices is remembered for the process; a file's own answer is not.
+import type * as fs from 'node:fs'
+import { asSystemError, systemError } from '../errors'
+import type { LinkMethod } from '../batch'
+import type { ParsedCopy } from '../validate'
+import {
+  foreignSetid, metaOf, openSource, renameOver, sameFile, setMeta, tempBeside, unlinkOurs, writeNew, type DataWay,
+  sharedDir, type Source,
+} from './file'
+import { call, closeQuietly, codeOf, fstat, lstat, lstatMaybe, type Bytes, type Steps } from './ops'
+
+export type PlacedMethod = 'clone' | 'hardlink' | 'fs' | 'readwrite' | 'none'
+
+export interface PlaceOptions {
+  p: Pick<ParsedCopy, 'reflink' | 'sparse' | 'preserve' | 'signal'>
+  rungs: readonly LinkMethod[]
+  /** A symlink at the source's name is refused (ELOOP), never followed. */
+  noFollowSource: boolean
+  /** What happens when the name is taken: replaced (temp + rename), kept ('existing'), or EEXIST. */
+  taken: 'replace' | 'keep' | 'fail'
+  /** Never write under the final name before the data is complete (temp + link or rename). */
+  atomic: boolean
+  syscall: string
+}
+
+export interface Placed {
+  method: PlacedMethod
+  bytes: number
+  /** The name was taken and kept (taken: 'keep'). */
+  existing?: boolean
+}
+
+// Answers about the two devices (remembered); answers about one file (passed
+// on to the next rung for that file only); anything else fails the file.
+// ENOSYS: libuv has no clone on this OS (macOS, Windows: COPYFILE_FICLONE_FORCE).
+const PAIR: Record<Exclude<LinkMethod, 'copy'>, ReadonlySet<string>> = {
+  clone: new Set(['ENOSYS', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOTTY']),
+  hardlink: new Set(['EXDEV', 'ENOSYS', 'ENOTSUP', 'EOPNOTSUPP']),
+}
+// EINVAL: a btrfs NOCOW file; EPERM/EACCES: an immutable file, another
+// user's file under protected_hardlinks; EMLINK: the file's link limit.
+const PASS: Record<Exclude<LinkMethod, 'copy'>, ReadonlySet<string>> = {
+  clone: new Set(['EINVAL', 'EPERM', 'EACCES', 'EAGAIN', 'EBADF', 'ETXTBSY']),
+  hardlink: new Set(['EPERM', 'EMLINK', 'EACCES']),
+}
+
+/** Rungs found unavailable per "source device:destination device", with the answer that said so. */
+const unavailable = new Map<string, Map<LinkMethod, string>>()
+
+/** Forgets what the ladder learned (tests). */
+export function resetLinkMemory(): void {
+  unavailable.clear()
+}
+
+/** The default ladder for a reflink mode, or the caller's. */
+export function rungsOf(link: readonly LinkMethod[] | undefined, reflink: ParsedCopy['reflink']): readonly LinkMethod[] {
+  if (link) return link
+  if (reflink === 'always') return ['clone']
+  if (reflink === 'never') return ['copy']
+  return ['clone', 'copy']
+}
+
+// One rung onto `target`, a name that does not exist.
+function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: PlaceOptions): Steps<PlacedMethod> {
+  if (how === 'hardlink') {
+    yield* call('link', source.path, target)
+    // The name may have been swapped since the open: the link must be the checked inode.
+    const now = yield* lstat(target)
+    if (!sameFile(now, source.st)) {
+      yield* call('unlink', target)
+      throw systemError('EAGAIN', o.syscall, source.path, target, 'replaced while being copied')
+    }
+    return 'hardlink'
+  }
+  const made = yield* writeNew(source, target, how === 'clone' ? 'clone' : way, o.p)
+  try {
+    const ours = made.fd === undefined ? yield* lstat(target) : yield* fstat(made.fd)
+    try {
+      yield* setMeta(made.fd, target, source.st, metaOf(source.st, { preserve: o.p.preserve, fsync: false }), how === 'clone' || way !== 'own')
+    } catch (err) {
+      yield* unlinkOurs(target, undefined, ours)
+      throw err
+    }
+  } finally {
+    if (made.fd !== undefined) yield* closeQuietly(made.fd)
+  }
+  return how === 'clone' ? 'clone' : way === 'own' ? 'readwrite' : 'fs'
+}
+
+// Up the ladder onto `target`. EEXIST goes to the caller (the name is taken).
+function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefined, o: PlaceOptions): Steps<PlacedMethod> {
+  const key = `${source.st.dev}:${destDir?.dev ?? '?'}`
+  const known = unavailable.get(key)
+  const ownOnly = foreignSetid(source.st) || sharedDir(destDir)
+  // 'never': a real copy; an empty size (a /proc file) is read to its end.
+  const way: DataWay = ownOnly || o.p.reflink === 'never' || source.st.size === 0 ? 'own' : 'plain'
+  let last: unknown
+  for (const how of o.rungs) {
+    const answer = known?.get(how)
+    if (answer) {
+      last ??= systemError(answer, o.syscall, source.path, target)
+      continue
+    }
+    // A setuid/setgid source is never linked: a new name would carry the privilege.
+    if (how === 'hardlink' && (source.st.mode & 0o6000) !== 0) {
+      last = systemError('EPERM', o.syscall, source.path, target, 'source is setuid or setgid (not linked)')
+      continue
+    }
+    if (how === 'clone' && ownOnly) {
+      // A clone here would be made by fs.copyFile by name: the own copy only.
+      last = systemError('ENOTSUP', o.syscall, source.path, target, 'not cloned: the destination directory is writable by others')
+      continue
+    }
+    try {
+      return yield* rung(source, target, how, way, o)
+    } catch (err) {
+      const code = codeOf(err)
+      if (how === 'copy' || code === 'EEXIST' || !code) throw err
+      if (PAIR[how].has(code)) {
+        const m = unavailable.get(key) ?? new Map<LinkMethod, string>()
+        m.set(how, code)
+        unavailable.set(key, m)
+      } else if (!PASS[how].has(code)) throw err
+      last = err
+    }
+  }
+  throw last ?? systemError('ENOTSUP', o.syscall, source.path, target)
+}
+
+function* unlinkQuietly(name: Bytes): Steps<void> {
+  try {
+    yield* call('unlink', name)
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * Places `src` at `dest` (whose directory is `destDir`, stat'ed by the
+ * caller once per directory). Nothing is left at `dest` or beside it when
+ * it fails.
+ */
+export function* place(src: Bytes, dest: Bytes, destDir: fs.Stats | undefined, o: PlaceOptions): Steps<Placed> {
+  const source = yield* openSource(src, o.noFollowSource, o.syscall, dest)
+  try {
+    let useTemp = o.atomic
+    for (let round = 0; ; round++) {
+      const target = useTemp ? tempBeside(dest) : dest
+      let method: PlacedMethod
+      try {
+        method = yield* climb(source, target, destDir, o)
+      } catch (err) {
+        if (codeOf(err) !== 'EEXIST' || useTemp) throw asSystemError(err, o.syscall, src, dest)
+        // The name is taken.
+        const at = yield* lstatMaybe(dest)
+        if (at && sameFile(at, source.st)) return { method: 'none', bytes: 0 }
+        if (o.taken === 'keep' && at) return { method: 'none', bytes: 0, existing: true }
+        if (o.taken !== 'replace' || round >= 2) throw systemError('EEXIST', o.syscall, src, dest)
+        if (at?.isDirectory()) throw systemError('EISDIR', o.syscall, src, dest, 'cannot overwrite a directory with a non-directory')
+        useTemp = Boolean(at)
+        continue
+      }
+      if (useTemp) {
+        try {
+          if (o.taken === 'replace') yield* renameOver(target, dest)
+          else {
+            try {
+              yield* call('link', target, dest)
+            } catch (err) {
+              if (codeOf(err) === 'EEXIST' && o.taken === 'keep') return { method: 'none', bytes: 0, existing: true }
+              throw err
+            } finally {
+              yield* unlinkQuietly(target)
+            }
+          }
+        } catch (err) {
+          // A name only this call knows: ours to remove.
+          yield* unlinkQuietly(target)
+          throw asSystemError(err, o.syscall, src, dest)
+        }
+      }
+      return { method, bytes: source.st.size }
+    }
+  } finally {
+    yield* closeQuietly(source.fd)
+  }
+}

@@ -1,0 +1,226 @@
+// copyDir on the portable engine: a depth-first walk that makes each
+// destination directory private (0700) and gives it the source's mode only
+// when the whole call is done, recreates symlinks, skips and lists what is
+// neither file, directory nor symlink, and hands files to a bounded number of
+// copies in flight. Source files are opened with O_NOFOLLOW and proved
+// regular files; new names are created exclusively, never through a link.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { asSystemError, isExactUtf8, systemError } from '../errors'
+import type { BatchResult } from '../batch'
+import type { TreeRequest } from '../engine'
+import { Batch, Slots } from './batch'
+import { joinPath, renameOver, tempBeside } from './file'
+import { runAsync, type Bytes } from './ops'
+
+const CYCLE = 'symbolic link to an ancestor directory (a cycle), not followed'
+
+// fs.Dirent types as DT_* numbers, which the filter's DirEntry reads.
+function typeOf(e: fs.Dirent | fs.Stats): number {
+  if (e.isFile()) return 8
+  if (e.isDirectory()) return 4
+  if (e.isSymbolicLink()) return 10
+  if (e.isFIFO()) return 1
+  if (e.isSocket()) return 12
+  if (e.isCharacterDevice()) return 2
+  if (e.isBlockDevice()) return 6
+  return 0
+}
+
+const TYPE_NAMES: Record<number, string> = { 1: 'fifo', 12: 'socket', 2: 'character device', 6: 'block device' }
+
+interface Made {
+  dest: Bytes
+  st: fs.Stats
+}
+
+class TreeCopy {
+  readonly batch: Batch
+  private readonly slots: Slots
+  /** Directories this call made, parents first: their final mode is set at the end. */
+  private readonly made: Made[] = []
+
+  constructor(private readonly r: TreeRequest, control: BigInt64Array | undefined) {
+    this.batch = new Batch(r.p, control, 'copydir')
+    this.slots = new Slots(this.batch.inFlight())
+  }
+
+  async run(): Promise<BatchResult> {
+    try {
+      const root = await fs.promises.stat(this.r.src)
+      await this.dir(this.r.src, this.r.dest, this.r.p.buffers ? Buffer.alloc(0) : '', [root], root)
+      await this.slots.drain()
+    } finally {
+      await this.slots.drain()
+      await this.finishDirs()
+    }
+    this.batch.result.threads = this.batch.inFlight()
+    return this.batch.finish()
+  }
+
+  // A name as the caller sees it: a string unless the caller gave Buffers or it is not UTF-8.
+  private name(b: Buffer): Bytes {
+    return !this.r.p.buffers && isExactUtf8(b) ? b.toString('utf8') : b
+  }
+
+  private taken(err: unknown, src: Bytes, dest: Bytes): void {
+    this.batch.failed(src, dest, err)
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && this.r.tree.errorOnExist && !this.r.p.overwrite) this.batch.halted = true
+  }
+
+  // The destination directory: made private, or an existing real directory merged into.
+  private async makeDir(src: Bytes, dest: Bytes, st: fs.Stats): Promise<fs.Stats | undefined> {
+    try {
+      await fs.promises.mkdir(dest, { mode: 0o700 })
+      this.made.push({ dest, st })
+      this.batch.result.dirs++
+      return await fs.promises.lstat(dest)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        this.batch.failed(src, dest, asSystemError(err, 'mkdir', src, dest))
+        return undefined
+      }
+    }
+    const at = await fs.promises.lstat(dest)
+    if (!at.isDirectory()) {
+      const reason = at.isSymbolicLink() ? 'a symbolic link is in the way' : 'a file is in the way'
+      this.batch.failed(src, dest, systemError(at.isSymbolicLink() ? 'ENOTDIR' : 'EEXIST', 'mkdir', src, dest, reason))
+      return undefined
+    }
+    this.batch.result.dirs++
+    return at
+  }
+
+  private async dir(src: Bytes, dest: Bytes, rel: Bytes, chain: fs.Stats[], st: fs.Stats): Promise<void> {
+    if (this.batch.done()) return
+    const here = await this.makeDir(src, dest, st)
+    if (!here) return
+    let entries: fs.Dirent[]
+    try {
+      entries = (await fs.promises.readdir(src, { withFileTypes: true, encoding: 'buffer' })) as unknown as fs.Dirent[]
+    } catch (err) {
+      this.batch.failed(src, dest, asSystemError(err, 'scandir', src, dest))
+      return
+    }
+    const names = entries.map((e) => this.name(e.name as unknown as Buffer))
+    let keep: boolean[] | undefined
+    if (this.r.filter && names.length > 0) {
+      const rels = names.map((n) => (rel.length === 0 ? n : joinPath(rel, '/', n)))
+      keep = this.r.filter(rels, entries.map(typeOf))
+      if (keep.length !== rels.length) {
+        this.batch.cancel() // the filter threw: the facade rejects with its error
+        return
+      }
+    }
+    const subdirs: [Bytes, Bytes, Bytes, fs.Stats][] = []
+    for (let i = 0; i < entries.length && !this.batch.done(); i++) {
+      if (keep && !keep[i]) continue
+      const e = entries[i]
+      const s = joinPath(src, '/', names[i])
+      const d = joinPath(dest, '/', names[i])
+      const childRel = rel.length === 0 ? names[i] : joinPath(rel, '/', names[i])
+      if (e.isDirectory()) subdirs.push([s, d, childRel, await fs.promises.lstat(s)])
+      else if (e.isFile()) await this.file(s, d, here, false)
+      else if (e.isSymbolicLink()) {
+        if (this.r.tree.dereference) {
+          const to = await this.follow(s, d, chain)
+          if (to?.isDirectory()) subdirs.push([s, d, childRel, to])
+          else if (to?.isFile()) await this.file(s, d, here, true)
+        } else await this.link(s, d, childRel)
+      } else this.batch.skipped(s, TYPE_NAMES[typeOf(e)] ?? 'unknown')
+    }
+    for (const [s, d, childRel, childSt] of subdirs) {
+      if (this.batch.done()) break
+      await this.dir(s, d, childRel, [...chain, childSt], childSt)
+    }
+  }
+
+  private async file(src: Bytes, dest: Bytes, destDir: fs.Stats, followed: boolean): Promise<void> {
+    const o = this.batch.placeOptions(this.r.p.overwrite ? 'replace' : 'fail', { noFollowSource: !followed })
+    await this.slots.run(async () => {
+      const r = await this.batch.file(src, dest, destDir, o)
+      if (!r) {
+        const last = this.batch.result.errors[this.batch.result.errors.length - 1]
+        if ((last?.error as NodeJS.ErrnoException | undefined)?.code === 'EEXIST' && this.r.tree.errorOnExist && !this.r.p.overwrite) {
+          this.batch.halted = true
+        }
+      }
+    })
+  }
+
+  // dereference: what a symlink leads to, or undefined after listing why not.
+  private async follow(src: Bytes, dest: Bytes, chain: fs.Stats[]): Promise<fs.Stats | undefined> {
+    let to: fs.Stats
+    try {
+      to = await fs.promises.stat(src)
+    } catch (err) {
+      this.batch.failed(src, dest, asSystemError(err, 'stat', src, dest))
+      return undefined
+    }
+    if (to.isDirectory() && chain.some((a) => a.dev === to.dev && a.ino === to.ino)) {
+      this.batch.failed(src, dest, systemError('ELOOP', 'copydir', src, dest, CYCLE))
+      return undefined
+    }
+    if (!to.isDirectory() && !to.isFile()) {
+      this.batch.skipped(src, TYPE_NAMES[typeOf(to)] ?? 'unknown')
+      return undefined
+    }
+    return to
+  }
+
+  // A symlink recreated: its target verbatim, or (verbatimSymlinks: false)
+  // a relative one resolved against the source link's directory, as fs.cp does.
+  private async link(src: Bytes, dest: Bytes, rel: Bytes): Promise<void> {
+    try {
+      let target = (await fs.promises.readlink(src, { encoding: 'buffer' })) as Buffer
+      if (this.r.linkBase !== undefined && target[0] !== 0x2f && !path.isAbsolute(target.toString('latin1'))) {
+        const at = Buffer.from(joinPath(this.r.linkBase, '/', rel)).toString('latin1')
+        target = Buffer.from(path.resolve(path.dirname(at), target.toString('latin1')), 'latin1')
+      }
+      const value = isExactUtf8(target) ? target.toString('utf8') : target
+      try {
+        await fs.promises.symlink(value, dest)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !this.r.p.overwrite) throw err
+        const at = await fs.promises.lstat(dest)
+        if (at.isDirectory()) throw systemError('EISDIR', 'symlink', src, dest, 'cannot overwrite a directory with a symbolic link')
+        // Replaced by a new link under a name only this call knows, then a rename.
+        const temp = tempBeside(dest)
+        await fs.promises.symlink(value, temp)
+        try {
+          await runRename(temp, dest)
+        } catch (e) {
+          await fs.promises.unlink(temp).catch(() => {})
+          throw e
+        }
+      }
+      this.batch.result.symlinks++
+    } catch (err) {
+      this.taken(asSystemError(err, 'symlink', src, dest), src, dest)
+    }
+  }
+
+  // Deepest first: each made directory gets the source's mode (and, as asked,
+  // owner and times) once everything inside it is done.
+  private async finishDirs(): Promise<void> {
+    const { preserve } = this.r.p
+    for (let i = this.made.length - 1; i >= 0; i--) {
+      const { dest, st } = this.made[i]
+      try {
+        if (preserve.ownership) await fs.promises.chown(dest, st.uid, st.gid).catch(() => {})
+        await fs.promises.chmod(dest, st.mode & 0o7777)
+        if (preserve.timestamps) await fs.promises.utimes(dest, st.atime, st.mtime)
+      } catch (err) {
+        this.batch.failed(dest, dest, asSystemError(err, 'chmod', dest))
+      }
+    }
+  }
+}
+
+function runRename(from: Bytes, to: Bytes): Promise<void> {
+  return runAsync(renameOver(from, to))
+}
+
+export function portableCopyDir(r: TreeRequest, control: BigInt64Array | undefined): Promise<BatchResult> {
+  return new TreeCopy(r, control).run()
+}
