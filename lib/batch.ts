@@ -478,6 +478,7 @@ async function linkBase(src: string | Buffer): Promise<string | Buffer> {
 // Before anything is created (the source is a directory): the destination
 // is not inside it, and is a directory if it exists.
 async function checkTree(src: string | Buffer, dest: string | Buffer): Promise<void> {
+  if (process.platform === 'win32') return checkTreeWindows(src, dest)
   const realSrc = await fs.promises.realpath(src, { encoding: 'buffer' })
   const realDest = await realpathBeneath(Buffer.isBuffer(dest) ? dest : Buffer.from(dest))
   const inside = realDest.length > realSrc.length
@@ -485,6 +486,32 @@ async function checkTree(src: string | Buffer, dest: string | Buffer): Promise<v
       (realSrc[realSrc.length - 1] === SLASH || realDest[realSrc.length] === SLASH)
     : realDest.equals(realSrc)
   if (inside) throw systemError('EINVAL', 'copydir', src, dest, 'cannot copy a directory into itself')
+  const d = await fs.promises.stat(dest).catch(() => null)
+  if (d && !d.isDirectory()) throw systemError('ENOTDIR', 'copydir', src, dest, 'destination is not a directory')
+}
+
+// Windows: either separator, and names that differ only in case are one
+// (NTFS and ReFS compare names case-insensitively by default).
+async function checkTreeWindows(src: string | Buffer, dest: string | Buffer): Promise<void> {
+  const realSrc = (await fs.promises.realpath(src.toString())).toLowerCase()
+  let probe = path.resolve(dest.toString())
+  const rest: string[] = []
+  for (;;) {
+    try {
+      probe = await fs.promises.realpath(probe)
+      break
+    } catch {
+      const up = path.dirname(probe)
+      if (up === probe) break
+      rest.unshift(path.basename(probe))
+      probe = up
+    }
+  }
+  const realDest = path.resolve(probe, ...rest).toLowerCase()
+  const prefix = realSrc.endsWith(path.sep) ? realSrc : realSrc + path.sep
+  if (realDest === realSrc || realDest.startsWith(prefix)) {
+    throw systemError('EINVAL', 'copydir', src, dest, 'cannot copy a directory into itself')
+  }
   const d = await fs.promises.stat(dest).catch(() => null)
   if (d && !d.isDirectory()) throw systemError('ENOTDIR', 'copydir', src, dest, 'destination is not a directory')
 }

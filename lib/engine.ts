@@ -4,6 +4,7 @@
 // engine (TypeScript over node:fs, lib/portable/).
 import type { BatchResult, ParsedBatch, ParsedTree } from './batch'
 import type { ImportResult } from './import'
+import { systemError } from './errors'
 import { native, warnNoNative } from './native'
 import { portableCopyFiles } from './portable/batch'
 import { portableCopyDir } from './portable/tree'
@@ -66,18 +67,27 @@ function nativeEngine(binding: NonNullable<typeof native>): Engine {
   }
 }
 
+// What the portable engine cannot keep, asked for by name, is an error
+// before anything is touched (`preserve: true` keeps what it can).
+function portableCan(p: ParsedBatch, syscall: string, path: string | Buffer): void {
+  warnNoNative()
+  if (p.preserve.xattrs && !p.preserve.all) {
+    throw systemError('ENOSYS', syscall, path, undefined, 'preserving extended attributes needs the native addon')
+  }
+}
+
 const portableEngine: Engine = {
   name: 'portable',
-  copyFiles: (srcs, dests, p, control) => {
-    warnNoNative()
+  copyFiles: async (srcs, dests, p, control) => {
+    portableCan(p, 'copyfiles', srcs[0] ?? '')
     return portableCopyFiles(srcs, dests, p, control)
   },
-  copyDir: (r, control) => {
-    warnNoNative()
+  copyDir: async (r, control) => {
+    portableCan(r.p, 'copydir', r.src)
     return portableCopyDir(r, control)
   },
-  importFiles: (r, control) => {
-    warnNoNative()
+  importFiles: async (r, control) => {
+    portableCan(r.p, 'importfiles', r.destDir)
     return portableImportFiles(r, control)
   },
 }

@@ -48,12 +48,19 @@ export type ImportEntries = ReadonlyMap<string, PathLike> | Iterable<readonly [s
 const SLASH = 0x2f
 const DOT = 0x2e
 const RELPATH_RULE = 'must be a relative path without "..", "." or empty segments'
+// Windows reads a backslash as a separator and "C:" as a drive: either
+// could lead out of destDir, so a relPath there may hold neither.
+const WINDOWS_RULE = 'must not hold "\\" or ":" on Windows (a separator and a drive there)'
+const windows = process.platform === 'win32'
 
 const ASCII = /^[\x01-\x7f]*$/
 
 // relPath as a key of its bytes (latin1: one char per byte, so a string and
 // a Buffer of the same bytes collide), or a TypeError naming the entry.
 function relKey(rel: unknown, i: number): string {
+  if (windows && (typeof rel === 'string' || Buffer.isBuffer(rel)) && (rel.includes('\\') || rel.includes(':'))) {
+    throw invalidArgValue(`entries[${i}][0]`, rel, WINDOWS_RULE)
+  }
   if (typeof rel === 'string' && ASCII.test(rel)) {
     // The common case, without a Buffer: ASCII is its own latin1 key.
     if (!validSegments(rel)) throw invalidArgValue(`entries[${i}][0]`, rel, RELPATH_RULE)

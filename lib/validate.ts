@@ -70,7 +70,8 @@ export interface ParsedCopy {
   sparse: boolean
   atomic: boolean
   fsync: boolean
-  preserve: { timestamps: boolean; ownership: boolean; xattrs: boolean }
+  /** `all`: preserve was `true` (everything the engine can keep), not a list. */
+  preserve: { timestamps: boolean; ownership: boolean; xattrs: boolean; all?: boolean }
   onProgress?: (progress: Progress) => void
   signal?: AbortSignalInstance
 }
@@ -168,7 +169,7 @@ function optionalBoolean(o: Record<string, unknown>, key: string, name: string, 
 
 function parsePreserve(value: unknown, name: string): ParsedCopy['preserve'] {
   if (value === undefined || value === false) return { timestamps: false, ownership: false, xattrs: false }
-  if (value === true) return { timestamps: true, ownership: true, xattrs: true }
+  if (value === true) return { timestamps: true, ownership: true, xattrs: true, all: true }
   if (value === null || typeof value !== 'object') {
     throw invalidArgType(`${name}.preserve`, 'of type boolean or object', value)
   }

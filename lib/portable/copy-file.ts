@@ -10,12 +10,12 @@ import { rethrowLater } from '../progress'
 import type { CopyResult } from '../copy-file'
 import type { ParsedCopy } from '../validate'
 import {
-  foreignSetid, metaOf, mustNotAbort, notRegularReason, openSource, pump, renameOver, sameFile, setMeta, sharedDir,
-  splitPath, syncDir, tempBeside, unlinkOurs, writeNew, type DataWay, type Progress, type Source,
+  metaOf, mustNotAbort, notRegularReason, openSource, pump, renameOver, sameFile, setMeta, splitPath, syncDir, tempBeside,
+  unlinkOurs, type Progress, type Source,
 } from './file'
 import { call, closeQuietly, codeOf, fstat, lstat, lstatMaybe, open, runAsync, runSync, type Bytes, type Steps } from './ops'
+import { climb, rungsOf, type PlaceOptions, type PlacedMethod } from './place'
 
-const NO_CLONE = "a clone into a directory others can write, or of another user's setuid file, is not made by the portable engine (it needs the native addon)"
 const C = fs.constants
 
 function* statMaybe(p: Bytes): Steps<fs.Stats | undefined> {
@@ -25,20 +25,6 @@ function* statMaybe(p: Bytes): Steps<fs.Stats | undefined> {
     return undefined
   }
 }
-
-/** How the bytes are made: a clone, fs.copyFile (which may clone), or this engine's own loop. */
-export function dataWay(st: fs.Stats, dir: fs.Stats | undefined, p: Pick<ParsedCopy, 'reflink'>, src: Bytes, dest: Bytes): DataWay {
-  const own = foreignSetid(st) || sharedDir(dir)
-  if (own && p.reflink === 'always') throw systemError('ENOTSUP', 'copyfile', src, dest, NO_CLONE)
-  if (p.reflink === 'always') return 'clone'
-  // 'never': fs.copyFile's copy_file_range may share extents (btrfs, XFS,
-  // NFS 4.2); an empty size (a /proc file) is read until its end instead of
-  // trusting st_size as fs.copyFile does.
-  if (own || p.reflink === 'never' || st.size === 0) return 'own'
-  return 'auto'
-}
-
-const METHOD: Record<DataWay, CopyResult['method']> = { clone: 'clone', auto: 'fs', plain: 'fs', own: 'readwrite' }
 
 // Where the copy goes, from what is at `dest`: [the final name (a symlink's
 // target when writing through one), what is there now].
@@ -93,54 +79,59 @@ function* inPlace(source: Source, final: Bytes, old: fs.Stats, p: ParsedCopy, pr
 
 /** The whole copy, for runSync or runAsync. `progress`: while bytes move (promise API). */
 export function* copyFileSteps(src: Bytes, dest: Bytes, p: ParsedCopy, progress?: Progress): Steps<CopyResult> {
-  if (p.preserve.xattrs) {
+  // `preserve: true` keeps what this engine can; asking for xattrs by name is an error here.
+  if (p.preserve.xattrs && !p.preserve.all) {
     throw systemError('ENOSYS', 'copyfile', src, dest, 'preserving extended attributes needs the native addon')
   }
   const source = yield* openSource(src, false, 'copyfile', dest)
+  // copyFile's ladder: clone (the truth about it, remembered per device pair
+  // like a batch's), else copy; 'always' only the clone, 'never' only a copy.
+  const o: PlaceOptions = {
+    p, rungs: rungsOf(undefined, p.reflink), noFollowSource: false, taken: 'fail', atomic: false, syscall: 'copyfile', progress,
+  }
   try {
     for (let round = 0; ; round++) {
       const [final, at] = yield* destination(src, dest, p)
       if (at && sameFile(at, source.st)) return { method: 'none', bytes: 0 }
-      const way = dataWay(source.st, yield* statMaybe(splitPath(final)[0]), p, src, dest)
       const replace = at !== undefined || p.atomic
       const target = replace ? tempBeside(final) : final
-      let made: { fd: number | undefined; bytes: number }
+      let made: { method: PlacedMethod; bytes: number }
       try {
-        made = yield* writeNew(source, target, way, p, progress)
+        made = yield* climb(source, target, yield* statMaybe(splitPath(final)[0]), o)
       } catch (err) {
         // A name that came or went since the look: look again (three rounds, as the native open).
         if (codeOf(err) === 'EEXIST' && !replace && p.overwrite && round < 2) continue
-        if (at && replace && !p.atomic && (codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM')) {
+        // A directory the caller cannot write: no temporary file beside the destination.
+        if (at && replace && !p.atomic && (codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM') && p.reflink !== 'always') {
           return { method: 'readwrite', bytes: yield* inPlace(source, final, at, p, progress) }
         }
         throw asSystemError(err, 'copyfile', src, dest)
       }
-      let ours: fs.Stats | undefined
-      try {
-        ours = made.fd === undefined ? yield* lstat(target) : yield* fstat(made.fd)
-        yield* setMeta(made.fd, target, source.st, metaOf(source.st, p), way !== 'own')
-        mustNotAbort(p.signal)
-        if (replace) {
+      if (replace) {
+        const ours = yield* lstat(target)
+        try {
+          mustNotAbort(p.signal)
           if (p.overwrite) yield* renameOver(target, final)
           else {
             yield* call('link', target, final)
             yield* call('unlink', target)
           }
+        } catch (err) {
+          yield* unlinkOurs(target, undefined, ours)
+          throw asSystemError(err, 'copyfile', src, dest)
         }
-      } catch (err) {
-        yield* unlinkOurs(target, undefined, ours)
-        throw asSystemError(err, 'copyfile', src, dest)
-      } finally {
-        if (made.fd !== undefined) yield* closeQuietly(made.fd)
-      }
-      if (p.fsync && p.atomic) {
-        try {
-          yield* syncDir(splitPath(final)[0])
-        } catch {
-          throw systemError('EIO', 'copyfile', src, dest, 'the copy is in place (destination replaced), but its directory could not be synced')
+        if (p.fsync && p.atomic) {
+          try {
+            yield* syncDir(splitPath(final)[0])
+          } catch {
+            throw systemError('EIO', 'copyfile', src, dest, 'the copy is in place (destination replaced), but its directory could not be synced')
+          }
         }
+      } else if (p.signal?.aborted) {
+        yield* unlinkOurs(target, undefined, yield* lstat(target))
+        mustNotAbort(p.signal)
       }
-      return { method: METHOD[way], bytes: made.bytes }
+      return { method: made.method as CopyResult['method'], bytes: made.bytes }
     }
   } finally {
     yield* closeQuietly(source.fd)

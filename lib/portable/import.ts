@@ -73,7 +73,15 @@ class Import {
       await fs.promises.mkdir(root)
       return false
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw asSystemError(err, 'mkdir', root)
+      const code = (err as NodeJS.ErrnoException).code
+      // Its missing parents too, as mkdir -p.
+      if (code === 'ENOENT') {
+        await fs.promises.mkdir(root, { recursive: true }).catch((e) => {
+          throw asSystemError(e, 'mkdir', root)
+        })
+        return false
+      }
+      if (code !== 'EEXIST') throw asSystemError(err, 'mkdir', root)
     }
     const at = await fs.promises.lstat(root)
     if (!at.isDirectory()) throw systemError('ENOTDIR', 'importfiles', root, undefined, at.isSymbolicLink() ? LINK_IN_WAY : undefined)

@@ -9,14 +9,14 @@ import type { LinkMethod } from '../batch'
 import type { ParsedCopy } from '../validate'
 import {
   foreignSetid, metaOf, openSource, renameOver, sameFile, setMeta, tempBeside, unlinkOurs, writeNew, type DataWay,
-  sharedDir, type Source,
+  sharedDir, type Progress, type Source,
 } from './file'
 import { call, closeQuietly, codeOf, fstat, lstat, lstatMaybe, type Bytes, type Steps } from './ops'
 
 export type PlacedMethod = 'clone' | 'hardlink' | 'fs' | 'readwrite' | 'none'
 
 export interface PlaceOptions {
-  p: Pick<ParsedCopy, 'reflink' | 'sparse' | 'preserve' | 'signal'>
+  p: Pick<ParsedCopy, 'reflink' | 'sparse' | 'preserve' | 'signal'> & { fsync?: boolean }
   rungs: readonly LinkMethod[]
   /** A symlink at the source's name is refused (ELOOP), never followed. */
   noFollowSource: boolean
@@ -25,6 +25,8 @@ export interface PlaceOptions {
   /** Never write under the final name before the data is complete (temp + link or rename). */
   atomic: boolean
   syscall: string
+  /** Bytes moved so far, while this engine's own loop copies (copyFile's onProgress). */
+  progress?: Progress
 }
 
 export interface Placed {
@@ -65,7 +67,7 @@ export function rungsOf(link: readonly LinkMethod[] | undefined, reflink: Parsed
 }
 
 // One rung onto `target`, a name that does not exist.
-function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: PlaceOptions): Steps<PlacedMethod> {
+function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: PlaceOptions): Steps<{ method: PlacedMethod; bytes: number }> {
   if (how === 'hardlink') {
     yield* call('link', source.path, target)
     // The name may have been swapped since the open: the link must be the checked inode.
@@ -74,30 +76,41 @@ function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: 
       yield* call('unlink', target)
       throw systemError('EAGAIN', o.syscall, source.path, target, 'replaced while being copied')
     }
-    return 'hardlink'
+    return { method: 'hardlink', bytes: source.st.size }
   }
-  const made = yield* writeNew(source, target, how === 'clone' ? 'clone' : way, o.p)
+  const made = yield* writeNew(source, target, how === 'clone' ? 'clone' : way, o.p, o.progress)
   try {
-    const ours = made.fd === undefined ? yield* lstat(target) : yield* fstat(made.fd)
-    try {
-      yield* setMeta(made.fd, target, source.st, metaOf(source.st, { preserve: o.p.preserve, fsync: false }), how === 'clone' || way !== 'own')
-    } catch (err) {
-      yield* unlinkOurs(target, undefined, ours)
-      throw err
+    const meta = metaOf(source.st, { preserve: o.p.preserve, fsync: o.p.fsync ?? false })
+    const modeSet = how === 'clone' || way !== 'own'
+    // Nothing more to do for a plain clone or copy: fs.copyFile gave it the source's mode.
+    if (made.fd !== undefined || !modeSet || meta.owner || meta.times || meta.fsync) {
+      const ours = made.fd === undefined ? yield* lstat(target) : yield* fstat(made.fd)
+      try {
+        yield* setMeta(made.fd, target, source.st, meta, modeSet)
+      } catch (err) {
+        yield* unlinkOurs(target, undefined, ours)
+        throw err
+      }
     }
   } finally {
     if (made.fd !== undefined) yield* closeQuietly(made.fd)
   }
-  return how === 'clone' ? 'clone' : way === 'own' ? 'readwrite' : 'fs'
+  return { method: how === 'clone' ? 'clone' : way === 'own' ? 'readwrite' : 'fs', bytes: made.bytes }
 }
 
-// Up the ladder onto `target`. EEXIST goes to the caller (the name is taken).
-function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefined, o: PlaceOptions): Steps<PlacedMethod> {
+/**
+ * Up the ladder onto `target`, a name that must not exist: the data, the
+ * mode and what `preserve` asks. EEXIST goes to the caller (the name is
+ * taken); on any failure nothing is left at `target`.
+ */
+export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefined, o: PlaceOptions): Steps<{ method: PlacedMethod; bytes: number }> {
   const key = `${source.st.dev}:${destDir?.dev ?? '?'}`
   const known = unavailable.get(key)
   const ownOnly = foreignSetid(source.st) || sharedDir(destDir)
   // 'never': a real copy; an empty size (a /proc file) is read to its end.
-  const way: DataWay = ownOnly || o.p.reflink === 'never' || source.st.size === 0 ? 'own' : 'plain'
+  // A sparse source: the own loop keeps its holes (fs.copyFile would fill them).
+  const sparse = o.p.sparse && source.st.blocks !== undefined && source.st.blocks * 512 < source.st.size
+  const way: DataWay = ownOnly || o.p.reflink === 'never' || source.st.size === 0 || sparse ? 'own' : 'plain'
   let last: unknown
   for (const how of o.rungs) {
     const answer = known?.get(how)
@@ -150,9 +163,9 @@ export function* place(src: Bytes, dest: Bytes, destDir: fs.Stats | undefined, o
     let useTemp = o.atomic
     for (let round = 0; ; round++) {
       const target = useTemp ? tempBeside(dest) : dest
-      let method: PlacedMethod
+      let made: { method: PlacedMethod; bytes: number }
       try {
-        method = yield* climb(source, target, destDir, o)
+        made = yield* climb(source, target, destDir, o)
       } catch (err) {
         if (codeOf(err) !== 'EEXIST' || useTemp) throw asSystemError(err, o.syscall, src, dest)
         // The name is taken.
@@ -183,7 +196,7 @@ export function* place(src: Bytes, dest: Bytes, destDir: fs.Stats | undefined, o
           throw asSystemError(err, o.syscall, src, dest)
         }
       }
-      return { method, bytes: source.st.size }
+      return made
     }
   } finally {
     yield* closeQuietly(source.fd)

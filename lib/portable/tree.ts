@@ -39,6 +39,8 @@ class TreeCopy {
   private readonly slots: Slots
   /** Directories this call made, parents first: their final mode is set at the end. */
   private readonly made: Made[] = []
+  /** dev:ino of every destination directory: a link leading into the copy is a cycle too. */
+  private readonly madeIds = new Set<string>()
 
   constructor(private readonly r: TreeRequest, control: BigInt64Array | undefined) {
     this.batch = new Batch(r.p, control, 'copydir')
@@ -74,7 +76,9 @@ class TreeCopy {
       await fs.promises.mkdir(dest, { mode: 0o700 })
       this.made.push({ dest, st })
       this.batch.result.dirs++
-      return await fs.promises.lstat(dest)
+      const here = await fs.promises.lstat(dest)
+      this.madeIds.add(`${here.dev}:${here.ino}`)
+      return here
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
         this.batch.failed(src, dest, asSystemError(err, 'mkdir', src, dest))
@@ -82,6 +86,7 @@ class TreeCopy {
       }
     }
     const at = await fs.promises.lstat(dest)
+    this.madeIds.add(`${at.dev}:${at.ino}`)
     if (!at.isDirectory()) {
       const reason = at.isSymbolicLink() ? 'a symbolic link is in the way' : 'a file is in the way'
       this.batch.failed(src, dest, systemError(at.isSymbolicLink() ? 'ENOTDIR' : 'EEXIST', 'mkdir', src, dest, reason))
@@ -157,7 +162,7 @@ class TreeCopy {
       this.batch.failed(src, dest, asSystemError(err, 'stat', src, dest))
       return undefined
     }
-    if (to.isDirectory() && chain.some((a) => a.dev === to.dev && a.ino === to.ino)) {
+    if (to.isDirectory() && (chain.some((a) => a.dev === to.dev && a.ino === to.ino) || this.madeIds.has(`${to.dev}:${to.ino}`))) {
       this.batch.failed(src, dest, systemError('ELOOP', 'copydir', src, dest, CYCLE))
       return undefined
     }

@@ -1,0 +1,25 @@
+// Which engine a test process runs on, and every deliberate difference
+// between the native engine (the addon) and the portable one (TypeScript
+// over node:fs, COWCOPY_NATIVE=0), in one place. The feature suites run once
+// per engine (.ci/run); a test that meets a difference asserts the portable
+// answer from here instead of skipping.
+import { native } from 'cowcopy'
+
+export const PORTABLE = !native
+export const ENGINE = native ? 'native' : 'portable'
+
+/**
+ * The differences, each with its reason. Tests import the constants below;
+ * this table is what the README's "native vs portable" section lists.
+ */
+export const DIFFERENCES = {
+  copyMethods: 'a byte copy reports the call that made it (copy_file_range, sendfile, readwrite); the portable engine reports fs (fs.copyFile: libuv picks) or readwrite (its own loop)',
+  cloneRange: 'cloneRange and dedupeRange need ioctls Node cannot make: ENOSYS on the portable engine',
+  probe: 'probe tries a clone with fs.copyFile; dedupe and copyFileRange are false on the portable engine (it cannot call them)',
+  xattrs: 'preserve.xattrs needs the native addon (ENOSYS): Node has no xattr calls',
+  holes: 'the portable engine keeps holes only where the source is sparse and a 64 KiB run reads as zeros (no SEEK_DATA in Node)',
+  descriptorRules: 'the portable engine opens paths by name (Node has no openat): a tree another user can write has a window between a check and its use',
+}
+
+/** Methods a byte copy (not a clone) may report on this engine. */
+export const COPY_METHODS = native ? ['copy_file_range', 'sendfile', 'readwrite'] : ['fs', 'readwrite']
