@@ -163,7 +163,8 @@ export async function portableCopyFiles(srcs: Bytes[], dests: Bytes[], p: Parsed
   const batch = new Batch(p, control, 'copyfiles')
   const dirs = new Map<string, Promise<fs.Stats | undefined>>()
   const o = batch.placeOptions('replace', { taken: p.overwrite ? 'replace' : 'fail' })
-  batch.result.threads = await pool(srcs.length, batch.inFlight(), () => batch.done(), async (i) => {
+  batch.result.threads = batch.inFlight()
+  await pool(srcs.length, batch.inFlight(), () => batch.done(), async (i) => {
     const dir = dirStat(dirs, dests[i])
     await batch.file(srcs[i], dests[i], await dir, o)
   })

@@ -111,11 +111,14 @@ export function foreignSetid(st: fs.Stats): boolean {
 
 /**
  * A directory another user can write (group/other write, or owned by
- * neither the copier nor root): a name created there could be swapped
- * before a second step by name, so only the own create is used there.
+ * neither the copier nor root) and not sticky: a name created there could be
+ * swapped before a second step by name, so only the own create is used
+ * there. In a sticky directory (/tmp) only the name's owner can rename or
+ * remove it.
  */
 export function sharedDir(dir: fs.Stats | undefined): boolean {
   if (!dir || euid() === -1) return false
+  if ((dir.mode & 0o1000) !== 0 && (dir.uid === euid() || dir.uid === 0)) return false
   return (dir.mode & 0o022) !== 0 || (dir.uid !== euid() && dir.uid !== 0)
 }
 

@@ -155,7 +155,8 @@ class Import {
     }
     const order = r.marker === -1 ? r.rels.map((_, i) => i) : r.rels.map((_, i) => i).filter((i) => i !== r.marker)
     const stopFirst = r.stage || r.p.stopOnError
-    batch.result.threads = await pool(order.length, batch.inFlight(), () => batch.cancelled() || (stopFirst && batch.result.errors.length > 0), (k) => one(order[k], base))
+    batch.result.threads = batch.inFlight()
+    await pool(order.length, batch.inFlight(), () => batch.cancelled() || (stopFirst && batch.result.errors.length > 0), (k) => one(order[k], base))
     if (r.marker === -1 || batch.cancelled()) return
     const dest = pathUnder(root, r.rels[r.marker])
     if (batch.result.errors.length > 0) {
