@@ -8,6 +8,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyDir } from 'cowcopy'
 import { COW_FS, diffTrees, listFiles, makeTree, needMounts, onFs, openFds, unsharedFiles } from './helpers.mjs'
+import { DEFAULT_THREADS } from './engines.mjs'
 
 for (const fsName of ['btrfs', 'xfs', 'ext4', 'tmpfs']) {
   onFs(t, fsName, 'a node_modules-like tree', async (t, dir) => {
@@ -19,7 +20,7 @@ for (const fsName of ['btrfs', 'xfs', 'ext4', 'tmpfs']) {
     const fdsBefore = openFds()
     const r = await copyDir(src, dest)
     t.same(openFds(), fdsBefore, 'no descriptor leaked')
-    t.equal(r.threads, 2, 'the measured default number of copy threads')
+    t.equal(r.threads, DEFAULT_THREADS, 'the measured default number of copy threads')
     t.equal(r.files, files, 'every file copied')
     t.equal(r.symlinks, 300, 'every symlink recreated')
     t.same(r.errors, [])

@@ -23,3 +23,6 @@ export const DIFFERENCES = {
 
 /** Methods a byte copy (not a clone) may report on this engine. */
 export const COPY_METHODS = native ? ['copy_file_range', 'sendfile', 'readwrite'] : ['fs', 'readwrite']
+
+/** The default `threads` of a batch: measured copy threads (native), files allowed in flight (portable). */
+export const DEFAULT_THREADS = native ? 2 : 16

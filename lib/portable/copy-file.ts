@@ -6,7 +6,7 @@
 // never readable at another mode and a failed copy leaves it as it was.
 import * as fs from 'node:fs'
 import { AbortError, asSystemError, systemError } from '../errors'
-import { rethrowLater } from '../progress'
+import { onAbort, rethrowLater } from '../progress'
 import type { CopyResult } from '../copy-file'
 import type { ParsedCopy } from '../validate'
 import {
@@ -31,6 +31,11 @@ function* statMaybe(p: Bytes): Steps<fs.Stats | undefined> {
 function* destination(src: Bytes, dest: Bytes, p: ParsedCopy): Steps<[Bytes, fs.Stats | undefined]> {
   let at = yield* lstatMaybe(dest)
   let final = dest
+  // atomic: a symlink at dest is replaced by the rename, never followed.
+  if (at?.isSymbolicLink() && p.atomic) {
+    if (!p.overwrite) throw systemError('EEXIST', 'copyfile', src, dest)
+    return [final, at]
+  }
   if (at?.isSymbolicLink()) {
     if (!p.overwrite) throw systemError('EEXIST', 'copyfile', src, dest)
     try {
@@ -158,11 +163,15 @@ export async function portableCopyFile(src: Bytes, dest: Bytes, p: ParsedCopy): 
       }
     : undefined
   let r: CopyResult
+  // Listening as the native path does: a signal that cannot be listened to is refused.
+  const unsubscribe = onAbort(p.signal, () => {})
   try {
     r = await runAsync(copyFileSteps(src, dest, p, progress))
   } catch (err) {
     if (p.signal?.aborted && !(err instanceof AbortError)) throw new AbortError(undefined, { cause: p.signal.reason })
     throw err
+  } finally {
+    unsubscribe()
   }
   // The copy is complete and kept: a throw from the final call cannot undo it.
   try {

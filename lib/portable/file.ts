@@ -145,7 +145,14 @@ export function* pump(src: Source, fd: number, p: Pick<ParsedCopy, 'sparse' | 's
   let off = 0
   for (;;) {
     mustNotAbort(p.signal)
-    const got = yield* read(src.fd, buf, 0, CHUNK, off)
+    let got: number
+    try {
+      got = yield* read(src.fd, buf, 0, CHUNK, off)
+    } catch (err) {
+      // A "regular" file whose read would wait (/proc/kmsg): say so.
+      if (codeOf(err) === 'EAGAIN') throw systemError('EAGAIN', 'copyfile', src.path, undefined, 'would block: not a regular disk file')
+      throw err
+    }
     if (got === 0) break
     for (let at = 0; at < got;) {
       const len = sparse ? Math.min(HOLE, got - at) : got - at
