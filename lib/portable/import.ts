@@ -16,6 +16,7 @@ import { runAsync, type Bytes } from './ops'
 
 const MARKER_NOT_PLACED = 'marker not placed: another entry failed'
 const LINK_IN_WAY = 'a symbolic link is in the way'
+const STAGE_EXISTS = 'destination exists (stage: true builds a new directory and renames it there)'
 
 function pathUnder(root: Bytes, rel: Bytes): Bytes {
   return joinPath(root, '/', rel)
@@ -42,7 +43,7 @@ class Import {
     let staged: fs.Stats | undefined
     if (r.stage) {
       if (await fs.promises.lstat(r.destDir).then(() => true, () => false)) {
-        throw systemError('EEXIST', 'importfiles', r.destDir)
+        throw systemError('EEXIST', 'importfiles', r.destDir, undefined, STAGE_EXISTS)
       }
       const [dir, name] = splitPath(r.destDir)
       root = joinPath(dir, '/.', name, `.cowcopy-${randomBytes(6).toString('hex')}`)
@@ -174,7 +175,7 @@ class Import {
     if (this.batch.result.errors.length > 0 || this.batch.cancelled()) return
     await fs.promises.chmod(root, staged.mode & 0o7777)
     if (await fs.promises.lstat(this.r.destDir).then(() => true, () => false)) {
-      throw systemError('EEXIST', 'importfiles', this.r.destDir)
+      throw systemError('EEXIST', 'importfiles', this.r.destDir, undefined, STAGE_EXISTS)
     }
     await runAsync(renameOver(root, this.r.destDir))
   }
