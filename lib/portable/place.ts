@@ -125,7 +125,7 @@ export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefi
     }
     if (how === 'clone' && ownOnly) {
       // A clone here would be made by fs.copyFile by name: the own copy only.
-      last = systemError('ENOTSUP', o.syscall, source.path, target, 'not cloned: the destination directory is writable by others')
+      last = systemError('ENOTSUP', o.syscall, source.path, target, "a clone into a directory others can write, or of another user's setuid file, needs the native addon (the portable engine copies those with its own loop)")
       continue
     }
     try {
