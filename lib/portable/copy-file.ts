@@ -5,7 +5,7 @@
 // replaced by a temporary file beside it and a rename, so its old bytes are
 // never readable at another mode and a failed copy leaves it as it was.
 import * as fs from 'node:fs'
-import { AbortError, asSystemError, systemError } from '../errors'
+import { AbortError, asSystemError, isExactUtf8, systemError } from '../errors'
 import { onAbort, rethrowLater } from '../progress'
 import type { CopyResult } from '../copy-file'
 import type { ParsedCopy } from '../validate'
@@ -39,7 +39,9 @@ function* destination(src: Bytes, dest: Bytes, p: ParsedCopy): Steps<[Bytes, fs.
   if (at?.isSymbolicLink()) {
     if (!p.overwrite) throw systemError('EEXIST', 'copyfile', src, dest)
     try {
-      final = (yield ['realpath', dest]) as Bytes
+      // In bytes: a name that is not UTF-8 must not be decoded into another name.
+      const real = (yield ['realpath', dest, { encoding: 'buffer' }]) as Buffer
+      final = typeof dest === 'string' && isExactUtf8(real) ? real.toString('utf8') : real
       at = yield* lstat(final)
     } catch {
       // Like cp: never create a file at the far end of a dangling symlink.

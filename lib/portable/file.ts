@@ -92,13 +92,29 @@ export function joinPath(...parts: Bytes[]): Bytes {
   return Buffer.concat(parts.map((x) => (typeof x === 'string' ? Buffer.from(x) : x)))
 }
 
+/**
+ * At most `max` bytes of a name, so a temporary name built on it fits
+ * NAME_MAX (255 bytes); a string is never cut inside a UTF-8 character.
+ */
+export function shortName(name: Bytes, max: number): Bytes {
+  if (typeof name !== 'string') return name.subarray(0, max)
+  if (Buffer.byteLength(name) <= max) return name
+  let out = ''
+  let bytes = 0
+  for (const ch of name) {
+    const n = Buffer.byteLength(ch)
+    if (bytes + n > max) break
+    out += ch
+    bytes += n
+  }
+  return out
+}
+
 /** A hidden name beside `dest` that only this call knows. */
 export function tempBeside(dest: Bytes): Bytes {
   const [dir, base] = splitPath(dest)
   const sep = typeof dir === 'string' && isWindows ? path.sep : '/'
-  // The temporary name must fit NAME_MAX (255) with its prefix and suffix.
-  const short = typeof base === 'string' ? base.slice(0, 200) : base.subarray(0, 200)
-  return joinPath(dir, sep, '.', short, `.cowcopy-${randomBytes(6).toString('hex')}`)
+  return joinPath(dir, sep, '.', shortName(base, 200), `.cowcopy-${randomBytes(6).toString('hex')}`)
 }
 
 export const euid = (): number => (typeof process.geteuid === 'function' ? process.geteuid() : -1)

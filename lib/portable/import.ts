@@ -10,7 +10,7 @@ import { asSystemError, isExactUtf8, systemError } from '../errors'
 import type { ImportRequest } from '../engine'
 import type { ImportResult } from '../import'
 import { Batch, pool } from './batch'
-import { joinPath, renameOver, sameFile, splitPath } from './file'
+import { joinPath, renameOver, sameFile, shortName, splitPath } from './file'
 import type { PlaceOptions } from './place'
 import { runAsync, type Bytes } from './ops'
 
@@ -46,7 +46,7 @@ class Import {
         throw systemError('EEXIST', 'importfiles', r.destDir, undefined, STAGE_EXISTS)
       }
       const [dir, name] = splitPath(r.destDir)
-      root = joinPath(dir, '/.', name, `.cowcopy-${randomBytes(6).toString('hex')}`)
+      root = joinPath(dir, '/.', shortName(name, 200), `.cowcopy-${randomBytes(6).toString('hex')}`)
       await fs.promises.mkdir(root).catch((err) => {
         throw asSystemError(err, 'mkdir', root)
       })

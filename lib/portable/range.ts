@@ -91,6 +91,13 @@ export function* copyRangeSteps(src: RangeFile, dest: RangeFile, srcOffset: bigi
       want = BigInt(s.st.size) > srcOffset ? BigInt(s.st.size) - srcOffset : 0n
       if (want === 0n) return 0n
     }
+    if (s.st.dev === d.st.dev && s.st.ino === d.st.ino) {
+      const end = want === 0n ? BigInt(s.st.size) : srcOffset + want
+      const span = end - srcOffset
+      if (srcOffset < destOffset + span && destOffset < srcOffset + span) {
+        throw systemError('EINVAL', SYSCALL, pathOf(src), pathOf(dest), 'the source and destination ranges overlap within one file')
+      }
+    }
     const buf = Buffer.allocUnsafe(CHUNK)
     while (want === 0n || done < want) {
       const ask = want === 0n ? CHUNK : Number(want - done < BigInt(CHUNK) ? want - done : BigInt(CHUNK))

@@ -10,7 +10,7 @@ import { asSystemError, isExactUtf8, systemError } from '../errors'
 import type { BatchResult } from '../batch'
 import type { TreeRequest } from '../engine'
 import { Batch, Slots } from './batch'
-import { joinPath, renameOver, tempBeside } from './file'
+import { isWindows, joinPath, renameOver, tempBeside } from './file'
 import { runAsync, type Bytes } from './ops'
 
 const CYCLE = 'symbolic link to an ancestor directory (a cycle), not followed'
@@ -31,7 +31,10 @@ const TYPE_NAMES: Record<number, string> = { 1: 'fifo', 12: 'socket', 2: 'charac
 
 interface Made {
   dest: Bytes
+  /** The source directory: its mode (and owner, times) go to the copy. */
   st: fs.Stats
+  /** The directory as this call made it. */
+  ours: fs.Stats
 }
 
 class TreeCopy {
@@ -74,9 +77,9 @@ class TreeCopy {
   private async makeDir(src: Bytes, dest: Bytes, st: fs.Stats): Promise<fs.Stats | undefined> {
     try {
       await fs.promises.mkdir(dest, { mode: 0o700 })
-      this.made.push({ dest, st })
-      this.batch.result.dirs++
       const here = await fs.promises.lstat(dest)
+      this.made.push({ dest, st, ours: here })
+      this.batch.result.dirs++
       this.madeIds.add(`${here.dev}:${here.ino}`)
       return here
     } catch (err) {
@@ -85,7 +88,11 @@ class TreeCopy {
         return undefined
       }
     }
-    const at = await fs.promises.lstat(dest)
+    const at = await fs.promises.lstat(dest).catch(() => undefined)
+    if (!at) {
+      this.batch.failed(src, dest, systemError('ENOENT', 'mkdir', src, dest))
+      return undefined
+    }
     this.madeIds.add(`${at.dev}:${at.ino}`)
     if (!at.isDirectory()) {
       const reason = at.isSymbolicLink() ? 'a symbolic link is in the way' : 'a file is in the way'
@@ -124,7 +131,13 @@ class TreeCopy {
       const s = joinPath(src, '/', names[i])
       const d = joinPath(dest, '/', names[i])
       const childRel = rel.length === 0 ? names[i] : joinPath(rel, '/', names[i])
-      if (e.isDirectory()) subdirs.push([s, d, childRel, await fs.promises.lstat(s)])
+      if (e.isDirectory()) {
+        const childSt = await fs.promises.lstat(s).catch((err) => {
+          this.batch.failed(s, d, asSystemError(err, 'lstat', s, d))
+          return undefined
+        })
+        if (childSt?.isDirectory()) subdirs.push([s, d, childRel, childSt])
+      }
       else if (e.isFile()) await this.file(s, d, here, false)
       else if (e.isSymbolicLink()) {
         if (this.r.tree.dereference) {
@@ -210,11 +223,27 @@ class TreeCopy {
   private async finishDirs(): Promise<void> {
     const { preserve } = this.r.p
     for (let i = this.made.length - 1; i >= 0; i--) {
-      const { dest, st } = this.made[i]
+      const { dest, st, ours } = this.made[i]
       try {
-        if (preserve.ownership) await fs.promises.chown(dest, st.uid, st.gid).catch(() => {})
-        await fs.promises.chmod(dest, st.mode & 0o7777)
-        if (preserve.timestamps) await fs.promises.utimes(dest, st.atime, st.mtime)
+        if (isWindows) {
+          await fs.promises.chmod(dest, st.mode & 0o7777)
+          if (preserve.timestamps) await fs.promises.utimes(dest, st.atime, st.mtime)
+          continue
+        }
+        // Through a descriptor of the directory this call made, never by a
+        // name someone may have swapped for a symlink meanwhile.
+        const fh = await fs.promises.open(dest, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW)
+        try {
+          const now = await fh.stat()
+          if (now.dev !== ours.dev || now.ino !== ours.ino) {
+            throw systemError('EPERM', 'chmod', dest, undefined, 'replaced while being copied: not the directory this call made')
+          }
+          if (preserve.ownership) await fh.chown(st.uid, st.gid).catch(() => {})
+          await fh.chmod(st.mode & 0o7777)
+          if (preserve.timestamps) await fh.utimes(st.atime, st.mtime)
+        } finally {
+          await fh.close()
+        }
       } catch (err) {
         this.batch.failed(dest, dest, asSystemError(err, 'chmod', dest))
       }
