@@ -40,7 +40,7 @@ function* destination(src: Bytes, dest: Bytes, p: ParsedCopy): Steps<[Bytes, fs.
     if (!p.overwrite) throw systemError('EEXIST', 'copyfile', src, dest)
     try {
       // In bytes: a name that is not UTF-8 must not be decoded into another name.
-      const real = (yield ['realpath', dest, { encoding: 'buffer' }]) as Buffer
+      const real = (yield ['realpathNative', dest, { encoding: 'buffer' }]) as Buffer
       final = typeof dest === 'string' && isExactUtf8(real) ? real.toString('utf8') : real
       at = yield* lstat(final)
     } catch {

@@ -11,7 +11,13 @@ export type Call = [name: string, ...args: unknown[]]
 export type Steps<T> = Generator<Call, T, unknown>
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
-const table = fs as unknown as Record<string, (...args: unknown[]) => unknown>
+// realpath(3) itself: fs.realpath's JavaScript walk decodes names that are
+// not UTF-8 even when asked for a Buffer.
+const table: Record<string, (...args: unknown[]) => unknown> = {
+  ...(fs as unknown as Record<string, (...args: unknown[]) => unknown>),
+  realpathNative: fs.realpath.native as (...args: unknown[]) => unknown,
+  realpathNativeSync: fs.realpathSync.native as (...args: unknown[]) => unknown,
+}
 
 export function runSync<T>(steps: Steps<T>): T {
   let next = steps.next()
