@@ -26,3 +26,10 @@ export const COPY_METHODS = native ? ['copy_file_range', 'sendfile', 'readwrite'
 
 /** The default `threads` of a batch: measured copy threads (native), files allowed in flight (portable). */
 export const DEFAULT_THREADS = native ? 2 : 16
+
+/**
+ * RSS growth allowed for a 100 000-file copyDir: the portable engine makes
+ * garbage per file (Stats, promises) that V8 collects late; nothing is kept
+ * (heapUsed after a forced GC grows < 1 MiB), but RSS may grow more.
+ */
+export const MEMORY_BOUND_MIB = native ? 64 : 160
