@@ -39,6 +39,13 @@ class Import {
 
   async run(): Promise<ImportResult> {
     const { r } = this
+    // Checked again here, as the native engine does: this engine may be
+    // reached by a caller that skipped lib/'s checks.
+    for (const key of r.keys) {
+      if (key.length === 0 || key[0] === '/' || key.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+        throw systemError('EINVAL', 'importfiles', r.destDir, undefined, `relative path ${JSON.stringify(key)} leaves the destination`)
+      }
+    }
     let root = r.destDir
     let staged: fs.Stats | undefined
     if (r.stage) {

@@ -27,6 +27,7 @@ export function runSync<T>(steps: Steps<T>): T {
     let failed = false
     try {
       if (name === 'sleep') value = Atomics.wait(sleeper, 0, 0, args[0] as number)
+      else if (name === 'canWait') value = false
       else value = table[`${name}Sync`](...args)
     } catch (err) {
       failed = true
@@ -41,6 +42,10 @@ function callAsync(name: string, args: unknown[]): Promise<unknown> {
   return new Promise((resolve, reject) => {
     if (name === 'sleep') {
       setTimeout(resolve, args[0] as number)
+      return
+    }
+    if (name === 'canWait') {
+      resolve(true)
       return
     }
     table[name](...args, (err: Error | null, value: unknown) => (err ? reject(err) : resolve(value)))
@@ -100,6 +105,14 @@ export function* call(name: string, ...args: unknown[]): Steps<unknown> {
 }
 export function* sleep(ms: number): Steps<void> {
   yield ['sleep', ms]
+}
+/**
+ * Whether waiting for other work of this process can end: true on the
+ * event loop (runAsync); false on the calling thread (runSync), where the
+ * work waited for could never run.
+ */
+export function* canWait(): Steps<boolean> {
+  return (yield ['canWait']) as boolean
 }
 
 export function codeOf(err: unknown): string | undefined {

@@ -11,7 +11,7 @@ import {
   foreignSetid, metaOf, openSource, renameOver, sameFile, setMeta, tempBeside, unlinkOurs, writeNew, type DataWay,
   sharedDir, type Progress, type Source,
 } from './file'
-import { call, closeQuietly, codeOf, fstat, lstat, lstatMaybe, type Bytes, type Steps } from './ops'
+import { call, closeQuietly, codeOf, fstat, lstat, lstatMaybe, canWait, sleep, type Bytes, type Steps } from './ops'
 
 export type PlacedMethod = 'clone' | 'hardlink' | 'fs' | 'readwrite' | 'none'
 
@@ -54,9 +54,15 @@ const PASS: Record<Exclude<LinkMethod, 'copy'>, ReadonlySet<string>> = {
 /** Rungs found unavailable per "source device:destination device", with the answer that said so. */
 const unavailable = new Map<string, Map<LinkMethod, string>>()
 
+/** Rungs being tried for the first time per pair: others wait for that answer rather than pay the same failure. */
+const trying = new Set<string>()
+/** Pairs whose answer for a rung is known (worked, or remembered as unavailable). */
+const seen = new Set<string>()
+
 /** Forgets what the ladder learned (tests). */
 export function resetLinkMemory(): void {
   unavailable.clear()
+  seen.clear()
 }
 
 /** The default ladder for a reflink mode, or the caller's. */
@@ -106,7 +112,6 @@ function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: 
  */
 export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefined, o: PlaceOptions): Steps<{ method: PlacedMethod; bytes: number }> {
   const key = `${source.st.dev}:${destDir?.dev ?? '?'}`
-  const known = unavailable.get(key)
   const ownOnly = foreignSetid(source.st) || sharedDir(destDir)
   // 'never': a real copy; an empty size (a /proc file) is read to its end.
   // A sparse source: the own loop keeps its holes (fs.copyFile would fill them).
@@ -114,7 +119,12 @@ export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefi
   const way: DataWay = ownOnly || o.p.reflink === 'never' || source.st.size === 0 || sparse ? 'own' : 'plain'
   let last: unknown
   for (const how of o.rungs) {
-    const answer = known?.get(how)
+    // One file at a time asks a device pair a rung's question the first time.
+    const asking = `${key}:${how}`
+    if (trying.has(asking) && (yield* canWait())) {
+      while (trying.has(asking) && !unavailable.get(key)?.has(how)) yield* sleep(1)
+    }
+    const answer = unavailable.get(key)?.get(how)
     if (answer) {
       last ??= systemError(answer, o.syscall, source.path, target)
       continue
@@ -129,8 +139,12 @@ export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefi
       last = systemError('ENOTSUP', o.syscall, source.path, target, "a clone into a directory others can write, or of another user's setuid file, needs the native addon (the portable engine copies those with its own loop)")
       continue
     }
+    const first = how !== 'copy' && !seen.has(asking)
+    if (first) trying.add(asking)
     try {
-      return yield* rung(source, target, how, way, o)
+      const placed = yield* rung(source, target, how, way, o)
+      if (first) seen.add(asking)
+      return placed
     } catch (err) {
       const code = codeOf(err)
       if (how === 'copy' || code === 'EEXIST' || !code) throw err
@@ -138,8 +152,11 @@ export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefi
         const m = unavailable.get(key) ?? new Map<LinkMethod, string>()
         m.set(how, code)
         unavailable.set(key, m)
+        seen.add(asking)
       } else if (!PASS[how].has(code)) throw err
       last = err
+    } finally {
+      if (first) trying.delete(asking)
     }
   }
   throw last ?? systemError('ENOTSUP', o.syscall, source.path, target)
