@@ -33,3 +33,10 @@ export const DEFAULT_THREADS = native ? 2 : 16
  * (heapUsed after a forced GC grows < 1 MiB), but RSS may grow more.
  */
 export const MEMORY_BOUND_MIB = native ? 64 : 160
+
+/**
+ * How far a preserved timestamp may be from the source's: Node sets times
+ * as a double of seconds (about 0.25 µs apart at today's dates), so the
+ * portable engine keeps them to the microsecond; the native one exactly.
+ */
+export const TIME_SLACK_NS = native ? 0n : 1000n

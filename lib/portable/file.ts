@@ -215,7 +215,7 @@ export function* writeNew(src: Source, target: Bytes, way: DataWay, p: Pick<Pars
 export interface Meta {
   mode: number
   owner?: [number, number]
-  times?: [Date, Date]
+  times?: [number, number]
   fsync: boolean
 }
 
@@ -223,7 +223,9 @@ export function metaOf(st: fs.Stats, p: Pick<ParsedCopy, 'preserve' | 'fsync'>):
   return {
     mode: p.preserve.ownership ? st.mode & 0o7777 : copyMode(st),
     owner: p.preserve.ownership ? [st.uid, st.gid] : undefined,
-    times: p.preserve.timestamps ? [st.atime, st.mtime] : undefined,
+    // Seconds as a double, from the milliseconds with their fraction: as
+    // close as Node can set them (a Date would cut them to the millisecond).
+    times: p.preserve.timestamps ? [st.atimeMs / 1000, st.mtimeMs / 1000] : undefined,
     fsync: p.fsync,
   }
 }
