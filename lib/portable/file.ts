@@ -158,6 +158,9 @@ export type Progress = (done: number, total: number) => void
 export function* pump(src: Source, fd: number, p: Pick<ParsedCopy, 'sparse' | 'signal'>, progress?: Progress): Steps<number> {
   const buf = Buffer.allocUnsafe(CHUNK)
   const sparse = p.sparse && src.st.blocks !== undefined && src.st.blocks * 512 < src.st.size
+  // The size first: writes that never extend the file get no speculative
+  // preallocation past their end (XFS), which a later write would keep.
+  if (sparse) yield* call('ftruncate', fd, src.st.size)
   let off = 0
   for (;;) {
     mustNotAbort(p.signal)
