@@ -131,6 +131,25 @@ export async function pool(n: number, limit: number, stop: () => boolean, work: 
   return workers
 }
 
+/** At most `n` of some work at once; `use` waits for a turn, runs, and gives the turn on. */
+export class Limit {
+  private waiting: (() => void)[] = []
+
+  constructor(private free: number) {}
+
+  async use<T>(work: () => Promise<T>): Promise<T> {
+    if (this.free === 0) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    else this.free--
+    try {
+      return await work()
+    } finally {
+      const next = this.waiting.shift()
+      if (next) next()
+      else this.free++
+    }
+  }
+}
+
 /** A limiter for work that arrives while a walk goes on: `run` waits for a free slot. */
 export class Slots {
   private free: number

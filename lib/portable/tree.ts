@@ -9,7 +9,7 @@ import * as path from 'node:path'
 import { asSystemError, isExactUtf8, systemError } from '../errors'
 import type { BatchResult } from '../batch'
 import type { TreeRequest } from '../engine'
-import { Batch, Slots } from './batch'
+import { Batch, Limit, Slots, pool } from './batch'
 import { isWindows, joinPath, renameOver, tempBeside } from './file'
 import { runAsync, type Bytes } from './ops'
 
@@ -35,6 +35,7 @@ interface Made {
   st: fs.Stats
   /** The directory as this call made it. */
   ours: fs.Stats
+  depth: number
 }
 
 class TreeCopy {
@@ -49,6 +50,9 @@ class TreeCopy {
     this.batch = new Batch(r.p, control, 'copydir')
     this.slots = new Slots(this.batch.inFlight())
   }
+
+  /** Directories being listed at once. */
+  private readonly listing = new Limit(4)
 
   async run(): Promise<BatchResult> {
     try {
@@ -74,11 +78,11 @@ class TreeCopy {
   }
 
   // The destination directory: made private, or an existing real directory merged into.
-  private async makeDir(src: Bytes, dest: Bytes, st: fs.Stats): Promise<fs.Stats | undefined> {
+  private async makeDir(src: Bytes, dest: Bytes, st: fs.Stats, depth: number): Promise<fs.Stats | undefined> {
     try {
       await fs.promises.mkdir(dest, { mode: 0o700 })
       const here = await fs.promises.lstat(dest)
-      this.made.push({ dest, st, ours: here })
+      this.made.push({ dest, st, ours: here, depth })
       this.batch.result.dirs++
       this.madeIds.add(`${here.dev}:${here.ino}`)
       return here
@@ -103,16 +107,26 @@ class TreeCopy {
     return at
   }
 
+  // A directory and, once it is listed, its subdirectories side by side: a
+  // few listings at once keep the copies fed while directories are made.
   private async dir(src: Bytes, dest: Bytes, rel: Bytes, chain: fs.Stats[], st: fs.Stats): Promise<void> {
     if (this.batch.done()) return
-    const here = await this.makeDir(src, dest, st)
-    if (!here) return
+    const subdirs = await this.listing.use(() => this.list(src, dest, rel, chain, st))
+    await Promise.all(subdirs.map(([s, d, childRel, childSt]) => this.dir(s, d, childRel, [...chain, childSt], childSt)))
+  }
+
+  // Makes the directory, lists it, hands its files to the copies and
+  // recreates its links; returns its subdirectories.
+  private async list(src: Bytes, dest: Bytes, rel: Bytes, chain: fs.Stats[], st: fs.Stats): Promise<[Bytes, Bytes, Bytes, fs.Stats][]> {
+    if (this.batch.done()) return []
+    const here = await this.makeDir(src, dest, st, chain.length)
+    if (!here) return []
     let entries: fs.Dirent[]
     try {
       entries = (await fs.promises.readdir(src, { withFileTypes: true, encoding: 'buffer' })) as unknown as fs.Dirent[]
     } catch (err) {
       this.batch.failed(src, dest, asSystemError(err, 'scandir', src, dest))
-      return
+      return []
     }
     const names = entries.map((e) => this.name(e.name as unknown as Buffer))
     let keep: boolean[] | undefined
@@ -121,10 +135,10 @@ class TreeCopy {
       keep = this.r.filter(rels, entries.map(typeOf))
       if (keep.length !== rels.length) {
         this.batch.cancel() // the filter threw: the facade rejects with its error
-        return
+        return []
       }
     }
-    const subdirs: [Bytes, Bytes, Bytes, fs.Stats][] = []
+    const subdirs: Promise<[Bytes, Bytes, Bytes, fs.Stats] | undefined>[] = []
     for (let i = 0; i < entries.length && !this.batch.done(); i++) {
       if (keep && !keep[i]) continue
       const e = entries[i]
@@ -132,25 +146,23 @@ class TreeCopy {
       const d = joinPath(dest, '/', names[i])
       const childRel = rel.length === 0 ? names[i] : joinPath(rel, '/', names[i])
       if (e.isDirectory()) {
-        const childSt = await fs.promises.lstat(s).catch((err) => {
-          this.batch.failed(s, d, asSystemError(err, 'lstat', s, d))
-          return undefined
-        })
-        if (childSt?.isDirectory()) subdirs.push([s, d, childRel, childSt])
-      }
-      else if (e.isFile()) await this.file(s, d, here, false)
+        subdirs.push(fs.promises.lstat(s).then(
+          (childSt) => (childSt.isDirectory() ? [s, d, childRel, childSt] : undefined),
+          (err) => {
+            this.batch.failed(s, d, asSystemError(err, 'lstat', s, d))
+            return undefined
+          },
+        ))
+      } else if (e.isFile()) await this.file(s, d, here, false)
       else if (e.isSymbolicLink()) {
         if (this.r.tree.dereference) {
           const to = await this.follow(s, d, chain)
-          if (to?.isDirectory()) subdirs.push([s, d, childRel, to])
+          if (to?.isDirectory()) subdirs.push(Promise.resolve([s, d, childRel, to]))
           else if (to?.isFile()) await this.file(s, d, here, true)
         } else await this.link(s, d, childRel)
       } else this.batch.skipped(s, TYPE_NAMES[typeOf(e)] ?? 'unknown')
     }
-    for (const [s, d, childRel, childSt] of subdirs) {
-      if (this.batch.done()) break
-      await this.dir(s, d, childRel, [...chain, childSt], childSt)
-    }
+    return (await Promise.all(subdirs)).filter((x): x is [Bytes, Bytes, Bytes, fs.Stats] => x !== undefined)
   }
 
   private async file(src: Bytes, dest: Bytes, destDir: fs.Stats, followed: boolean): Promise<void> {
@@ -221,32 +233,39 @@ class TreeCopy {
   // Deepest first: each made directory gets the source's mode (and, as asked,
   // owner and times) once everything inside it is done.
   private async finishDirs(): Promise<void> {
+    // A level at a time, deepest first, the directories of a level side by side.
+    const levels = new Map<number, Made[]>()
+    for (const m of this.made) levels.set(m.depth, [...(levels.get(m.depth) ?? []), m])
+    for (const depth of [...levels.keys()].sort((x, y) => y - x)) {
+      const level = levels.get(depth)!
+      await pool(level.length, this.batch.inFlight(), () => false, (i) => this.finishDir(level[i]))
+    }
+  }
+
+  private async finishDir({ dest, st, ours }: Made): Promise<void> {
     const { preserve } = this.r.p
-    for (let i = this.made.length - 1; i >= 0; i--) {
-      const { dest, st, ours } = this.made[i]
-      try {
-        if (isWindows) {
-          await fs.promises.chmod(dest, st.mode & 0o7777)
-          if (preserve.timestamps) await fs.promises.utimes(dest, st.atime, st.mtime)
-          continue
-        }
-        // Through a descriptor of the directory this call made, never by a
-        // name someone may have swapped for a symlink meanwhile.
-        const fh = await fs.promises.open(dest, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW)
-        try {
-          const now = await fh.stat()
-          if (now.dev !== ours.dev || now.ino !== ours.ino) {
-            throw systemError('EPERM', 'chmod', dest, undefined, 'replaced while being copied: not the directory this call made')
-          }
-          if (preserve.ownership) await fh.chown(st.uid, st.gid).catch(() => {})
-          await fh.chmod(st.mode & 0o7777)
-          if (preserve.timestamps) await fh.utimes(st.atime, st.mtime)
-        } finally {
-          await fh.close()
-        }
-      } catch (err) {
-        this.batch.failed(dest, dest, asSystemError(err, 'chmod', dest))
+    try {
+      if (isWindows) {
+        await fs.promises.chmod(dest, st.mode & 0o7777)
+        if (preserve.timestamps) await fs.promises.utimes(dest, st.atime, st.mtime)
+        return
       }
+      // Through a descriptor of the directory this call made, never by a
+      // name someone may have swapped for a symlink meanwhile.
+      const fh = await fs.promises.open(dest, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW)
+      try {
+        const now = await fh.stat()
+        if (now.dev !== ours.dev || now.ino !== ours.ino) {
+          throw systemError('EPERM', 'chmod', dest, undefined, 'replaced while being copied: not the directory this call made')
+        }
+        if (preserve.ownership) await fh.chown(st.uid, st.gid).catch(() => {})
+        await fh.chmod(st.mode & 0o7777)
+        if (preserve.timestamps) await fh.utimes(st.atime, st.mtime)
+      } finally {
+        await fh.close()
+      }
+    } catch (err) {
+      this.batch.failed(dest, dest, asSystemError(err, 'chmod', dest))
     }
   }
 }
