@@ -1,9 +1,10 @@
 // cloneRange / copyRange / dedupeRange / probe: ranges of files by path, fd
 // or FileHandle, offsets as number or bigint, each operation one native call.
+import * as fs from 'node:fs'
 import { invalidArgType, outOfRange, systemError } from './errors'
 import { native, warnNoNative } from './native'
 import { runAsync, runSync } from './portable/ops'
-import { copyRangeSteps, probeSteps, unavailable } from './portable/range'
+import { copyRangeSteps, holdDescriptor, probeSteps, unavailable } from './portable/range'
 import { toPath, type PathLike } from './validate'
 
 /** A file by path, by numeric fd, or as a fs.promises FileHandle (never closed by cowcopy). */
@@ -116,6 +117,10 @@ function toResult(v: bigint): number | bigint {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
 }
 
+function closeAll(fds: (number | undefined)[]): void {
+  for (const fd of fds) if (fd !== undefined) fs.close(fd, () => {})
+}
+
 // What the portable engine cannot do at all (an ioctl Node cannot make).
 function noNative(op: string, a?: NativeFile, b?: NativeFile): Error {
   warnNoNative()
@@ -186,7 +191,17 @@ export function copyRange(src: FileLike, dest: FileLike, range?: RangeOptions): 
     const a = rangeArgs(src, dest, range)
     if (!native) {
       warnNoNative()
-      return runAsync(copyRangeSteps(...a)).then(toResult)
+      const [s, sHeld] = holdDescriptor(a[0], false)
+      let dHeld: number | undefined
+      try {
+        let d: NativeFile
+        ;[d, dHeld] = holdDescriptor(a[1], true)
+        const held = [sHeld, dHeld]
+        return runAsync(copyRangeSteps(s, d, a[2], a[3], a[4])).then(toResult).finally(() => closeAll(held))
+      } catch (err) {
+        closeAll([sHeld, dHeld])
+        throw err
+      }
     }
     return (native.copyRange(...a, false) as Promise<bigint>).then(toResult)
   })

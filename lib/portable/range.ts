@@ -32,13 +32,37 @@ interface Opened {
 
 function* checkRegular(o: Opened, source: boolean, src: RangeFile, dest: RangeFile): Steps<void> {
   if (o.st.isDirectory()) throw systemError('EISDIR', SYSCALL, pathOf(src), pathOf(dest))
-  if (!o.st.isFile()) throw systemError('EINVAL', SYSCALL, pathOf(src), pathOf(dest), `the ${notRegularReason(o.st, source)}`)
+  if (!o.st.isFile()) throw systemError('EINVAL', SYSCALL, pathOf(src), pathOf(dest), notRegularReason(o.st, source))
 }
 
 const pathOf = (f: RangeFile): Bytes | undefined => (typeof f === 'number' ? undefined : f)
 
+function* ownDescriptor(fd: number): Steps<Opened> {
+  return { fd, st: yield* fstat(fd), own: false, created: false }
+}
+
+const procFdAvailable = process.platform === 'linux' && fs.existsSync('/proc/self/fd')
+
+/**
+ * A caller's descriptor, reopened at once on Linux through /proc/self/fd: a
+ * file description of the call's own, so closing the caller's number while
+ * a promise call runs neither stops the copy nor sends its bytes to the file
+ * that reuses the number (Node cannot dup(2)). Elsewhere, or when it cannot
+ * be reopened in that mode, the number itself. Returns [file, ours to close].
+ */
+export function holdDescriptor(f: RangeFile, write: boolean): [RangeFile, number | undefined] {
+  if (typeof f !== 'number' || !procFdAvailable) return [f, undefined]
+  try {
+    const own = fs.openSync(`/proc/self/fd/${f}`, (write ? C.O_WRONLY : C.O_RDONLY) | (C.O_NONBLOCK ?? 0))
+    return [own, own]
+  } catch (err) {
+    if (codeOf(err) === 'ENOENT') throw systemError('EBADF', SYSCALL, undefined, undefined, 'bad file descriptor')
+    return [f, undefined]
+  }
+}
+
 function* openSource(src: RangeFile, dest: RangeFile): Steps<Opened> {
-  if (typeof src === 'number') return { fd: src, st: yield* fstat(src), own: false, created: false }
+  if (typeof src === 'number') return yield* ownDescriptor(src)
   let fd: number
   try {
     fd = yield* open(src, C.O_RDONLY | (C.O_NONBLOCK ?? 0))
@@ -51,12 +75,17 @@ function* openSource(src: RangeFile, dest: RangeFile): Steps<Opened> {
 // An existing destination is written in place; a missing one is created
 // (0666 & ~umask, never at the far end of a dangling symlink).
 function* openDest(src: RangeFile, dest: RangeFile): Steps<Opened> {
-  if (typeof dest === 'number') return { fd: dest, st: yield* fstat(dest), own: false, created: false }
+  if (typeof dest === 'number') return yield* ownDescriptor(dest)
   let fd: number
   let created = false
   try {
     fd = yield* open(dest, C.O_WRONLY | (C.O_NONBLOCK ?? 0))
   } catch (err) {
+    // ENXIO: a FIFO without a reader (O_NONBLOCK); say what is there.
+    if (codeOf(err) === 'ENXIO') {
+      const st = (yield ['lstat', dest]) as fs.Stats
+      if (!st.isFile()) throw systemError('EINVAL', SYSCALL, pathOf(src), dest, notRegularReason(st, false))
+    }
     if (codeOf(err) !== 'ENOENT') throw asSystemError(err, SYSCALL, pathOf(src), dest)
     try {
       fd = yield* open(dest, C.O_WRONLY | C.O_CREAT | C.O_EXCL | (C.O_NOFOLLOW ?? 0), 0o666)
