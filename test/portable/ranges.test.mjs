@@ -78,3 +78,24 @@ onFs(t, 'btrfs', 'cloneRange and dedupeRange: ENOSYS by name, before anything is
   await t.rejects(c.dedupeRange(src, {}, [{ path: dest }]), { code: 'ENOSYS' })
   t.notOk(fs.existsSync(dest))
 })
+
+onFs(t, 'ext4', 'copyRange: a FileHandle closed while the copy runs: the number reused by another file gets nothing', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  makeFile(src, 64 << 20)
+  const dest = path.join(dir, 'dest')
+  const fh = await fs.promises.open(dest, 'w')
+  const number = fh.fd
+  const copying = c.copyRange(src, fh)
+  await fh.close()
+  const opened = []
+  for (let i = 0; i < 32 && !opened.some(([fd]) => fd === number); i++) {
+    const name = path.join(dir, `other${i}`)
+    opened.push([fs.openSync(name, 'w'), name])
+  }
+  t.equal(await copying, 64 << 20, 'the copy completed, into the file it was given')
+  for (const [fd, name] of opened) {
+    fs.closeSync(fd)
+    t.equal(fs.statSync(name).size, 0, `${path.basename(name)} received nothing`)
+  }
+  t.ok(readAt(dest, 0, 1 << 20).equals(readAt(src, 0, 1 << 20)), 'the destination holds the source')
+})
