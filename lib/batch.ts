@@ -3,6 +3,7 @@
 // created happen here; the walk and the copies happen in src-native/engine.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { direntType } from './dirent-type'
 import { engine } from './engine'
 import { AbortError, asSystemError, incompatibleOptionPair, invalidArgType, invalidArgValue, invalidReturnValue, outOfRange, systemError, type SystemError } from './errors'
 import type { BufferInstance } from './global-types'
@@ -228,17 +229,6 @@ function parseTree(options: unknown, p: ParsedBatch): ParsedTree {
     p.overwrite = force
   }
   return { dereference, verbatimSymlinks: verbatim ?? true, errorOnExist }
-}
-
-// fs.Dirent type numbers (DT_*) for the root, which has no listing.
-function direntType(st: fs.Stats): number {
-  if (st.isDirectory()) return 4
-  if (st.isFile()) return 8
-  if (st.isFIFO()) return 1
-  if (st.isSocket()) return 12
-  if (st.isCharacterDevice()) return 2
-  if (st.isBlockDevice()) return 6
-  return 0
 }
 
 function emptyResult(p: ParsedBatch): BatchResult {

@@ -6,6 +6,7 @@
 // regular files; new names are created exclusively, never through a link.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { direntType } from '../dirent-type'
 import { asSystemError, isExactUtf8, systemError } from '../errors'
 import type { BatchResult } from '../batch'
 import type { TreeRequest } from '../engine'
@@ -14,18 +15,6 @@ import { isWindows, joinPath, renameOver, tempBeside } from './file'
 import { runAsync, type Bytes } from './ops'
 
 const CYCLE = 'symbolic link to an ancestor directory (a cycle), not followed'
-
-// fs.Dirent types as DT_* numbers, which the filter's DirEntry reads.
-function typeOf(e: fs.Dirent | fs.Stats): number {
-  if (e.isFile()) return 8
-  if (e.isDirectory()) return 4
-  if (e.isSymbolicLink()) return 10
-  if (e.isFIFO()) return 1
-  if (e.isSocket()) return 12
-  if (e.isCharacterDevice()) return 2
-  if (e.isBlockDevice()) return 6
-  return 0
-}
 
 const TYPE_NAMES: Record<number, string> = { 1: 'fifo', 12: 'socket', 2: 'character device', 6: 'block device' }
 
@@ -132,7 +121,7 @@ class TreeCopy {
     let keep: boolean[] | undefined
     if (this.r.filter && names.length > 0) {
       const rels = names.map((n) => (rel.length === 0 ? n : joinPath(rel, '/', n)))
-      keep = this.r.filter(rels, entries.map(typeOf))
+      keep = this.r.filter(rels, entries.map(direntType))
       if (keep.length !== rels.length) {
         this.batch.cancel() // the filter threw: the facade rejects with its error
         return []
@@ -160,7 +149,7 @@ class TreeCopy {
           if (to?.isDirectory()) subdirs.push(Promise.resolve([s, d, childRel, to]))
           else if (to?.isFile()) await this.file(s, d, here, true)
         } else await this.link(s, d, childRel)
-      } else this.batch.skipped(s, TYPE_NAMES[typeOf(e)] ?? 'unknown')
+      } else this.batch.skipped(s, TYPE_NAMES[direntType(e)] ?? 'unknown')
     }
     return (await Promise.all(subdirs)).filter((x): x is [Bytes, Bytes, Bytes, fs.Stats] => x !== undefined)
   }
@@ -192,7 +181,7 @@ class TreeCopy {
       return undefined
     }
     if (!to.isDirectory() && !to.isFile()) {
-      this.batch.skipped(src, TYPE_NAMES[typeOf(to)] ?? 'unknown')
+      this.batch.skipped(src, TYPE_NAMES[direntType(to)] ?? 'unknown')
       return undefined
     }
     return to
