@@ -148,7 +148,12 @@ export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefi
     } catch (err) {
       const code = codeOf(err)
       if (how === 'copy' || code === 'EEXIST' || !code) throw err
-      if (PAIR[how].has(code)) {
+      // EXDEV between two mounts of one filesystem (a bind mount: one device
+      // number) is about those mounts, not the device pair: not remembered.
+      const sameDevice = destDir !== undefined && destDir.dev === source.st.dev
+      if (code === 'EXDEV' && sameDevice) {
+        // This file goes on to the next rung.
+      } else if (PAIR[how].has(code)) {
         const m = unavailable.get(key) ?? new Map<LinkMethod, string>()
         m.set(how, code)
         unavailable.set(key, m)
@@ -189,9 +194,12 @@ export function* place(src: Bytes, dest: Bytes, destDir: fs.Stats | undefined, o
         // The name is taken.
         const at = yield* lstatMaybe(dest)
         if (at && sameFile(at, source.st)) return { method: 'none', bytes: 0 }
+        // A directory at a file's name is in the way, never a file kept.
+        if (at?.isDirectory()) {
+          throw systemError('EISDIR', o.syscall, src, dest, o.taken === 'keep' ? 'a directory is in the way' : 'cannot overwrite a directory with a non-directory')
+        }
         if (o.taken === 'keep' && at) return { method: 'none', bytes: 0, existing: true }
         if (o.taken !== 'replace' || round >= 2) throw systemError('EEXIST', o.syscall, src, dest)
-        if (at?.isDirectory()) throw systemError('EISDIR', o.syscall, src, dest, 'cannot overwrite a directory with a non-directory')
         useTemp = Boolean(at)
         continue
       }
@@ -202,7 +210,10 @@ export function* place(src: Bytes, dest: Bytes, destDir: fs.Stats | undefined, o
             try {
               yield* call('link', target, dest)
             } catch (err) {
-              if (codeOf(err) === 'EEXIST' && o.taken === 'keep') return { method: 'none', bytes: 0, existing: true }
+              if (codeOf(err) === 'EEXIST' && o.taken === 'keep') {
+                if ((yield* lstatMaybe(dest))?.isDirectory()) throw systemError('EISDIR', o.syscall, src, dest, 'a directory is in the way')
+                return { method: 'none', bytes: 0, existing: true }
+              }
               throw err
             } finally {
               yield* unlinkQuietly(target)

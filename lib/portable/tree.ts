@@ -25,6 +25,8 @@ interface Made {
   /** The directory as this call made it. */
   ours: fs.Stats
   depth: number
+  /** It existed: only its times are set (preserve.timestamps). */
+  merged?: boolean
 }
 
 class TreeCopy {
@@ -93,6 +95,9 @@ class TreeCopy {
       return undefined
     }
     this.batch.result.dirs++
+    // An existing directory keeps its mode and owner; its times follow the
+    // source's with preserve.timestamps, as cp -p does.
+    if (this.r.p.preserve.timestamps) this.made.push({ dest, st, ours: at, depth, merged: true })
     return at
   }
 
@@ -213,10 +218,26 @@ class TreeCopy {
           throw e
         }
       }
+      await this.linkMeta(src, dest)
       this.batch.result.symlinks++
     } catch (err) {
       this.taken(asSystemError(err, 'symlink', src, dest), src, dest)
     }
+  }
+
+  // preserve: a recreated symlink's owner and times, as the source link's
+  // (lchown, lutimes: never through the link). An owner not permitted is
+  // dropped, as for files.
+  private async linkMeta(src: Bytes, dest: Bytes): Promise<void> {
+    const { preserve } = this.r.p
+    if (!preserve.ownership && !preserve.timestamps) return
+    const st = await fs.promises.lstat(src)
+    if (preserve.ownership) {
+      await fs.promises.lchown(dest, st.uid, st.gid).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPERM') throw err
+      })
+    }
+    if (preserve.timestamps) await fs.promises.lutimes(dest, st.atimeMs / 1000, st.mtimeMs / 1000)
   }
 
   // Deepest first: each made directory gets the source's mode (and, as asked,
@@ -231,12 +252,12 @@ class TreeCopy {
     }
   }
 
-  private async finishDir({ dest, st, ours }: Made): Promise<void> {
+  private async finishDir({ dest, st, ours, merged }: Made): Promise<void> {
     const { preserve } = this.r.p
     try {
       if (isWindows) {
-        await fs.promises.chmod(dest, st.mode & 0o7777)
-        if (preserve.timestamps) await fs.promises.utimes(dest, st.atime, st.mtime)
+        if (!merged) await fs.promises.chmod(dest, st.mode & 0o7777)
+        if (preserve.timestamps) await fs.promises.utimes(dest, st.atimeMs / 1000, st.mtimeMs / 1000)
         return
       }
       // Through a descriptor of the directory this call made, never by a
@@ -247,9 +268,11 @@ class TreeCopy {
         if (now.dev !== ours.dev || now.ino !== ours.ino) {
           throw systemError('EPERM', 'chmod', dest, undefined, 'replaced while being copied: not the directory this call made')
         }
-        if (preserve.ownership) await fh.chown(st.uid, st.gid).catch(() => {})
-        await fh.chmod(st.mode & 0o7777)
-        if (preserve.timestamps) await fh.utimes(st.atime, st.mtime)
+        if (!merged) {
+          if (preserve.ownership) await fh.chown(st.uid, st.gid).catch(() => {})
+          await fh.chmod(st.mode & 0o7777)
+        }
+        if (preserve.timestamps) await fh.utimes(st.atimeMs / 1000, st.mtimeMs / 1000)
       } finally {
         await fh.close()
       }
