@@ -49,8 +49,8 @@ function* destination(src: Bytes, dest: Bytes, p: ParsedCopy): Steps<[Bytes, fs.
     }
   }
   if (at) {
-    if (!p.overwrite) throw systemError('EEXIST', 'copyfile', src, dest)
     if (at.isDirectory()) throw systemError('EISDIR', 'copyfile', src, dest)
+    if (!p.overwrite) throw systemError('EEXIST', 'copyfile', src, dest)
     if (!at.isFile()) throw systemError('EINVAL', 'copyfile', src, dest, notRegularReason(at, false))
   }
   return [final, at]
@@ -110,7 +110,11 @@ export function* copyFileSteps(src: Bytes, dest: Bytes, p: ParsedCopy, progress?
         if (codeOf(err) === 'EEXIST' && !replace && p.overwrite && round < 2) continue
         // A directory the caller cannot write: no temporary file beside the destination.
         if (at && replace && !p.atomic && (codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM') && p.reflink !== 'always') {
-          return { method: 'readwrite', bytes: yield* inPlace(source, final, at, p, progress) }
+          try {
+            return { method: 'readwrite', bytes: yield* inPlace(source, final, at, p, progress) }
+          } catch (inner) {
+            throw asSystemError(inner, 'copyfile', src, dest)
+          }
         }
         throw asSystemError(err, 'copyfile', src, dest)
       }

@@ -65,13 +65,31 @@ class Import {
       await this.makeDirs(root)
       const taken = await this.takenRule(root, existed)
       await this.place(root, taken)
-      if (staged) await this.publish(root, staged)
+      if (staged) {
+        await this.publish(root, staged)
+        this.retell(root)
+      }
       return this.batch.finish() as ImportResult
     } catch (err) {
       if (staged) await this.discard(root, staged)
       throw err
     } finally {
       if (staged && this.batch.result.errors.length > 0) await this.discard(root, staged)
+    }
+  }
+
+  // A staged import's errors name the files where the caller will look for
+  // them, under destDir, not under the hidden name that is gone by then.
+  private retell(root: Bytes): void {
+    const hidden = Buffer.from(root).toString()
+    const shown = Buffer.from(this.r.destDir).toString()
+    const swap = <T>(v: T): T => (typeof v === 'string' ? (v.split(hidden).join(shown) as T) : v)
+    for (const row of this.batch.result.errors) {
+      row.dest = swap(row.dest)
+      const e = row.error as Error & { path?: unknown; dest?: unknown }
+      e.message = swap(e.message)
+      e.path = swap(e.path)
+      e.dest = swap(e.dest)
     }
   }
 

@@ -193,12 +193,14 @@ export function* place(src: Bytes, dest: Bytes, destDir: fs.Stats | undefined, o
         if (codeOf(err) !== 'EEXIST' || useTemp) throw asSystemError(err, o.syscall, src, dest)
         // The name is taken.
         const at = yield* lstatMaybe(dest)
-        if (at && sameFile(at, source.st)) return { method: 'none', bytes: 0 }
         // A directory at a file's name is in the way, never a file kept.
         if (at?.isDirectory()) {
           throw systemError('EISDIR', o.syscall, src, dest, o.taken === 'keep' ? 'a directory is in the way' : 'cannot overwrite a directory with a non-directory')
         }
+        // Taken, even by the source itself (a hard link of it): kept or EEXIST as for any file.
         if (o.taken === 'keep' && at) return { method: 'none', bytes: 0, existing: true }
+        if (o.taken === 'fail' && at) throw systemError('EEXIST', o.syscall, src, dest)
+        if (at && sameFile(at, source.st)) return { method: 'none', bytes: 0 }
         if (o.taken !== 'replace' || round >= 2) throw systemError('EEXIST', o.syscall, src, dest)
         useTemp = Boolean(at)
         continue

@@ -79,17 +79,22 @@ class TreeCopy {
       return here
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        // destDir itself: the whole call fails.
+        if (depth === 1) throw asSystemError(err, 'copydir', src, dest)
         this.batch.failed(src, dest, asSystemError(err, 'mkdir', src, dest))
         return undefined
       }
     }
-    const at = await fs.promises.lstat(dest).catch(() => undefined)
+    // destDir may be a symlink to a directory, as a path the caller gave:
+    // followed, as the native engine follows it. Below it, never.
+    const at = await (depth === 1 ? fs.promises.stat(dest) : fs.promises.lstat(dest)).catch(() => undefined)
     if (!at) {
       this.batch.failed(src, dest, systemError('ENOENT', 'mkdir', src, dest))
       return undefined
     }
     this.madeIds.add(`${at.dev}:${at.ino}`)
     if (!at.isDirectory()) {
+      if (depth === 1) throw systemError('ENOTDIR', 'copydir', src, dest, 'destination is not a directory')
       const reason = at.isSymbolicLink() ? 'a symbolic link is in the way' : 'a file is in the way'
       this.batch.failed(src, dest, systemError(at.isSymbolicLink() ? 'ENOTDIR' : 'EEXIST', 'mkdir', src, dest, reason))
       return undefined
@@ -178,11 +183,11 @@ class TreeCopy {
     try {
       to = await fs.promises.stat(src)
     } catch (err) {
-      this.batch.failed(src, dest, asSystemError(err, 'stat', src, dest))
+      this.batch.failed(src, dest, asSystemError(err, 'copyfile', src, dest))
       return undefined
     }
     if (to.isDirectory() && (chain.some((a) => a.dev === to.dev && a.ino === to.ino) || this.madeIds.has(`${to.dev}:${to.ino}`))) {
-      this.batch.failed(src, dest, systemError('ELOOP', 'copydir', src, dest, CYCLE))
+      this.batch.failed(src, dest, systemError('ELOOP', 'copyfile', src, dest, CYCLE))
       return undefined
     }
     if (!to.isDirectory() && !to.isFile()) {
@@ -221,7 +226,7 @@ class TreeCopy {
       await this.linkMeta(src, dest)
       this.batch.result.symlinks++
     } catch (err) {
-      this.taken(asSystemError(err, 'symlink', src, dest), src, dest)
+      this.taken(asSystemError(err, 'copyfile', src, dest), src, dest)
     }
   }
 
