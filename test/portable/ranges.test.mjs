@@ -99,3 +99,13 @@ onFs(t, 'ext4', 'copyRange: a FileHandle closed while the copy runs: the number 
   }
   t.ok(readAt(dest, 0, 1 << 20).equals(readAt(src, 0, 1 << 20)), 'the destination holds the source')
 })
+
+onFs(t, 'tmpfs', 'copyRange refuses overlapping ranges within one file, and changes nothing', async (t, dir) => {
+  const f = path.join(dir, 'f')
+  makeFile(f, 4 << 20)
+  const before = fs.readFileSync(f)
+  await t.rejects(c.copyRange(f, f, { srcOffset: 0, destOffset: 512 << 10, length: 2 << 20 }), { code: 'EINVAL', message: /overlap/ })
+  t.throws(() => c.copyRangeSync(f, f, { srcOffset: 1 << 20, destOffset: 0, length: 2 << 20 }), { code: 'EINVAL' })
+  t.ok(fs.readFileSync(f).equals(before), 'the file is unchanged')
+  t.equal(c.copyRangeSync(f, f, { srcOffset: 0, destOffset: 2 << 20, length: 1 << 20 }), 1 << 20, 'disjoint ranges work')
+})
