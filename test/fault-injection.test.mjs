@@ -161,7 +161,7 @@ class Server {
   }
 
   start() {
-    const env = { ...process.env, LD_PRELOAD: this.ctx.shim }
+    const env = { ...process.env, LD_PRELOAD: this.ctx.shim, COWCOPY_FAULT_LIB: this.ctx.lib }
     delete env.COWCOPY_FAULT
     delete env.NODE_OPTIONS
     const child = spawn(process.execPath, [DRIVER, '--serve'], { env, stdio: ['pipe', 'pipe', 'pipe'] })
@@ -239,7 +239,7 @@ async function runJob(ctx, server, job) {
 function runFresh(ctx, job) {
   const scratch = fs.mkdtempSync(path.join(ctx.session[job.fs], 'run-'))
   const logFile = path.join(ctx.tmp, `log-${ctx.seq++}`)
-  const env = { ...process.env, LD_PRELOAD: ctx.shim, COWCOPY_FAULT: job.spec, COWCOPY_FAULT_OUT: logFile }
+  const env = { ...process.env, LD_PRELOAD: ctx.shim, COWCOPY_FAULT: job.spec, COWCOPY_FAULT_OUT: logFile, COWCOPY_FAULT_LIB: ctx.lib }
   delete env.NODE_OPTIONS
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [DRIVER, job.scenario, scratch], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: CHILD_TIMEOUT_MS })
@@ -590,7 +590,9 @@ t.test('fault injection at every syscall site', async (t) => {
     execFileSync('mkfifo', [path.join(session[f], 'fifo')])
   }
   t.teardown(() => Object.values(session).forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
-  const ctx = { shim, tmp, seq: 0, session }
+  // The shim recognises the addon's calls by its file name: the one that
+  // loads (a build from source, or a prebuild such as cowcopy.glibc.node).
+  const ctx = { shim, tmp, seq: 0, session, lib: path.basename(addon) }
   const servers = Array.from({ length: JOBS }, () => new Server(ctx))
   t.teardown(() => servers.forEach((s) => s.stop()))
   const startedAt = Date.now()
@@ -740,7 +742,7 @@ t.test('fault injection at every syscall site', async (t) => {
     const list = [...groups.values()].sort((a, b) => (a.item ?? 0) - (b.item ?? 0) || a.what.localeCompare(b.what))
     for (const g of list) {
       const repro =
-        `COWCOPY_FAULT='${g.spec}' COWCOPY_FAULT_OUT=/tmp/fault.log LD_PRELOAD=/tmp/shim.so ` +
+        `COWCOPY_FAULT='${g.spec}' COWCOPY_FAULT_OUT=/tmp/fault.log COWCOPY_FAULT_LIB=${ctx.lib} LD_PRELOAD=/tmp/shim.so ` +
         `node test/fault/driver.mjs ${g.scenario} $(mktemp -d ${fsDir(g.fs).dir}/f-XXXX)`
       const msg =
         `${g.what} at ${g.site} (${g.n}x: ${[...g.scenarios].join(' ')}; ${[...g.fss].join(' ')}; ${[...g.faults].join(' ')}): ` +
