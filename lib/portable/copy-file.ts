@@ -104,7 +104,7 @@ export function* copyFileSteps(src: Bytes, dest: Bytes, p: ParsedCopy, progress?
       const target = replace ? tempBeside(final) : final
       let made: { method: PlacedMethod; bytes: number }
       try {
-        made = yield* climb(source, target, yield* statMaybe(splitPath(final)[0]), o)
+        made = yield* climb(source, target, yield* statMaybe(splitPath(final)[0]), o, dest)
       } catch (err) {
         // A name that came or went since the look: look again (three rounds, as the native open).
         if (codeOf(err) === 'EEXIST' && !replace && p.overwrite && round < 2) continue

@@ -110,7 +110,7 @@ function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: 
  * mode and what `preserve` asks. EEXIST goes to the caller (the name is
  * taken); on any failure nothing is left at `target`.
  */
-export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefined, o: PlaceOptions): Steps<{ method: PlacedMethod; bytes: number }> {
+export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefined, o: PlaceOptions, shown: Bytes = target): Steps<{ method: PlacedMethod; bytes: number }> {
   const key = `${source.st.dev}:${destDir?.dev ?? '?'}`
   const ownOnly = foreignSetid(source.st) || sharedDir(destDir)
   // 'never': a real copy; an empty size (a /proc file) is read to its end.
@@ -126,17 +126,17 @@ export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefi
     }
     const answer = unavailable.get(key)?.get(how)
     if (answer) {
-      last ??= systemError(answer, o.syscall, source.path, target)
+      last ??= systemError(answer, o.syscall, source.path, shown)
       continue
     }
     // A setuid/setgid source is never linked: a new name would carry the privilege.
     if (how === 'hardlink' && (source.st.mode & 0o6000) !== 0) {
-      last = systemError('EPERM', o.syscall, source.path, target, 'source is setuid or setgid (not linked)')
+      last = systemError('EPERM', o.syscall, source.path, shown, 'source is setuid or setgid (not linked)')
       continue
     }
     if (how === 'clone' && ownOnly) {
       // A clone here would be made by fs.copyFile by name: the own copy only.
-      last = systemError('ENOTSUP', o.syscall, source.path, target, "a clone into a directory others can write, or of another user's setuid file, needs the native addon (the portable engine copies those with its own loop)")
+      last = systemError('ENOTSUP', o.syscall, source.path, shown, "a clone into a directory others can write, or of another user's setuid file, needs the native addon (the portable engine copies those with its own loop)")
       continue
     }
     const first = how !== 'copy' && !seen.has(asking)
@@ -164,7 +164,7 @@ export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefi
       if (first) trying.delete(asking)
     }
   }
-  throw last ?? systemError('ENOTSUP', o.syscall, source.path, target)
+  throw last ?? systemError('ENOTSUP', o.syscall, source.path, shown)
 }
 
 function* unlinkQuietly(name: Bytes): Steps<void> {
@@ -188,7 +188,7 @@ export function* place(src: Bytes, dest: Bytes, destDir: fs.Stats | undefined, o
       const target = useTemp ? tempBeside(dest) : dest
       let made: { method: PlacedMethod; bytes: number }
       try {
-        made = yield* climb(source, target, destDir, o)
+        made = yield* climb(source, target, destDir, o, dest)
       } catch (err) {
         if (codeOf(err) !== 'EEXIST' || useTemp) throw asSystemError(err, o.syscall, src, dest)
         // The name is taken.
