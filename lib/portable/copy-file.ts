@@ -160,12 +160,16 @@ export function portableCopyFileSync(src: Bytes, dest: Bytes, p: ParsedCopy): Co
  */
 export async function portableCopyFile(src: Bytes, dest: Bytes, p: ParsedCopy): Promise<CopyResult> {
   let last = Date.now()
+  let said = -1
+  let saidTotal = -1
   const progress: Progress | undefined = p.onProgress
     ? (done, total) => {
         const now = Date.now()
-        if (now - last < 100) return
+        if (now - last < 100 || done <= said) return
         last = now
-        p.onProgress!({ bytesCopied: done, totalBytes: Math.max(total, done) })
+        said = done
+        saidTotal = Math.max(total, done)
+        p.onProgress!({ bytesCopied: done, totalBytes: saidTotal })
       }
     : undefined
   let r: CopyResult
@@ -179,11 +183,15 @@ export async function portableCopyFile(src: Bytes, dest: Bytes, p: ParsedCopy): 
   } finally {
     unsubscribe()
   }
-  // The copy is complete and kept: a throw from the final call cannot undo it.
-  try {
-    p.onProgress?.({ bytesCopied: r.bytes, totalBytes: r.bytes })
-  } catch (err) {
-    rethrowLater(err)
+  // The last call says bytesCopied === totalBytes, once (unless the last
+  // periodic call said just that). The copy is complete and kept: a throw
+  // from it cannot undo it.
+  if (!(said === r.bytes && saidTotal === r.bytes)) {
+    try {
+      p.onProgress?.({ bytesCopied: r.bytes, totalBytes: r.bytes })
+    } catch (err) {
+      rethrowLater(err)
+    }
   }
   return r
 }
