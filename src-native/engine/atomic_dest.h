@@ -2,7 +2,7 @@
 // is renamed over the destination only when complete (atomic: true, and the
 // batches' replace_by_rename). An anonymous O_TMPFILE is preferred: a crash
 // before the last step leaves nothing behind. Every call works relative to
-// the directory's descriptor, opened once (DESIGN principle 8).
+// the directory's descriptor, opened once (README, Security: trees other people wrote).
 #pragma once
 
 #include <sys/stat.h>

@@ -37,7 +37,7 @@ struct CopyRequest {
   bool fsync = false;     // flush data (and, with atomic, the directory) before returning
   Preserve preserve;      // mode is always kept
   Control control;        // cancel flag and progress words, if any
-  // Tree walks (DESIGN principle 8): the source leaf is never a symlink and
+  // Tree walks (README, Security: trees other people wrote): the source leaf is never a symlink and
   // must be the inode the listing returned; the destination leaf is never
   // followed.
   OpenRules src_rules;

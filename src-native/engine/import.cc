@@ -341,7 +341,7 @@ class Importer {
   // (replaced by rename, or kept); the source is the caller's path.
   // A store file that is a symlink is refused (ELOOP), never followed: whoever
   // can write the store could point it at a file the caller can read and
-  // the destination's readers cannot (DESIGN principle 8).
+  // the destination's readers cannot (README, Security: trees other people wrote).
   CopyRequest request() const {
     // Files are written in place under their names (O_EXCL), an existing
     // one replaced through a temporary file and rename. O_TMPFILE for every

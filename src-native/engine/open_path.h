@@ -1,4 +1,4 @@
-// The one place where a copy opens a path (DESIGN principle 8). Every file a
+// The one place where a copy opens a path (README, Security: trees other people wrote). Every file a
 // copy reads or writes is opened here, relative to a directory descriptor,
 // without blocking (a FIFO or a device must not hang a thread), checked to be
 // a regular file, and, for tree walks, never through a symlink at the leaf

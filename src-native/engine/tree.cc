@@ -88,7 +88,7 @@ struct DirNode {
 struct Entry {
   std::string name;
   unsigned char type;
-  uint64_t ino;  // d_ino: what an open must find (DESIGN principle 8)
+  uint64_t ino;  // d_ino: what an open must find (README, Security: trees other people wrote)
 };
 
 // Files of one directory, handed over together: one queue operation (and at
@@ -375,7 +375,7 @@ class Tree {
   int filter_error() const { return filter_error_; }
 
  private:
-  // Tree copies (DESIGN principle 8): neither leaf is ever followed, the
+  // Tree copies (README, Security: trees other people wrote): neither leaf is ever followed, the
   // source must be the inode the listing returned, and an existing
   // destination is replaced by rename, never opened.
   CopyRequest request() const {
