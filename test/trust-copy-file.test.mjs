@@ -10,6 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { copyFile, copyFileSync, constants } from 'cowcopy'
+import { PORTABLE } from './engines.mjs'
 import { makeFile, onFs, sameBytes, tmpScratch } from './helpers.mjs'
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -29,6 +30,7 @@ const SHIM_C = String.raw`
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static int on(const char* what) {
@@ -78,6 +80,7 @@ int open64(const char* p, int flags, ...) {
   if (tmpfile_refused(flags)) { errno = EOPNOTSUPP; return -1; }
   return real_open64(p, flags, m);
 }
+static int close_swapped(int fd);
 long syscall(long n, ...) {
   REAL(syscall);
   va_list ap; va_start(ap, n);
@@ -85,15 +88,27 @@ long syscall(long n, ...) {
        d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
   va_end(ap);
   if (n == SYS_renameat2 && (e & 1) && on("no_noreplace")) { errno = EINVAL; return -1; }
+  // libuv (the portable engine's fs calls) closes with syscall(SYS_close).
+  if (n == SYS_close && close_swapped((int)a)) return -1;
   return real_syscall(n, a, b, c, d, e, f);
 }
 static int unlink_failed;
+static int unlink_fails(const char* p) {
+  if (on("fail_tmp_unlink_once") && strstr(p, ".cowcopy-") && !unlink_failed) {
+    unlink_failed = 1; errno = EIO; return 1;
+  }
+  return 0;
+}
 int unlinkat(int dir, const char* p, int flags) {
   REAL(unlinkat);
-  if (on("fail_tmp_unlink_once") && strstr(p, ".cowcopy-") && !unlink_failed) {
-    unlink_failed = 1; errno = EIO; return -1;
-  }
+  if (unlink_fails(p)) return -1;
   return real_unlinkat(dir, p, flags);
+}
+// fs.unlink (the portable engine) calls unlink(2) by name.
+int unlink(const char* p) {
+  REAL(unlink);
+  if (unlink_fails(p)) return -1;
+  return real_unlink(p);
 }
 int linkat(int d1, const char* p1, int d2, const char* p2, int flags) {
   REAL(linkat);
@@ -106,19 +121,27 @@ int fsync(int fd) {
   if (on("fail_dir_fsync") && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) { errno = EIO; return -1; }
   return real_fsync(fd);
 }
-int close(int fd) {
+static int close_swapped(int fd) {
   REAL(close);
   char p[4096];
-  if (on("close_swap") && fd_path(fd, p, sizeof p) == 0 && ends_with(p, "/closeme")) {
-    // close() reports a failed write-back, and meanwhile someone else's file
-    // took the name.
-    real_close(fd);
-    char other[4200];
-    snprintf(other, sizeof other, "%s.other", p);
-    rename(other, p);
-    errno = EIO;
-    return -1;
-  }
+  if (!on("close_swap") || fd_path(fd, p, sizeof p) != 0) return 0;
+  // closeme, or the portable engine's temporary name for it.
+  char* slash = strrchr(p, '/');
+  if (!slash || (strcmp(slash, "/closeme") != 0 && strncmp(slash, "/.closeme.cowcopy-", 18) != 0)) return 0;
+  // close() reports a failed write-back, and meanwhile someone else's file
+  // took the name.
+  real_close(fd);
+  *slash = 0;
+  char other[4200], name[4200];
+  snprintf(other, sizeof other, "%s/closeme.other", p);
+  snprintf(name, sizeof name, "%s/closeme", p);
+  rename(other, name);
+  errno = EIO;
+  return 1;
+}
+int close(int fd) {
+  REAL(close);
+  if (close_swapped(fd)) return -1;
   return real_close(fd);
 }
 static int shrunk;
@@ -127,6 +150,17 @@ static void maybe_shrink(int fd) {
   if (shrunk || fd_path(fd, p, sizeof p) != 0 || !ends_with(p, "/shrinkme")) return;
   shrunk = 1;
   truncate(p, atoll(getenv("COWCOPY_TEST_SHRINK")));
+}
+// The portable engine has no SEEK_DATA: its own loop's first read is the moment.
+ssize_t pread64(int fd, void* buf, size_t n, off_t off) {
+  REAL(pread64);
+  if (on("shrink_read")) maybe_shrink(fd);
+  return real_pread64(fd, buf, n, off);
+}
+ssize_t preadv64(int fd, const struct iovec* iov, int count, off_t off) {
+  REAL(preadv64);
+  if (on("shrink_read")) maybe_shrink(fd);
+  return real_preadv64(fd, iov, count, off);
 }
 off_t lseek(int fd, off_t off, int whence) {
   REAL(lseek);
@@ -197,8 +231,29 @@ for (const [label, copy] of [
     execFileSync('chattr', ['+C', dest])
     makeFile(dest, 10000)
     const before = fs.readFileSync(dest)
-    await t.rejects(async () => copy(src, dest), { code: 'EINVAL' })
-    t.same(fs.readFileSync(dest), before, 'destination unchanged, size and bytes')
+    if (PORTABLE) {
+      // DIFFERENCES.existingDestination: the clone goes to a new file beside
+      // it (not NOCOW), renamed over the old one.
+      const ino = fs.statSync(dest).ino
+      t.equal((await copy(src, dest)).method, 'clone')
+      t.ok(sameBytes(src, dest), 'the destination is the clone')
+      t.not(fs.statSync(dest).ino, ino, 'a new inode')
+    } else {
+      await t.rejects(async () => copy(src, dest), { code: 'EINVAL' })
+      t.same(fs.readFileSync(dest), before, 'destination unchanged, size and bytes')
+    }
+    // In a NOCOW directory every new file is NOCOW too: the clone is refused
+    // on both engines (the portable one's temporary file included), and the
+    // destination is left as it was, with nothing beside it.
+    const nocow = path.join(dir, 'nocow')
+    fs.mkdirSync(nocow)
+    execFileSync('chattr', ['+C', nocow])
+    const inNocow = path.join(nocow, 'dest')
+    makeFile(inNocow, 10000)
+    const old = fs.readFileSync(inNocow)
+    await t.rejects(async () => copy(src, inNocow), { code: 'EINVAL' })
+    t.same(fs.readFileSync(inNocow), old, 'in a NOCOW directory: destination unchanged, size and bytes')
+    t.same(names(nocow), ['dest'], 'no temporary left')
   })
 }
 
@@ -221,8 +276,13 @@ onFs(t, 'btrfs', "reflink 'auto' over a NODATACOW destination copies the bytes",
   fs.writeFileSync(dest, '')
   execFileSync('chattr', ['+C', dest])
   makeFile(dest, 10000)
+  const ino = fs.statSync(dest).ino
   const r = copyFileSync(src, dest)
-  t.not(r.method, 'clone')
+  if (PORTABLE) {
+    // DIFFERENCES.existingDestination: a new file (not NOCOW) replaces it, so the clone works.
+    t.equal(r.method, 'clone')
+    t.not(fs.statSync(dest).ino, ino, 'a new inode')
+  } else t.not(r.method, 'clone')
   t.ok(sameBytes(src, dest), 'exact copy')
 })
 
@@ -237,7 +297,8 @@ for (const fsName of ['btrfs', 'xfs', 'ext4']) {
     fs.writeSync(fd, Buffer.alloc(65536, 7), 0, 65536, 0)
     fs.ftruncateSync(fd, 4 << 20) // a hole to 4 MiB: a sparse walk
     fs.closeSync(fd)
-    const out = copyUnderShim(t, ['shrink_seek'], src, dest, { reflink: 'never' }, { COWCOPY_TEST_SHRINK: '0' })
+    // Shrunk at the native walk's first SEEK_DATA, or at the portable loop's first read.
+    const out = copyUnderShim(t, [PORTABLE ? 'shrink_read' : 'shrink_seek'], src, dest, { reflink: 'never' }, { COWCOPY_TEST_SHRINK: '0' })
     t.notOk(out.error, JSON.stringify(out.error))
     t.equal(fs.statSync(dest).size, 0, 'the copy ends where the source ended')
   })
@@ -396,10 +457,16 @@ onFs(t, 'xfs', 'a failed close removes the created file, never the one now at it
   const src = path.join(dir, 'src')
   const dest = path.join(dir, 'closeme')
   makeFile(src, 10000)
-  fs.writeFileSync(dest + '.other', 'someone else')
-  const out = copyUnderShim(t, ['close_swap'], src, dest, {})
-  t.equal(out.error?.code, 'EIO')
-  t.equal(fs.readFileSync(dest, 'utf8'), 'someone else', "the other file survives")
+  // A clone (the portable engine: by fs.copyFile), and a copy by read/write
+  // (the portable engine: its own loop).
+  for (const opts of [{}, { reflink: 'never' }]) {
+    fs.rmSync(dest, { force: true })
+    fs.writeFileSync(dest + '.other', 'someone else')
+    const out = copyUnderShim(t, ['close_swap'], src, dest, opts)
+    t.equal(out.error?.code, 'EIO', `${JSON.stringify(opts)}: the failed close is reported`)
+    t.equal(fs.readFileSync(dest, 'utf8'), 'someone else', 'the other file survives')
+    t.same(names(dir), ['closeme', 'src'], 'nothing else left')
+  }
 })
 
 // ---------------------------------------------------------------------------

@@ -97,53 +97,53 @@ export function* copyFileSteps(src: Bytes, dest: Bytes, p: ParsedCopy, progress?
     p, rungs: rungsOf(undefined, p.reflink), noFollowSource: false, taken: 'fail', atomic: false, syscall: 'copyfile', progress,
   }
   try {
-    for (let round = 0; ; round++) {
-      const [final, at] = yield* destination(src, dest, p)
-      if (at && sameFile(at, source.st)) return { method: 'none', bytes: 0 }
-      const replace = at !== undefined || p.atomic
-      const target = replace ? tempBeside(final) : final
-      let made: { method: PlacedMethod; bytes: number }
-      try {
-        made = yield* climb(source, target, yield* statMaybe(splitPath(final)[0]), o, dest)
-      } catch (err) {
-        // A name that came or went since the look: look again (three rounds, as the native open).
-        if (codeOf(err) === 'EEXIST' && !replace && p.overwrite && round < 2) continue
-        // A directory the caller cannot write: no temporary file beside the destination.
-        if (at && replace && !p.atomic && (codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM') && p.reflink !== 'always') {
-          try {
-            return { method: 'readwrite', bytes: yield* inPlace(source, final, at, p, progress) }
-          } catch (inner) {
-            throw asSystemError(inner, 'copyfile', src, dest)
-          }
-        }
-        throw asSystemError(err, 'copyfile', src, dest)
-      }
-      if (replace) {
-        const ours = yield* lstat(target)
+    const [final, at] = yield* destination(src, dest, p)
+    if (at && sameFile(at, source.st)) return { method: 'none', bytes: 0 }
+    // Always a name only this call knows, renamed (or linked) into place
+    // once complete, a new destination too: when fs.copyFile fails, even
+    // at its close(), libuv unlinks its destination by name, which by then
+    // may be a file another process put there.
+    const target = tempBeside(final)
+    let made: { method: PlacedMethod; bytes: number }
+    try {
+      made = yield* climb(source, target, yield* statMaybe(splitPath(final)[0]), o, dest)
+    } catch (err) {
+      // A directory the caller cannot write: no temporary file beside the destination.
+      if (at && !p.atomic && (codeOf(err) === 'EACCES' || codeOf(err) === 'EPERM') && p.reflink !== 'always') {
         try {
-          mustNotAbort(p.signal)
-          if (p.overwrite) yield* renameOver(target, final)
-          else {
-            yield* call('link', target, final)
-            yield* call('unlink', target)
-          }
-        } catch (err) {
-          yield* unlinkOurs(target, undefined, ours)
-          throw asSystemError(err, 'copyfile', src, dest)
+          return { method: 'readwrite', bytes: yield* inPlace(source, final, at, p, progress) }
+        } catch (inner) {
+          throw asSystemError(inner, 'copyfile', src, dest)
         }
-        if (p.fsync && p.atomic) {
-          try {
-            yield* syncDir(splitPath(final)[0])
-          } catch {
-            throw systemError('EIO', 'copyfile', src, dest, 'the copy is in place (destination replaced), but its directory could not be synced')
-          }
-        }
-      } else if (p.signal?.aborted) {
-        yield* unlinkOurs(target, undefined, yield* lstat(target))
-        mustNotAbort(p.signal)
       }
-      return { method: made.method as CopyResult['method'], bytes: made.bytes }
+      throw asSystemError(err, 'copyfile', src, dest)
     }
+    const ours = yield* lstat(target)
+    try {
+      mustNotAbort(p.signal)
+      if (p.overwrite) yield* renameOver(target, final)
+      else {
+        yield* call('link', target, final)
+        try {
+          yield* call('unlink', target)
+        } catch (err) {
+          // The copy under two names is not a copy: the new one goes too.
+          yield* unlinkOurs(final, undefined, ours)
+          throw err
+        }
+      }
+    } catch (err) {
+      yield* unlinkOurs(target, undefined, ours)
+      throw asSystemError(err, 'copyfile', src, dest)
+    }
+    if (p.fsync && p.atomic) {
+      try {
+        yield* syncDir(splitPath(final)[0])
+      } catch {
+        throw systemError('EIO', 'copyfile', src, dest, 'the copy is in place (destination replaced), but its directory could not be synced')
+      }
+    }
+    return { method: made.method as CopyResult['method'], bytes: made.bytes }
   } finally {
     yield* closeQuietly(source.fd)
   }

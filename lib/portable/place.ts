@@ -11,7 +11,7 @@ import {
   foreignSetid, metaOf, openSource, renameOver, sameFile, setMeta, tempBeside, unlinkOurs, writeNew, type DataWay,
   sharedDir, type Progress, type Source,
 } from './file'
-import { call, closeQuietly, codeOf, fstat, lstat, lstatMaybe, canWait, sleep, type Bytes, type Steps } from './ops'
+import { call, close, closeQuietly, codeOf, fstat, lstat, lstatMaybe, canWait, sleep, type Bytes, type Steps } from './ops'
 
 export type PlacedMethod = 'clone' | 'hardlink' | 'fs' | 'readwrite' | 'none'
 
@@ -86,12 +86,13 @@ function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: 
     return { method: 'hardlink', bytes: source.st.size }
   }
   const made = yield* writeNew(source, target, how === 'clone' ? 'clone' : way, o.p, o.progress)
+  let ours: fs.Stats | undefined
   try {
     const meta = metaOf(source.st, { preserve: o.p.preserve, fsync: o.p.fsync ?? false })
     const modeSet = how === 'clone' || way !== 'own'
     // Nothing more to do for a plain clone or copy: fs.copyFile gave it the source's mode.
     if (made.fd !== undefined || !modeSet || meta.owner || meta.times || meta.fsync) {
-      const ours = made.fd === undefined ? yield* lstat(target) : yield* fstat(made.fd)
+      ours = made.fd === undefined ? yield* lstat(target) : yield* fstat(made.fd)
       try {
         yield* setMeta(made.fd, target, source.st, meta, modeSet)
       } catch (err) {
@@ -99,8 +100,19 @@ function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: 
         throw err
       }
     }
-  } finally {
+  } catch (err) {
     if (made.fd !== undefined) yield* closeQuietly(made.fd)
+    throw err
+  }
+  if (made.fd !== undefined) {
+    try {
+      yield* close(made.fd)
+    } catch (err) {
+      // A failed close (a write-back error: NFS, a full thin volume) is a
+      // failed copy: what it made goes, while the name is still ours.
+      yield* unlinkOurs(target, undefined, ours)
+      throw err
+    }
   }
   return { method: how === 'clone' ? 'clone' : way === 'own' ? 'readwrite' : 'fs', bytes: made.bytes }
 }
