@@ -1,9 +1,9 @@
 // Attacks on copyDir from a destination directory another user can write,
 // found by an adversarial review and made deterministic here: the moment the
 // attacker needs is produced by a tiny LD_PRELOAD shim (built by this test)
-// that acts right after the addon's own mkdirat/mkdir/symlinkat returns, as
-// a racer watching with inotify would. The real syscalls run; only the
-// timing is forced.
+// that acts right after the addon's own mkdirat/mkdir/symlinkat returns (or
+// the portable engine's mkdir/symlink), as a racer watching with inotify
+// would. The real syscalls run; only the timing is forced.
 import t from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
@@ -18,8 +18,9 @@ const asRoot = process.getuid() === 0 ? {} : { skip: 'needs root (the attack is 
 
 // SWAP_MKDIR=<name>: after mkdirat/mkdir of a directory whose last component
 // is <name> succeeds, exchange it with the directory SWAP_WITH (absolute).
-// SWAP_LINK=1: after symlinkat makes a ".cowcopy-*.lnk" name, replace that
-// name with a hard link to the file SWAP_WITH.
+// SWAP_LINK=1: after symlinkat makes a ".cowcopy-*.lnk" name (the portable
+// engine: symlink makes a ".<name>.cowcopy-<hex>" name), replace that name
+// with a hard link to the file SWAP_WITH.
 const SHIM_C = String.raw`
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -62,6 +63,18 @@ int symlinkat(const char* target, int dir, const char* name) {
       strcmp(name + n - 4, ".lnk") == 0) {
     unlinkat(dir, name, 0);
     linkat(AT_FDCWD, with, dir, name, 0);
+  }
+  return r;
+}
+int symlink(const char* target, const char* name) {
+  static int (*real)(const char*, const char*);
+  if (!real) real = (int (*)(const char*, const char*))dlsym(RTLD_NEXT, "symlink");
+  int r = real(target, name);
+  const char* with = getenv("SWAP_WITH");
+  const char* b = base(name);
+  if (r == 0 && getenv("SWAP_LINK") && with && b[0] == '.' && strstr(b, ".cowcopy-")) {
+    unlink(name);
+    link(with, name);
   }
   return r;
 }

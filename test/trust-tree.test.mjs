@@ -313,7 +313,8 @@ long syscall(long nr, ...) {
   long a[6];
   for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
   va_end(ap);
-  if (nr == SYS_fstat) {
+  /* fstat, or statx of a descriptor with an empty path: libuv's fstat, the portable engine's */
+  if (nr == SYS_fstat || (nr == SYS_statx && a[1] && *(const char *)a[1] == 0 && (a[2] & AT_EMPTY_PATH))) {
     char link[64], target[4096];
     snprintf(link, sizeof link, "/proc/self/fd/%d", (int)a[0]);
     ssize_t n = readlink(link, target, sizeof target - 1);

@@ -11,12 +11,36 @@ import { asSystemError, isExactUtf8, systemError } from '../errors'
 import type { BatchResult } from '../batch'
 import type { TreeRequest } from '../engine'
 import { Batch, Limit, Slots, pool } from './batch'
-import { isWindows, joinPath, renameOver, tempBeside } from './file'
+import { euid, isWindows, joinPath, renameOver, sameFile, tempBeside } from './file'
 import { runAsync, type Bytes } from './ops'
 
 const CYCLE = 'symbolic link to an ancestor directory (a cycle), not followed'
 
 const TYPE_NAMES: Record<number, string> = { 1: 'fifo', 12: 'socket', 2: 'character device', 6: 'block device' }
+
+const REPLACED = 'replaced while being copied'
+const NOT_MADE = `${REPLACED}: not the directory this call made`
+// Windows has neither O_DIRECTORY nor O_NOFOLLOW: there directories are stat'ed by name.
+const DIR_OPEN = fs.constants.O_RDONLY | (fs.constants.O_DIRECTORY ?? 0)
+const NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0
+// On Linux a directory opened once is listed through /proc/self/fd/N: the
+// one opened, not whatever its name leads to a moment later.
+const procFd = process.platform === 'linux' && fs.existsSync('/proc/self/fd')
+
+// A directory opened (never through a symlink with noFollow) and fstat'ed;
+// with `empty`, listed too: a directory this call just made has no entries.
+async function openDir(dir: Bytes, noFollow: boolean, empty: boolean): Promise<{ st: fs.Stats; entries?: number }> {
+  if (isWindows) return { st: await (noFollow ? fs.promises.lstat(dir) : fs.promises.stat(dir)) }
+  const fh = await fs.promises.open(dir, DIR_OPEN | (noFollow ? NOFOLLOW : 0))
+  try {
+    const st = await fh.stat()
+    if (!empty) return { st }
+    const names = await fs.promises.readdir(procFd ? `/proc/self/fd/${fh.fd}` : dir)
+    return { st, entries: names.length }
+  } finally {
+    await fh.close()
+  }
+}
 
 interface Made {
   dest: Bytes
@@ -36,6 +60,8 @@ class TreeCopy {
   private readonly made: Made[] = []
   /** dev:ino of every destination directory: a link leading into the copy is a cycle too. */
   private readonly madeIds = new Set<string>()
+  /** dev:ino of the directories this call made (not merged into). */
+  private readonly createdIds = new Set<string>()
 
   constructor(private readonly r: TreeRequest, control: BigInt64Array | undefined) {
     this.batch = new Batch(r.p, control, 'copydir')
@@ -68,26 +94,56 @@ class TreeCopy {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST' && this.r.tree.errorOnExist && !this.r.p.overwrite) this.batch.halted = true
   }
 
-  // The destination directory: made private, or an existing real directory merged into.
-  private async makeDir(src: Bytes, dest: Bytes, st: fs.Stats, depth: number): Promise<fs.Stats | undefined> {
+  // The destination directory: made private, or an existing real directory
+  // merged into. One this call made is proved to be its own before anything
+  // goes in: opened without following a symlink, owned by this process,
+  // private (0700) and, unless its parent is one this call made too, empty.
+  // Someone who can write the parent could swap another directory in
+  // between the mkdir and that proof: such a one is neither filled nor
+  // given the source's mode, and stays (ESTALE, as the native engine).
+  private async makeDir(src: Bytes, dest: Bytes, st: fs.Stats, depth: number, parentMade: boolean): Promise<fs.Stats | undefined> {
+    const fail = (err: unknown, syscall: string): undefined => {
+      // destDir itself: the whole call fails.
+      if (depth === 1) throw asSystemError(err, 'copydir', src, dest)
+      this.batch.failed(src, dest, asSystemError(err, syscall, src, dest))
+      return undefined
+    }
+    let made = true
     try {
       await fs.promises.mkdir(dest, { mode: 0o700 })
-      const here = await fs.promises.lstat(dest)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return fail(err, 'mkdir')
+      made = false
+    }
+    if (made) {
+      let here: fs.Stats
+      try {
+        const { st: now, entries } = await openDir(dest, true, !parentMade)
+        const mine = euid() === -1 || (now.isDirectory() && now.uid === euid() && (now.mode & 0o077) === 0 && !entries)
+        if (!mine) return fail(systemError('ESTALE', depth === 1 ? 'copydir' : 'mkdir', src, dest, NOT_MADE), 'mkdir')
+        here = now
+      } catch (err) {
+        // Unproved: the directory this call made goes again (rmdir: only while empty).
+        if (!(err as Error).message?.includes(REPLACED)) await this.unmake(dest)
+        return fail(err, 'mkdir')
+      }
       this.made.push({ dest, st, ours: here, depth })
       this.batch.result.dirs++
       this.madeIds.add(`${here.dev}:${here.ino}`)
+      this.createdIds.add(`${here.dev}:${here.ino}`)
       return here
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        // destDir itself: the whole call fails.
-        if (depth === 1) throw asSystemError(err, 'copydir', src, dest)
-        this.batch.failed(src, dest, asSystemError(err, 'mkdir', src, dest))
-        return undefined
-      }
     }
     // destDir may be a symlink to a directory, as a path the caller gave:
     // followed, as the native engine follows it. Below it, never.
-    const at = await (depth === 1 ? fs.promises.stat(dest) : fs.promises.lstat(dest)).catch(() => undefined)
+    let at: fs.Stats | undefined
+    if (depth === 1) {
+      try {
+        at = (await openDir(dest, false, false)).st
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw systemError('ENOTDIR', 'copydir', src, dest, 'destination is not a directory')
+        throw asSystemError(err, 'copydir', src, dest)
+      }
+    } else at = await fs.promises.lstat(dest).catch(() => undefined)
     if (!at) {
       this.batch.failed(src, dest, systemError('ENOENT', 'mkdir', src, dest))
       return undefined
@@ -106,26 +162,38 @@ class TreeCopy {
     return at
   }
 
+  // A directory this call made whose proof failed: removed while it is
+  // still a private, empty directory of this process's (rmdir refuses one
+  // with entries).
+  private async unmake(dest: Bytes): Promise<void> {
+    const now = await fs.promises.lstat(dest).catch(() => undefined)
+    if (now?.isDirectory() && (euid() === -1 || (now.uid === euid() && (now.mode & 0o077) === 0))) {
+      await fs.promises.rmdir(dest).catch(() => {})
+    }
+  }
+
   // A directory and, once it is listed, its subdirectories side by side: a
   // few listings at once keep the copies fed while directories are made.
-  private async dir(src: Bytes, dest: Bytes, rel: Bytes, chain: fs.Stats[], st: fs.Stats): Promise<void> {
+  private async dir(src: Bytes, dest: Bytes, rel: Bytes, chain: fs.Stats[], st: fs.Stats, parentMade = false): Promise<void> {
     if (this.batch.done()) return
-    const subdirs = await this.listing.use(() => this.list(src, dest, rel, chain, st))
-    await Promise.all(subdirs.map(([s, d, childRel, childSt]) => this.dir(s, d, childRel, [...chain, childSt], childSt)))
+    const [subdirs, made] = await this.listing.use(() => this.list(src, dest, rel, chain, st, parentMade))
+    await Promise.all(subdirs.map(([s, d, childRel, childSt]) => this.dir(s, d, childRel, [...chain, childSt], childSt, made)))
   }
 
   // Makes the directory, lists it, hands its files to the copies and
-  // recreates its links; returns its subdirectories.
-  private async list(src: Bytes, dest: Bytes, rel: Bytes, chain: fs.Stats[], st: fs.Stats): Promise<[Bytes, Bytes, Bytes, fs.Stats][]> {
-    if (this.batch.done()) return []
-    const here = await this.makeDir(src, dest, st, chain.length)
-    if (!here) return []
+  // recreates its links; returns its subdirectories and whether this call
+  // made the directory.
+  private async list(src: Bytes, dest: Bytes, rel: Bytes, chain: fs.Stats[], st: fs.Stats, parentMade: boolean): Promise<[[Bytes, Bytes, Bytes, fs.Stats][], boolean]> {
+    if (this.batch.done()) return [[], false]
+    const here = await this.makeDir(src, dest, st, chain.length, parentMade)
+    if (!here) return [[], false]
+    const made = this.createdIds.has(`${here.dev}:${here.ino}`)
     let entries: fs.Dirent[]
     try {
       entries = (await fs.promises.readdir(src, { withFileTypes: true, encoding: 'buffer' })) as unknown as fs.Dirent[]
     } catch (err) {
       this.batch.failed(src, dest, asSystemError(err, 'scandir', src, dest))
-      return []
+      return [[], made]
     }
     const names = entries.map((e) => this.name(e.name as unknown as Buffer))
     let keep: boolean[] | undefined
@@ -134,7 +202,7 @@ class TreeCopy {
       keep = this.r.filter(rels, entries.map(direntType))
       if (keep.length !== rels.length) {
         this.batch.cancel() // the filter threw: the facade rejects with its error
-        return []
+        return [[], made]
       }
     }
     const subdirs: Promise<[Bytes, Bytes, Bytes, fs.Stats] | undefined>[] = []
@@ -161,7 +229,7 @@ class TreeCopy {
         } else await this.link(s, d, childRel)
       } else this.batch.skipped(s, TYPE_NAMES[direntType(e)] ?? 'unknown')
     }
-    return (await Promise.all(subdirs)).filter((x): x is [Bytes, Bytes, Bytes, fs.Stats] => x !== undefined)
+    return [(await Promise.all(subdirs)).filter((x): x is [Bytes, Bytes, Bytes, fs.Stats] => x !== undefined), made]
   }
 
   private async file(src: Bytes, dest: Bytes, destDir: fs.Stats, followed: boolean): Promise<void> {
@@ -199,6 +267,9 @@ class TreeCopy {
 
   // A symlink recreated: its target verbatim, or (verbatimSymlinks: false)
   // a relative one resolved against the source link's directory, as fs.cp does.
+  // With preserve, its owner and times are set before it counts: a new one
+  // that cannot get them is removed again, and one replacing an existing link
+  // gets them under its temporary name, so the old link stays on failure.
   private async link(src: Bytes, dest: Bytes, rel: Bytes): Promise<void> {
     try {
       let target = (await fs.promises.readlink(src, { encoding: 'buffer' })) as Buffer
@@ -207,6 +278,9 @@ class TreeCopy {
         target = Buffer.from(path.resolve(path.dirname(at), target.toString('latin1')), 'latin1')
       }
       const value = isExactUtf8(target) ? target.toString('utf8') : target
+      const { preserve } = this.r.p
+      const meta = preserve.ownership || preserve.timestamps ? await fs.promises.lstat(src) : undefined
+      let name = dest
       try {
         await fs.promises.symlink(value, dest)
       } catch (err) {
@@ -214,16 +288,18 @@ class TreeCopy {
         const at = await fs.promises.lstat(dest)
         if (at.isDirectory()) throw systemError('EISDIR', 'symlink', src, dest, 'cannot overwrite a directory with a symbolic link')
         // Replaced by a new link under a name only this call knows, then a rename.
-        const temp = tempBeside(dest)
-        await fs.promises.symlink(value, temp)
+        name = tempBeside(dest)
+        await fs.promises.symlink(value, name)
+      }
+      await this.linkMeta(name, meta)
+      if (name !== dest) {
         try {
-          await runRename(temp, dest)
+          await runRename(name, dest)
         } catch (e) {
-          await fs.promises.unlink(temp).catch(() => {})
+          await fs.promises.unlink(name).catch(() => {})
           throw e
         }
       }
-      await this.linkMeta(src, dest)
       this.batch.result.symlinks++
     } catch (err) {
       this.taken(asSystemError(err, 'copyfile', src, dest), src, dest)
@@ -232,17 +308,28 @@ class TreeCopy {
 
   // preserve: a recreated symlink's owner and times, as the source link's
   // (lchown, lutimes: never through the link). An owner not permitted is
-  // dropped, as for files.
-  private async linkMeta(src: Bytes, dest: Bytes): Promise<void> {
-    const { preserve } = this.r.p
-    if (!preserve.ownership && !preserve.timestamps) return
-    const st = await fs.promises.lstat(src)
-    if (preserve.ownership) {
-      await fs.promises.lchown(dest, st.uid, st.gid).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EPERM') throw err
-      })
+  // dropped, as for files. Node has no descriptor of a symlink: the name is
+  // first proved to be a symlink this process made (someone who can write
+  // the directory could have put a hard link to their file there), and on
+  // failure the link is removed while the name still is that link.
+  private async linkMeta(name: Bytes, st: fs.Stats | undefined): Promise<void> {
+    if (!st) return
+    const ours = await fs.promises.lstat(name)
+    if (!ours.isSymbolicLink() || (euid() !== -1 && ours.uid !== euid())) {
+      throw systemError('ESTALE', 'symlink', name, undefined, REPLACED)
     }
-    if (preserve.timestamps) await fs.promises.lutimes(dest, st.atimeMs / 1000, st.mtimeMs / 1000)
+    try {
+      if (this.r.p.preserve.ownership) {
+        await fs.promises.lchown(name, st.uid, st.gid).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EPERM') throw err
+        })
+      }
+      if (this.r.p.preserve.timestamps) await fs.promises.lutimes(name, st.atimeMs / 1000, st.mtimeMs / 1000)
+    } catch (err) {
+      const now = await fs.promises.lstat(name).catch(() => undefined)
+      if (now && sameFile(now, ours)) await fs.promises.unlink(name).catch(() => {})
+      throw err
+    }
   }
 
   // Deepest first: each made directory gets the source's mode (and, as asked,
