@@ -41,13 +41,30 @@ const ERRNOS = ['EIO', 'ENOSPC', 'EDQUOT']
 // Errnos that mean "this method is not available here": from that call on
 // (`name:n+:errno`), the engine must fall back or fail with that errno.
 const FALLBACK = {
-  ioctl_ficlone: ['EINVAL', 'EOPNOTSUPP', 'EXDEV'],
-  ioctl_ficlonerange: ['EINVAL', 'EOPNOTSUPP'],
-  copy_file_range: ['EXDEV', 'EINVAL', 'ENOSYS'],
-  sendfile: ['EINVAL'],
   open: ['EOPNOTSUPP'],
   renameat2: ['EINVAL'],
 }
+// What filesystems that are not mounted here answer a clone or an in-kernel
+// copy (the README's table of them): OpenZFS 2.2's block cloning says EAGAIN
+// while the source has unsynced data (openzfs/zfs#15170), once or for a
+// while; NFS 4.2, SMB3 and CephFS servers say EXDEV, EOPNOTSUPP or EINVAL,
+// also after part of the file went over (a server restarting, two exports),
+// and return short counts. Each is "go on with the next method": the run
+// must end with an exact copy whose `method` is not the one that failed,
+// unless the call asked for a clone and nothing else (`cloneOnly`), where it
+// fails cleanly with that errno. `partial`: half of one transfer goes
+// through, then the errno from the next call of that name on.
+const SERVER_ANSWERS = {
+  ioctl_ficlone: ['EAGAIN', 'EAGAIN+', 'EXDEV+', 'EOPNOTSUPP+', 'EINVAL+'],
+  ioctl_ficlonerange: ['EAGAIN', 'EAGAIN+', 'EXDEV+', 'EOPNOTSUPP+', 'EINVAL+'],
+  copy_file_range: ['EAGAIN', 'EAGAIN+', 'EXDEV+', 'EOPNOTSUPP+', 'EINVAL+', 'ENOSYS+', 'partial:EINVAL', 'partial:EXDEV'],
+  sendfile: ['EAGAIN', 'EAGAIN+', 'EINVAL+', 'EOPNOTSUPP+', 'partial:EINVAL'],
+}
+// The method a call site belongs to, as a result names it. (A refused
+// FICLONERANGE over a longer file may be followed by a whole-file FICLONE
+// into the emptied file: still 'clone', and true.)
+const METHOD_OF = { ioctl_ficlone: 'clone', copy_file_range: 'copy_file_range', sendfile: 'sendfile' }
+const CLONE_SITES = new Set(['ioctl_ficlone', 'ioctl_ficlonerange'])
 
 // The addon's imports that are not system-call sites, so the shim need not
 // interpose them. Anything else the addon imports must be in shim.c: a new
@@ -338,8 +355,12 @@ function judge(run) {
   const kind = run.primary?.kind
   // What the call should have done: succeed exactly (no fault, or one that
   // must be invisible), or fail/succeed with the injected errno.
-  const mustSucceed = !fired || kind === 'EINTR' || kind === 'short'
-  const injected = fired && kind !== 'EINTR' && kind !== 'short' && kind !== 'EAGAIN' ? kind : null
+  // A server's answer (SERVER_ANSWERS) hands the file to the next method;
+  // only a clone-only call has none, and fails with it.
+  const server = run.primary?.server
+  const nextMethod = server && !(CLONE_SITES.has(server) && sc.cloneOnly)
+  const mustSucceed = !fired || kind === 'EINTR' || kind === 'short' || !!nextMethod
+  const injected = fired && kind !== 'EINTR' && kind !== 'short' && (kind !== 'EAGAIN' || server) ? kind : null
   const dead = !!run.primary?.dead
 
   if (run.outcome.fdsAfter !== run.outcome.fdsBefore) {
@@ -398,6 +419,9 @@ function judge(run) {
     if (ok && !expectCode) {
       judgeNew('out/f', 'copy')
       if (sc.kind === 'file' && result.bytes !== src.size) add('not-exact', `result.bytes ${result.bytes}, source ${src.size}`)
+      if (sc.kind === 'file' && fired && server && METHOD_OF[server] && result.method === METHOD_OF[server]) {
+        add('method-untrue', `${server} failed with ${kind}, yet the result says method '${result.method}'`)
+      }
       if (sc.preserve) {
         if (after['out/f']?.mtime !== src.mtime) add('not-exact', `mtime ${after['out/f']?.mtime} vs source ${src.mtime}`)
         if (!meta.destXattrs?.some((l) => l.startsWith('user.cowcopy='))) add('not-exact', `xattr user.cowcopy missing: ${meta.destXattrs}`)
@@ -604,6 +628,29 @@ t.test('fault injection at every syscall site', async (t) => {
     t.same(uncovered, [], `imports of ${path.relative(ROOT, addon)} neither interposed by shim.c nor listed as no syscall site`)
   })
 
+  t.test('OpenZFS\'s EAGAIN: the next method copies, and a batch does not remember it', async (t) => {
+    // copy_file_range says EAGAIN on every call (ext4: no clone first): the
+    // copy goes on by sendfile, and the message of a real would-block file
+    // is not given for a regular one.
+    const one = await runFresh(ctx, { scenario: 'copyFile-auto-new', fs: 'ext4', spec: 'copy_file_range:1+:EAGAIN' })
+    t.equal(one.outcome?.ok, true, one.outcome?.error?.message)
+    t.equal(one.outcome?.result?.method, 'sendfile')
+    t.equal(one.outcome?.after['out/f']?.hash, one.outcome?.before['src/f']?.hash, 'an exact copy')
+    // The first clone of a batch says EAGAIN once: that file is copied, the
+    // others are still cloned. EOPNOTSUPP, the same way, is the filesystem's
+    // answer for the device pair: remembered, so no later file tries.
+    const passing = await runFresh(ctx, { scenario: 'copyFiles', fs: 'btrfs', spec: 'ioctl_ficlone:1:EAGAIN' })
+    t.same(passing.outcome?.result?.errors, [])
+    t.match(passing.outcome?.result?.methods, { clone: 2, copy_file_range: 1 }, 'EAGAIN: one file copied, two cloned')
+    const remembered = await runFresh(ctx, { scenario: 'copyFiles', fs: 'btrfs', spec: 'ioctl_ficlone:1:EOPNOTSUPP' })
+    t.match(remembered.outcome?.result?.methods, { clone: 0, copy_file_range: 3 }, 'EOPNOTSUPP: remembered for the device pair')
+    // reflink 'always' has no next method: EAGAIN is the answer, and it says why.
+    const always = await runFresh(ctx, { scenario: 'copyFile-always-new', fs: 'xfs', spec: 'ioctl_ficlone:1:EAGAIN' })
+    t.equal(always.outcome?.error?.code, 'EAGAIN')
+    t.match(always.outcome?.error?.message, /cannot share these extents now/)
+    t.notOk(always.outcome?.after['out/f'], 'nothing left')
+  })
+
   t.test('the shim sees only the addon: Node\'s own calls pass', async (t) => {
     // A fault on every call, from the first: Node still starts, reads the
     // driver and writes the snapshots; only the addon's call fails.
@@ -672,12 +719,23 @@ t.test('fault injection at every syscall site', async (t) => {
       // open: only the O_TMPFILE open has a fallback (num is the flags).
       const fallback = c.name === 'open' && !(c.num & 0o20000000) ? [] : (FALLBACK[c.name] ?? [])
       kinds.push(...fallback)
-      for (const kind of kinds) {
-        const spec = fallback.includes(kind) ? `${at}+:${kind}` : `${at}:${kind}`
+      const push = (spec, primary, label) =>
         jobs.push({
           scenario: d.scenario, fs: d.fs, spec: sc.base ? `${sc.base},${spec}` : spec,
-          site: siteOf(c), primary: { at, kind }, key: `${siteOf(c)}/${kind}`,
+          site: siteOf(c), primary, key: `${siteOf(c)}/${label}`,
         })
+      for (const kind of kinds) push(fallback.includes(kind) ? `${at}+:${kind}` : `${at}:${kind}`, { at, kind }, kind)
+      for (const answer of SERVER_ANSWERS[c.name] ?? []) {
+        const primary = { at, server: c.name }
+        if (answer.startsWith('partial:')) {
+          // Half of this transfer, then the errno from the next call on.
+          if (!TRANSFERS.has(c.name) || c.num < 2) continue
+          const kind = answer.slice('partial:'.length)
+          push(`${at}:short,${c.name}:${c.ord + 1}+:${kind}`, { ...primary, kind, at: `${c.name}:${c.ord + 1}` }, answer)
+        } else {
+          const kind = answer.replace(/\+$/, '')
+          push(answer.endsWith('+') ? `${at}+:${kind}` : `${at}:${kind}`, { ...primary, kind }, answer)
+        }
       }
     }
     // dm-error: from one call on, every call fails (cleanup too).

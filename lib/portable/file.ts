@@ -197,12 +197,12 @@ export type DataWay = 'clone' | 'auto' | 'plain' | 'own'
  * ('auto') or nothing ('plain'). Returns the descriptor when it opened one.
  * On failure nothing is left at `target` (fs.copyFile removes what it made).
  */
-export function* writeNew(src: Source, target: Bytes, way: DataWay, p: Pick<ParsedCopy, 'sparse' | 'signal'>, progress?: Progress): Steps<{ fd: number | undefined; bytes: number }> {
+export function* writeNew(src: Source, target: Bytes, way: DataWay, p: Pick<ParsedCopy, 'sparse' | 'signal'>, progress?: Progress): Steps<{ fd: number | undefined; bytes: number; way: DataWay }> {
   if (way === 'own') {
     const fd = yield* open(target, CREATE, 0o600)
     try {
       const bytes = yield* pump(src, fd, p, progress)
-      return { fd, bytes }
+      return { fd, bytes, way }
     } catch (err) {
       yield* unlinkOurs(target, fd)
       yield* closeQuietly(fd)
@@ -210,8 +210,18 @@ export function* writeNew(src: Source, target: Bytes, way: DataWay, p: Pick<Pars
     }
   }
   const flag = way === 'clone' ? C.COPYFILE_FICLONE_FORCE : way === 'auto' ? C.COPYFILE_FICLONE : 0
-  yield* call('copyFile', src.ref, target, C.COPYFILE_EXCL | flag)
-  return { fd: undefined, bytes: src.st.size }
+  try {
+    yield* call('copyFile', src.ref, target, C.COPYFILE_EXCL | flag)
+  } catch (err) {
+    // OpenZFS 2.2+ answers copy_file_range with EAGAIN while block cloning
+    // cannot proceed (openzfs/zfs#15170), and libuv passes that on as the
+    // copy's failure; a regular file's bytes can still be read, so our own
+    // loop copies it (fs.copyFile removed what it made). A clone asked for
+    // ('clone') has no other way.
+    if (way === 'clone' || codeOf(err) !== 'EAGAIN') throw err
+    return yield* writeNew(src, target, 'own', p, progress)
+  }
+  return { fd: undefined, bytes: src.st.size, way }
 }
 
 /** The metadata a copy gets: the mode (setid rule), and what `preserve` asks. */

@@ -321,9 +321,15 @@ CopyResult copy_file(const CopyRequest& req) {
       if (known) remove_if_same(req.dest_dir, req.dest.c_str(), ours);
     }
   }
-  // Only a file whose read() or write() waits for something other than a
-  // disk says EAGAIN through O_NONBLOCK: name it, strerror does not.
-  if (err == EAGAIN && result.reason == nullptr) result.reason = kWouldBlockReason;
+  // EAGAIN from a clone that was the only method allowed ('always'): the
+  // filesystem cannot share these extents now (OpenZFS, until the source's
+  // data is synced). Otherwise only a file whose read() or write() waits for
+  // something other than a disk says EAGAIN through O_NONBLOCK (the errno
+  // table passes a clone's, copy_file_range's and sendfile's EAGAIN on): name
+  // it, strerror does not.
+  if (err == EAGAIN && result.reason == nullptr) {
+    result.reason = result.method == Method::kClone ? kCloneNotNowReason : kWouldBlockReason;
+  }
   result.err = err;
   result.src_dev = src_dev;
   result.bytes = err == 0 ? state.offset : 0;

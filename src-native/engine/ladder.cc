@@ -82,28 +82,11 @@ bool clone_failure_is_per_file(int src, int dst, int err) {
   return false;
 }
 
-bool clone_not_available(int err) {
-  switch (err) {
-    case EOPNOTSUPP:
-    case EXDEV:
-    case EINVAL:
-    case ENOTTY:
-    case EPERM:   // unprivileged containers refuse the ioctl
-    case EACCES:
-    case ENOSYS:
-      return true;
-    default:
-      return false;
-  }
-}
-
 namespace {
 
 // A clone rung that failed this way hands the file to the next rung.
 // Remembered or not is clone_not_available's business.
-bool clone_passes_on(int err) {
-  return clone_not_available(err) || err == EAGAIN || err == EBADF || err == ETXTBSY;
-}
+bool clone_passes_on(int err) { return verdict(Method::kClone, err) == Verdict::kNextMethod; }
 
 const char* const kPrivilegedReason = "source is setuid, setgid or has file capabilities (not linked)";
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "copy_file.h"
+#include "fallback.h"
 
 namespace cowcopy {
 
@@ -21,9 +22,6 @@ void drop(Rung rung, uint64_t src_dev, uint64_t dest_dev);
 void reset();
 }  // namespace link_memory
 
-// FICLONE's answers that mean "these two files' filesystems cannot share
-// extents": EOPNOTSUPP, EXDEV, EINVAL, ENOTTY, EPERM, EACCES, ENOSYS.
-bool clone_not_available(int err);
 // A "not available" answer that is really about these two files (a btrfs
 // NOCOW file): passed on for this file, never remembered for the devices.
 bool clone_failure_is_per_file(int src, int dst, int err);

@@ -14,6 +14,7 @@ namespace cowcopy {
 
 const char* const kReplacedReason = "replaced while being copied";
 const char* const kWouldBlockReason = "would block: not a regular disk file";
+const char* const kCloneNotNowReason = "the filesystem cannot share these extents now (try again, or let it copy)";
 
 const char* not_regular_reason(mode_t mode, bool is_source) {
   if (S_ISCHR(mode)) return is_source ? "source is a character device, not a regular file"

@@ -53,6 +53,8 @@ int open_dest(int dir, const char* name, int access, mode_t create_mode, bool ov
 // (it changes nothing for a file on a disk), so a "regular" file whose read()
 // waits for data, like /proc/kmsg, fails at once instead of hanging a thread.
 extern const char* const kWouldBlockReason;
+// The reason given with EAGAIN from a clone that was the only method allowed.
+extern const char* const kCloneNotNowReason;
 
 // Removes `name` only while it still names the file open as `fd`: someone may
 // have replaced it meanwhile, and their file is not ours to delete.

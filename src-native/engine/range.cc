@@ -14,6 +14,7 @@
 #include <new>
 #include <system_error>
 
+#include "fallback.h"
 #include "open_path.h"
 #include "stat_calls.h"
 #include "sys.h"
@@ -134,6 +135,7 @@ RangeError clone_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uin
     if (err == EINVAL) return fail(err, sc, explain_clone_einval(dst, src_off, dst_off, len, static_cast<uint64_t>(s.st_size)));
     if (err == EXDEV) return fail(err, sc, "the files are on different filesystems");
     if (err == EOPNOTSUPP) return fail(err, sc, "this filesystem cannot share extents");
+    if (err == EAGAIN) return fail(err, sc, kCloneNotNowReason);
     return fail(err, sc);
   }
   return {};
@@ -161,9 +163,10 @@ RangeError copy_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uint
         continue;
       }
       if (n == 0 && copied > 0) break;  // end of the source
-      // Across filesystems, without the syscall, or 0 at the start (a /proc
-      // file's size says 0): read and write instead.
-      if (n == 0 || errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) {
+      // 0 at the start (a /proc file's size says 0), or an answer the
+      // engine's errno table (fallback.cc) sorts as "another method": read
+      // and write instead, from where the kernel stopped.
+      if (n == 0 || verdict(Method::kCopyFileRange, errno) == Verdict::kNextMethod) {
         kernel = false;
         continue;
       }

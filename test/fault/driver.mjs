@@ -118,7 +118,9 @@ const COW = ['btrfs', 'xfs']
  * probe) and what the README promises: `keepExisting` (a pre-existing
  * destination survives a failure unchanged), `base` (faults always injected,
  * to reach a fallback path: they must not make the call fail), `expectCode`
- * (the error the call gives without any fault, per filesystem or for all).
+ * (the error the call gives without any fault, per filesystem or for all),
+ * `cloneOnly` (a clone or nothing: no method after it, so a clone's "try
+ * another way" answer is the call's failure).
  */
 export const SCENARIOS = {
   'copyFile-auto-new': {
@@ -130,12 +132,12 @@ export const SCENARIOS = {
     run: (cc, d) => cc.copyFileSync(`${d}/src/f`, `${d}/out/f`),
   },
   'copyFile-always-new': {
-    fs: COW, kind: 'file', setup: fileSetup(false),
+    fs: COW, kind: 'file', cloneOnly: true, setup: fileSetup(false),
     run: (cc, d) => cc.copyFile(`${d}/src/f`, `${d}/out/f`, { reflink: 'always' }),
   },
   'copyFile-always-existing': {
     // README: "an existing destination is left as it was".
-    fs: ALL, kind: 'file', existing: true, keepExisting: true, setup: fileSetup(true),
+    fs: ALL, kind: 'file', existing: true, keepExisting: true, cloneOnly: true, setup: fileSetup(true),
     expectCode: { ext4: 'ENOTSUP', tmpfs: 'ENOTSUP' },
     run: (cc, d) => cc.copyFileSync(`${d}/src/f`, `${d}/out/f`, { reflink: 'always' }),
   },
@@ -206,6 +208,10 @@ export const SCENARIOS = {
     fs: ALL, kind: 'tree', existing: true, setup: mergeSetup,
     run: (cc, d) => cc.copyDir(`${d}/src/tree`, `${d}/out/tree`, { concurrency: 1 }),
   },
+  'copyDir-never-new': {
+    fs: ['btrfs', 'ext4'], kind: 'tree', setup: treeSetup,
+    run: (cc, d) => cc.copyDir(`${d}/src/tree`, `${d}/out/tree`, { concurrency: 1, reflink: 'never' }),
+  },
   'copyDir-preserve-new': {
     fs: ['btrfs', 'ext4'], kind: 'tree', preserve: true, setup: treeSetup,
     run: (cc, d) => cc.copyDir(`${d}/src/tree`, `${d}/out/tree`, { concurrency: 1, preserve: true }),
@@ -229,6 +235,17 @@ export const SCENARIOS = {
       cc.copyFiles([['a', 'a'], ['b', 'b'], ['c', 'c']].map(([s, t]) => [`${d}/src/${s}`, `${d}/out/${t}`]), {
         concurrency: 1,
       }),
+  },
+  'copyFiles-never': {
+    // reflink 'never' starts at sendfile: its sites in a batch call.
+    fs: ['xfs', 'tmpfs'], kind: 'files',
+    setup: (d) => {
+      write(path.join(d, 'src/a'), 35, 4000, 0o644)
+      write(path.join(d, 'src/b'), 36, SRC_SIZE, 0o755)
+      fs.mkdirSync(path.join(d, 'out'))
+    },
+    pairs: [['src/a', 'out/a'], ['src/b', 'out/b']],
+    run: (cc, d) => cc.copyFiles([['a', 'a'], ['b', 'b']].map(([s, t]) => [`${d}/src/${s}`, `${d}/out/${t}`]), { concurrency: 1, reflink: 'never' }),
   },
   'importFiles-stage': {
     // All or nothing: a failure anywhere leaves neither files nor directories.
@@ -260,12 +277,12 @@ export const SCENARIOS = {
       }),
   },
   'cloneRange-new': {
-    fs: ALL, kind: 'range', setup: fileSetup(false), expectCode: { ext4: 'ENOTSUP', tmpfs: 'ENOTSUP' },
+    fs: ALL, kind: 'range', cloneOnly: true, setup: fileSetup(false), expectCode: { ext4: 'ENOTSUP', tmpfs: 'ENOTSUP' },
     expect: (d) => sha(fs.readFileSync(`${d}/src/f`)),
     run: (cc, d) => cc.cloneRange(`${d}/src/f`, `${d}/out/f`),
   },
   'cloneRange-existing': {
-    fs: COW, kind: 'range', existing: true, setup: fileSetup(true),
+    fs: COW, kind: 'range', existing: true, cloneOnly: true, setup: fileSetup(true),
     expect: (d) => {
       const out = fs.readFileSync(`${d}/out/f`)
       fs.readFileSync(`${d}/src/f`).copy(out, 8192, 4096, 4096 + 16384)
@@ -389,6 +406,9 @@ function shimControl(cmd) {
 export async function runOne(cc, name, dir, arm) {
   const sc = SCENARIOS[name]
   if (!sc) throw new Error(`no scenario ${name}`)
+  // Each run starts with nothing remembered: a persistent "no clones here"
+  // fault of an earlier run in this process must not steer this one.
+  ;(await import('../../dist/native.js')).native?.resetLinkMemory()
   sc.setup(dir)
   const meta = { expect: sc.expect ? sc.expect(dir) : undefined }
   if (sc.preserve) meta.srcXattrs = xattrsOf(path.join(dir, 'src/f'))

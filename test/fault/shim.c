@@ -17,6 +17,7 @@
 //                                       with "count" also logging every call
 //   COWCOPY_FAULT_OUT=<file>            where the log goes (appended)
 //   COWCOPY_FAULT_LIB=<substring>       the addon's file name (cowcopy.node)
+//   COWCOPY_FAULT_ANY_CALLER=1          act on calls from anywhere (Node, libuv)
 // <what>: an errno name (EIO, ENOSPC, EDQUOT, EINTR, ...) or "short": a data
 // transfer moves only half of what was asked (nothing fires for counts < 2).
 // EINTR is never injected into close(): close must not be retried on Linux.
@@ -92,6 +93,9 @@ static struct Fault g_faults[8];
 static int g_nfaults;
 static int g_out = -1;
 static const char *g_lib = "cowcopy.node";
+// COWCOPY_FAULT_ANY_CALLER=1: calls from anywhere count, Node's and libuv's
+// too (the portable engine's tests fail libuv's copy_file_range this way).
+static int g_any_caller = 0;
 
 static _Atomic unsigned long g_calls[N_COUNT + 1];
 static _Atomic uintptr_t g_lo, g_hi, g_base;
@@ -247,6 +251,7 @@ void *dlopen(const char *file, int flags) {
 }
 
 static inline int from_addon(uintptr_t ra) {
+  if (g_any_caller) return g_mode != MODE_OFF;
   return g_mode != MODE_OFF && ra >= atomic_load_explicit(&g_lo, memory_order_relaxed) &&
          ra < atomic_load_explicit(&g_hi, memory_order_relaxed);
 }
@@ -354,6 +359,8 @@ static void write_totals(void);
 __attribute__((constructor)) static void shim_init(void) {
   const char *lib = getenv("COWCOPY_FAULT_LIB");
   if (lib && *lib) g_lib = lib;
+  const char *any = getenv("COWCOPY_FAULT_ANY_CALLER");
+  g_any_caller = any && strcmp(any, "1") == 0;
   const char *spec = getenv("COWCOPY_FAULT");
   if (!spec || !*spec) return;
   open_out(getenv("COWCOPY_FAULT_OUT"));
