@@ -20,6 +20,7 @@ export const DIFFERENCES = {
   holes: 'the portable engine keeps holes only where the source is sparse and a 64 KiB run reads as zeros (no SEEK_DATA in Node)',
   descriptorRules: 'the portable engine opens paths by name (Node has no openat): a tree another user can write has a window between a check and its use',
   existingDestination: 'the portable copyFile replaces an existing destination by a temporary file and a rename (a new inode), where the native one writes it in place',
+  newDestination: 'the portable copyFile writes a new destination under a hidden temporary name beside it too, then renames it (or, overwrite false, links it) into place: fs.copyFile unlinks its destination by name when it fails, and that name must be one no other process can have taken',
   timestamps: 'preserved times to the microsecond on the portable engine (Node sets them as a double of seconds)',
   pathMax: 'the portable engine opens by path: past PATH_MAX (4096 bytes) a path fails with ENAMETOOLONG',
 }
@@ -33,7 +34,7 @@ export const NATIVE_ONLY_SUITES = {
   'cp-parity': 'counts the native walk\'s syscalls under strace (O_PATH opens)',
   'dedupe-tail': 'FIDEDUPERANGE: ENOSYS on the portable engine (test/portable/ranges)',
   'race, trust-tree, trust-tree-races': 'descriptor-relative walks and inode checks; windows the portable engine documents',
-  'trust-copy-file, trust-range, trust-import, trust-js, fault-injection': 'fault shims and native internals (C++ exceptions, O_TMPFILE, NOCOW in-place clones); their portable counterparts are test/portable/ and the COWCOPY_NATIVE=0 children of trust-attack and trust-fallback',
+  'trust-import, fault-injection': 'fault shims and native internals (C++ exceptions, O_TMPFILE, NOCOW in-place clones); their portable counterparts are test/portable/ and the COWCOPY_NATIVE=0 children of trust-attack and trust-fallback',
 }
 
 /** Methods a byte copy (not a clone) may report on this engine. */
