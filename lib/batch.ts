@@ -179,6 +179,14 @@ export interface BatchResult {
    */
   methods: { clone: number; hardlink: number; copy_file_range: number; sendfile: number; readwrite: number; none: number; fs: number }
   /**
+   * Of `methods.hardlink`, the links made on overlayfs (Docker's and
+   * Podman's image layers). There the kernel links a file that exists only
+   * in a lower layer by first copying it whole into the upper layer
+   * (copy-up): each of these may have been a full copy, and nothing visible
+   * from inside the mount tells which. 0 elsewhere.
+   */
+  overlayLinks: number
+  /**
    * Files that failed; they left no partial destination. `error.path` and
    * `error.dest` are strings as fs gives them, Buffers when not valid UTF-8.
    */
@@ -235,7 +243,7 @@ function emptyResult(p: ParsedBatch): BatchResult {
   const r: BatchResult = {
     files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
     methods: { clone: 0, hardlink: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0, fs: 0 },
-    errors: [], skipped: [],
+    overlayLinks: 0, errors: [], skipped: [],
   }
   if (p.listFiles) r.copied = []
   finalProgress(p, r)

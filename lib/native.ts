@@ -21,6 +21,7 @@ export interface NativeBatchResult {
   symlinks: number
   threads: number
   methods: Record<NativeMethod, number>
+  overlayLinks: number
   errors: { src: string; dest: string; error: Error }[]
   skipped: { path: string; type: string }[]
   /** importFiles only. */

@@ -224,6 +224,7 @@ Napi::Value to_js(Napi::Env env, BatchJob& job, bool& ok) {
   for (int i = 1; i < cowcopy::kMethodCount; ++i) methods.Set(kMethodNames[i], static_cast<double>(r.methods[i]));
   methods.Set("none", static_cast<double>(r.methods[0]));
   o.Set("methods", methods);
+  o.Set("overlayLinks", static_cast<double>(r.overlay_links));
   o.Set("errors", rows(env, r.errors, [&](Napi::Object row, const auto& e) {
     row.Set("src", path_value(env, e.src, bufs));
     row.Set("dest", path_value(env, e.dest, bufs));

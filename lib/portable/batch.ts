@@ -26,7 +26,7 @@ export class Batch {
     this.result = {
       files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
       methods: { clone: 0, hardlink: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0, fs: 0 },
-      errors: [], skipped: [],
+      overlayLinks: 0, errors: [], skipped: [],
     }
     if (p.listFiles) this.result.copied = []
     const batch = this
@@ -67,6 +67,7 @@ export class Batch {
     this.result.files++
     this.result.bytes += r.bytes
     this.result.methods[r.method]++
+    if (r.onOverlay) this.result.overlayLinks++
     if (this.p.listFiles) this.result.copied!.push({ src: this.out(src), dest: this.out(dest), method: r.method, bytes: r.bytes })
     if (this.control) {
       this.control[1] = BigInt(this.result.bytes)

@@ -87,6 +87,7 @@ void BatchState::merge(const LocalStats& s) {
   result.dirs += s.dirs;
   result.symlinks += s.symlinks;
   result.existing += s.existing;
+  result.overlay_links += s.overlay_links;
   for (int i = 0; i < kMethodCount; ++i) result.methods[i] += s.methods[i];
 }
 
@@ -104,6 +105,7 @@ void BatchState::file_done(LocalStats& local, const CopyResult& r, const std::fu
   local.files += 1;
   local.bytes += r.bytes;
   local.methods[static_cast<int>(r.method)] += 1;
+  if (r.on_overlay) local.overlay_links += 1;
   if (opts.progress) {
     __atomic_add_fetch(&opts.progress[0], static_cast<int64_t>(r.bytes), __ATOMIC_RELAXED);
     __atomic_add_fetch(&opts.progress[1], 1, __ATOMIC_RELAXED);

@@ -67,6 +67,8 @@ struct BatchResult {
   uint64_t symlinks = 0;
   uint64_t existing = 0;  // importFiles without overwrite: names already taken, kept
   uint64_t methods[kMethodCount] = {};  // indexed by Method
+  // Hardlinks made on overlayfs: each may have been a whole-file copy-up.
+  uint64_t overlay_links = 0;
   std::vector<BatchError> errors;
   std::vector<Skipped> skipped;
   std::vector<CopiedFile> copied;  // with BatchOptions.list_files, in completion order

@@ -18,6 +18,7 @@ struct LocalStats {
   uint64_t dirs = 0;
   uint64_t symlinks = 0;
   uint64_t existing = 0;
+  uint64_t overlay_links = 0;
   uint64_t methods[kMethodCount] = {};
 };
 

@@ -66,6 +66,7 @@ struct CopyResult {
   Method method = Method::kNone; // the method that moved the data (or failed last)
   uint64_t bytes = 0;            // the destination's size from the source
   uint64_t src_dev = 0;          // the source's st_dev, once it was opened
+  bool on_overlay = false;       // a hardlink made on overlayfs (maybe a copy-up)
 };
 
 CopyResult copy_file(const CopyRequest& req);

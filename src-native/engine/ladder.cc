@@ -217,6 +217,11 @@ CopyResult hardlink(const CopyRequest& req, bool& next) {
     return r;
   }
   r.bytes = static_cast<uint64_t>(st.st_size);
+  // overlayfs links a file that is only in a lower layer by first copying
+  // it whole into the upper layer (copy-up); from inside the mount no call
+  // tells which files were. The batch counts links made there, so a caller
+  // can know that each of them may have been a copy (BatchResult).
+  r.on_overlay = on_overlayfs(dir.fd());
   return r;
 }
 

@@ -60,10 +60,12 @@ int check_opened(int fd, const OpenRules& rules, bool is_source, struct stat& st
 
 }  // namespace
 
-bool listing_ino_reliable(int fd) {
+bool on_overlayfs(int fd) {
   struct statfs sfs;
-  return !(::fstatfs(fd, &sfs) == 0 && static_cast<unsigned long>(sfs.f_type) == 0x794c7630UL);
+  return ::fstatfs(fd, &sfs) == 0 && static_cast<unsigned long>(sfs.f_type) == 0x794c7630UL;  // OVERLAYFS_SUPER_MAGIC
 }
+
+bool listing_ino_reliable(int fd) { return !on_overlayfs(fd); }
 
 int open_regular(int dir, const char* name, int access, const OpenRules& rules, UniqueFd& fd,
                  struct stat& st, const char*& reason) {

@@ -31,6 +31,8 @@ struct OpenRules {
 // cannot prove identity, and O_NOFOLLOW under a held directory is what
 // remains. Asked only after a mismatch, so it costs nothing otherwise.
 bool listing_ino_reliable(int fd);
+// Whether fd is on overlayfs (one fstatfs).
+bool on_overlayfs(int fd);
 
 // Why a non-regular file is refused, as text for the error message.
 const char* not_regular_reason(mode_t mode, bool is_source);

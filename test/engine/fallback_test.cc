@@ -47,15 +47,25 @@ int main() {
   // 'always': never a fallback, whatever the errno.
   for (int e : {EXDEV, EOPNOTSUPP, EINVAL, ENOSPC}) ROW(W, Clone, e, None);
 
-  // copy_file_range -> sendfile.
-  for (int e : {EXDEV, EOPNOTSUPP, ENOSYS, EINVAL, EBADF, EPERM, ETXTBSY, cowcopy::kNoProgress})
+  // copy_file_range -> sendfile (EAGAIN: OpenZFS block cloning; EACCES: CephFS before 4.20).
+  for (int e : {EXDEV, EOPNOTSUPP, ENOSYS, EINVAL, EBADF, EPERM, EACCES, ETXTBSY, EAGAIN, cowcopy::kNoProgress})
     ROW(A, Cfr, e, Send);
-  for (int e : {ENOSPC, EDQUOT, EIO, ENOMEM, EFBIG}) ROW(A, Cfr, e, None);
+  for (int e : {ENOSPC, EDQUOT, EIO, ENOMEM, EFBIG, ESTALE, EROFS}) ROW(A, Cfr, e, None);
 
   // sendfile -> read/write, in 'auto' and 'never' alike.
   for (auto m : {A, N}) {
-    for (int e : {EINVAL, ENOSYS, EOPNOTSUPP}) ROW(m, Send, e, Rw);
+    for (int e : {EINVAL, ENOSYS, EOPNOTSUPP, EAGAIN}) ROW(m, Send, e, Rw);
     for (int e : {ENOSPC, EDQUOT, EIO, ENOMEM, EFBIG, EXDEV}) ROW(m, Send, e, None);
+  }
+
+  // The verdicts behind the chain: EINTR is retried at the call, never a
+  // reason to move on; a clone's EAGAIN moves on but is not "no clones here".
+  ++checks;
+  if (cowcopy::verdict(Cfr, EINTR) != cowcopy::Verdict::kRetry || cowcopy::verdict(Send, EINTR) != cowcopy::Verdict::kRetry ||
+      cowcopy::verdict(Clone, EAGAIN) != cowcopy::Verdict::kNextMethod || cowcopy::clone_not_available(EAGAIN) ||
+      !cowcopy::clone_not_available(EOPNOTSUPP) || cowcopy::verdict(Rw, EAGAIN) != cowcopy::Verdict::kFailed) {
+    ++failures;
+    std::printf("FAIL verdict\n");
   }
 
   // read/write is the end of the chain.
