@@ -23,6 +23,8 @@ export const DIFFERENCES = {
   newDestination: 'the portable copyFile writes a new destination under a hidden temporary name beside it too, then renames it (or, overwrite false, links it) into place: fs.copyFile unlinks its destination by name when it fails, and that name must be one no other process can have taken',
   timestamps: 'preserved times to the microsecond on the portable engine (Node sets them as a double of seconds)',
   pathMax: 'the portable engine opens by path: past PATH_MAX (4096 bytes) a path fails with ENAMETOOLONG',
+  listedInode: 'Node\'s readdir gives no inode numbers: an entry renamed into the source tree after its directory was listed is copied as found there (a FIFO refused as any FIFO, EINVAL), where the native engine refuses it as replaced (ESTALE)',
+  fileCapabilities: 'Node cannot read security.capability: the portable hardlink rung links a file with file capabilities (setuid/setgid files it never links)',
 }
 
 /**
@@ -33,8 +35,7 @@ export const NATIVE_ONLY_SUITES = {
   'cli, trust-cli': 'the command line, on top of the API that both engines run',
   'cp-parity': 'counts the native walk\'s syscalls under strace (O_PATH opens)',
   'dedupe-tail': 'FIDEDUPERANGE: ENOSYS on the portable engine (test/portable/ranges)',
-  'race, trust-tree, trust-tree-races': 'descriptor-relative walks and inode checks; windows the portable engine documents',
-  'trust-import, fault-injection': 'fault shims and native internals (C++ exceptions, O_TMPFILE, NOCOW in-place clones); their portable counterparts are test/portable/ and the COWCOPY_NATIVE=0 children of trust-attack and trust-fallback',
+  'fault-injection': 'fault shims and native internals (C++ exceptions, O_TMPFILE, NOCOW in-place clones); their portable counterparts are test/portable/ and the COWCOPY_NATIVE=0 children of trust-attack and trust-fallback',
 }
 
 /** Methods a byte copy (not a clone) may report on this engine. */

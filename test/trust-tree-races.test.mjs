@@ -12,6 +12,7 @@ import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { onFs } from './helpers.mjs'
 import { copyDir } from '../dist/index.js'
+import { PORTABLE } from './engines.mjs'
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const asRoot = process.getuid() === 0 ? {} : { skip: 'needs root (the attack is on root copying)' }
@@ -200,7 +201,12 @@ onFs(t, 'ext4', 'a destination directory moved into the source during the walk i
   })
   clearTimeout(timer)
   t.ok(moved, 'the move happened')
-  t.match(r.errors.map((e) => e.error.message).join('\n'), /cannot copy a directory into itself/)
+  if (PORTABLE) {
+    // The portable walk goes by name (engines.mjs DIFFERENCES.descriptorRules): it
+    // never follows the moved directory, whose names below dest/ are gone.
+    t.ok(r.errors.some((e) => e.error.code === 'ENOENT' && e.dest === path.join(dest, 'sub', 'c')),
+      `dest/sub/c cannot be made (${r.errors.map((e) => e.error.message).join('; ')})`)
+  } else t.match(r.errors.map((e) => e.error.message).join('\n'), /cannot copy a directory into itself/)
   let depth = 0
   for (let p = path.join(src, 'sub', 'c'); fs.existsSync(path.join(p, 'c')); p = path.join(p, 'c')) depth++
   t.ok(depth <= 2, `the walk stopped (nesting ${depth})`)
