@@ -8,7 +8,7 @@ import { engine } from './engine'
 import { AbortError, asSystemError, incompatibleOptionPair, invalidArgType, invalidArgValue, invalidReturnValue, outOfRange, systemError, type SystemError } from './errors'
 import type { BufferInstance } from './global-types'
 import { onAbort, rethrowLater } from './progress'
-import { parseOptions, toFlags, toPath, FLAG, type CopyOptions, type ParsedCopy, type PathLike } from './validate'
+import { COPY_OPTIONS, parseOptions, rejectUnknownOptions, toFlags, toPath, FLAG, type CopyOptions, type ParsedCopy, type PathLike } from './validate'
 
 export interface BatchProgress {
   /** Files copied so far. */
@@ -231,6 +231,8 @@ function parseTree(options: unknown, p: ParsedBatch): ParsedTree {
   const verbatim = bool('verbatimSymlinks')
   const errorOnExist = bool('errorOnExist') ?? false
   const force = bool('force')
+  // fs.cp's `recursive: true`, which a tree copy is anyway; false cannot be.
+  if (bool('recursive') === false) throw invalidArgValue('options.recursive', false, 'cannot be false: copyDir copies the whole tree (copyFile copies one file)')
   if (dereference && verbatim === true) throw incompatibleOptionPair('dereference', 'verbatimSymlinks')
   if (force !== undefined) {
     if (o.overwrite !== undefined && o.overwrite !== force) throw incompatibleOptionPair('force', 'overwrite')
@@ -286,19 +288,30 @@ function parseLink(link: unknown, reflink: unknown): number {
   return bits << LADDER_SHIFT
 }
 
+// The option names of the batch calls (atomic and fsync are known, to be
+// refused with their own reason below).
+const BATCH_OPTIONS = ['reflink', 'overwrite', 'sparse', 'preserve', 'signal', 'onProgress', 'link', 'concurrency', 'stopOnError', 'listFiles', 'atomic', 'fsync']
 /** @internal */
-export function parseBatch(options: unknown): ParsedBatch {
+export const TREE_OPTIONS = [...BATCH_OPTIONS, 'filter', 'dereference', 'verbatimSymlinks', 'errorOnExist', 'force', 'recursive']
+/** @internal */
+export const IMPORT_OPTIONS = [...BATCH_OPTIONS, 'marker', 'stage']
+
+/** @internal The options of copyFiles (`api`, `known`: of copyDir or importFiles). */
+export function parseBatch(options: unknown, api = 'copyFiles', known: readonly string[] = BATCH_OPTIONS): ParsedBatch {
   const o = (options ?? {}) as Record<string, unknown>
   if (options !== undefined && options !== null && typeof options !== 'object') {
     throw invalidArgType('options', 'of type object', options)
   }
+  rejectUnknownOptions(options, known, api)
   for (const key of ['atomic', 'fsync'] as const) {
     if (o[key] !== undefined) throw invalidArgValue(`options.${key}`, o[key], 'is not supported by batch copies')
   }
   // onProgress has another shape here: keep it away from the single-file parser.
-  const { onProgress, concurrency, stopOnError, listFiles, filter, link, marker, stage, dereference, verbatimSymlinks, errorOnExist, force, ...rest } = o
-  void [filter, marker, stage, dereference, verbatimSymlinks, errorOnExist, force]
-  const p = parseOptions(rest, 'options', true) as ParsedBatch
+  const { onProgress, concurrency, stopOnError, listFiles, link } = o
+  // The single-file parser gets copyFile's options only (onProgress has
+  // another shape here; the tree's and import's own go to their parsers).
+  const single = Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'onProgress' && (COPY_OPTIONS as readonly string[]).includes(k)))
+  const p = parseOptions(single, 'options', true) as ParsedBatch
   p.ladder = parseLink(link, o.reflink)
   if (link !== undefined) p.link = [...(link as LinkMethod[])]
   p.buffers = false
@@ -535,7 +548,7 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
   try {
     s = toPath(src, 'src')
     d = toPath(dest, 'dest')
-    p = parseBatch(options)
+    p = parseBatch(options, 'copyDir', TREE_OPTIONS)
     tree = parseTree(options, p)
     p.buffers = Buffer.isBuffer(s) || Buffer.isBuffer(d)
     filter = (options as CopyDirOptions | undefined)?.filter

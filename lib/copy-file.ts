@@ -7,6 +7,7 @@ import { watchCopy } from './progress'
 import {
   parseModeOrOptions,
   parseOptions,
+  COPY_OPTIONS,
   quickFlags,
   toFlags,
   toPath,
@@ -126,9 +127,12 @@ export function copyFileSync(
 }
 
 export type ReflinkOptions = Omit<CopyOptions, 'reflink' | 'sparse'>
+// reflink() takes copyFile's options but sparse (a clone keeps holes), and
+// reflink only as 'always'.
+const REFLINK_OPTIONS = COPY_OPTIONS.filter((k) => k !== 'sparse')
 
 function parseReflink(options: unknown, promiseApi: boolean): ParsedCopy {
-  const parsed = parseOptions(options, 'options', promiseApi)
+  const parsed = parseOptions(options, 'options', promiseApi, 'reflink', REFLINK_OPTIONS)
   if (parsed.reflink !== 'always' && (options as CopyOptions | undefined)?.reflink !== undefined) {
     throw invalidArgValue('options.reflink', parsed.reflink, "must be 'always' (or left out) for reflink()")
   }

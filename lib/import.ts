@@ -5,7 +5,7 @@
 import * as fs from 'node:fs'
 import { engine } from './engine'
 import { AbortError, invalidArgType, invalidArgValue } from './errors'
-import { parseBatch, supervise, type BatchOptions, type BatchResult, type BatchResultBuffer } from './batch'
+import { IMPORT_OPTIONS, parseBatch, supervise, type BatchOptions, type BatchResult, type BatchResultBuffer } from './batch'
 import type { BufferInstance } from './global-types'
 import { toPath, type PathLike } from './validate'
 
@@ -207,7 +207,7 @@ export function importFiles(destDir: PathLike, entries: ImportEntries, options?:
   try {
     d = toPath(destDir, 'destDir')
     parsed = parseEntries(entries)
-    p = parseBatch(options)
+    p = parseBatch(options, 'importFiles', IMPORT_OPTIONS)
     const o = (options ?? {}) as ImportOptions
     if (o.overwrite === undefined) p.overwrite = false
     if (o.marker !== undefined) {

@@ -5,7 +5,7 @@ import { invalidArgType, outOfRange, systemError } from './errors'
 import { native, warnNoNative } from './native'
 import { runAsync, runSync } from './portable/ops'
 import { copyRangeSteps, holdDescriptor, probeSteps, unavailable } from './portable/range'
-import { toPath, type PathLike } from './validate'
+import { rejectUnknownOptions, toPath, type PathLike } from './validate'
 
 /** A file by path, by numeric fd, or as a fs.promises FileHandle (never closed by cowcopy). */
 export type FileLike = PathLike | number | { fd: number; close(): Promise<void> }
@@ -131,6 +131,7 @@ function rangeArgs(src: unknown, dest: unknown, range: unknown): [NativeFile, Na
   const s = toFile(src, 'src')
   const d = toFile(dest, 'dest')
   if (range !== undefined && (typeof range !== 'object' || range === null)) throw invalidArgType('range', 'of type object', range)
+  rejectUnknownOptions(range, ['srcOffset', 'destOffset', 'length'], 'cloneRange and copyRange', 'range')
   const r = (range ?? {}) as RangeOptions
   const srcOffset = toOffset(r.srcOffset, 'range.srcOffset')
   const destOffset = toOffset(r.destOffset, 'range.destOffset')
@@ -222,6 +223,7 @@ export function copyRangeSync(src: FileLike, dest: FileLike, range?: RangeOption
 function dedupeArgs(src: unknown, range: unknown, targets: unknown): [NativeFile, bigint, bigint, [NativeFile, bigint][]] {
   const s = toFile(src, 'src')
   if (range !== undefined && (typeof range !== 'object' || range === null)) throw invalidArgType('range', 'of type object', range)
+  rejectUnknownOptions(range, ['offset', 'length'], 'dedupeRange', 'range')
   const r = (range ?? {}) as { offset?: Offset; length?: Offset }
   const offset = toOffset(r.offset, 'range.offset')
   const length = toOffset(r.length, 'range.length')
@@ -229,6 +231,7 @@ function dedupeArgs(src: unknown, range: unknown, targets: unknown): [NativeFile
   if (!Array.isArray(targets)) throw invalidArgType('targets', 'an array', targets)
   const list = targets.map((t, i): [NativeFile, bigint] => {
     if (typeof t !== 'object' || t === null) throw invalidArgType(`targets[${i}]`, 'of type object', t)
+    rejectUnknownOptions(t, ['path', 'fd', 'handle', 'offset'], 'dedupeRange', `targets[${i}]`)
     const spec = t as DedupeTargetSpec
     const file = spec.handle ?? spec.fd ?? spec.path
     if (file === undefined) throw invalidArgType(`targets[${i}].path`, 'of type string or an instance of Buffer or URL (or give fd or handle)', file)

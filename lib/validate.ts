@@ -174,6 +174,7 @@ function parsePreserve(value: unknown, name: string): ParsedCopy['preserve'] {
     throw invalidArgType(`${name}.preserve`, 'of type boolean or object', value)
   }
   const o = value as Record<string, unknown>
+  rejectUnknownOptions(o, PRESERVE_OPTIONS, 'preserve', `${name}.preserve`)
   if (optionalBoolean(o, 'mode', `${name}.preserve`, true) === false) {
     throw invalidArgValue(`${name}.preserve.mode`, false, 'cannot be false: the mode is always kept')
   }
@@ -181,6 +182,51 @@ function parsePreserve(value: unknown, name: string): ParsedCopy['preserve'] {
     timestamps: optionalBoolean(o, 'timestamps', `${name}.preserve`, false),
     ownership: optionalBoolean(o, 'ownership', `${name}.preserve`, false),
     xattrs: optionalBoolean(o, 'xattrs', `${name}.preserve`, false),
+  }
+}
+
+// The option names each call takes. A name it does not know is refused
+// before anything is touched: a typo (`overwirte`, fs.cp's
+// `preserveTimestamps`) must never silently weaken a copy.
+export const COPY_OPTIONS = ['reflink', 'overwrite', 'sparse', 'atomic', 'fsync', 'preserve', 'onProgress', 'signal'] as const
+const PRESERVE_OPTIONS = ['mode', 'timestamps', 'ownership', 'xattrs'] as const
+
+// fs.cp's and fs.copyFile's names, with what they are here.
+const FS_NAMES: Record<string, string> = {
+  preserveTimestamps: " (fs.cp's; here: preserve: { timestamps: true })",
+  mode: " (fs.cp's numeric mode; here: reflink: 'always' for COPYFILE_FICLONE_FORCE, overwrite: false for COPYFILE_EXCL)",
+  recursive: ' (the copy is always recursive)',
+}
+
+// Levenshtein distance, for "did you mean".
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    row = next
+  }
+  return row[b.length]
+}
+
+/**
+ * ERR_INVALID_ARG_VALUE for the first own key of `options` that is not in
+ * `known`, naming it (and the closest known name, when one is close).
+ */
+export function rejectUnknownOptions(options: unknown, known: readonly string[], api: string, name = 'options'): void {
+  if (options === null || typeof options !== 'object') return
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue
+    let near: string | undefined
+    let best = 3
+    for (const k of known) {
+      const d = k.toLowerCase() === key.toLowerCase() ? 0 : distance(k, key)
+      if (d < best) [near, best] = [k, d]
+    }
+    const hint = FS_NAMES[key] ?? (near ? ` (did you mean '${near}'?)` : '')
+    throw invalidArgValue(`${name}.${key}`, (options as Record<string, unknown>)[key], `is not an option of ${api}${hint}`)
   }
 }
 
@@ -196,10 +242,11 @@ function isAbortSignal(v: unknown): v is AbortSignal {
  * An options object. `promiseApi`: onProgress and signal are accepted (the
  * sync API cannot report progress or be aborted while it blocks the thread).
  */
-export function parseOptions(options: unknown, name: string, promiseApi: boolean): ParsedCopy {
+export function parseOptions(options: unknown, name: string, promiseApi: boolean, api = 'copyFile', known: readonly string[] = COPY_OPTIONS): ParsedCopy {
   const p = defaults()
   if (options === undefined || options === null) return p
   if (typeof options !== 'object') throw invalidArgType(name, 'of type object', options)
+  rejectUnknownOptions(options, known, api, name)
   const o = options as Record<string, unknown>
   if (o.reflink !== undefined) {
     if (o.reflink !== 'auto' && o.reflink !== 'always' && o.reflink !== 'never') {

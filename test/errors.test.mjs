@@ -131,3 +131,40 @@ t.test('bad arguments throw before any file is touched', async (t) => {
   }
   t.same(fs.readdirSync(d).sort(), ['dir', 'file', 'other'], 'no file created')
 })
+
+// A name a call does not take is refused before anything is touched, named,
+// with the closest one it takes: a typo never silently weakens a copy.
+t.test('unknown option names are refused by every call', async (t) => {
+  const c = await import('cowcopy')
+  const d = fixture(t)
+  const src = path.join(d, 'file')
+  const out = (n) => path.join(d, `out-${n}`)
+  const cases = [
+    ['copyFileSync', () => c.copyFileSync(src, out(1), { overwirte: false }), /^The property 'options.overwirte' is not an option of copyFile \(did you mean 'overwrite'\?\)\. Received false$/],
+    ['copyFile', () => c.copyFile(src, out(2), { Reflink: 'never' }), /'options.Reflink' is not an option of copyFile \(did you mean 'reflink'\?\)/],
+    ['copyFile preserve', () => c.copyFile(src, out(3), { preserve: { timestamp: true } }), /'options.preserve.timestamp' is not an option of preserve \(did you mean 'timestamps'\?\)/],
+    ["copyFile fs.cp's preserveTimestamps", () => c.copyFile(src, out(4), { preserveTimestamps: true }), /here: preserve: \{ timestamps: true \}/],
+    ['reflinkSync sparse', () => c.reflinkSync(src, out(5), { sparse: false }), /'options.sparse' is not an option of reflink/],
+    ['copyFiles marker', () => c.copyFiles([[src, out(6)]], { marker: 'x' }), /'options.marker' is not an option of copyFiles/],
+    ['copyFiles filter', () => c.copyFiles([[src, out(7)]], { filter: () => true }), /'options.filter' is not an option of copyFiles/],
+    ["copyDir fs.cp's mode", () => c.copyDir(path.join(d, 'dir'), out(8), { mode: 2 }), /'options.mode' is not an option of copyDir \(fs.cp's numeric mode; here: reflink: 'always'/],
+    ['copyDir recursive false', () => c.copyDir(path.join(d, 'dir'), out(9), { recursive: false }), /'options.recursive' cannot be false/],
+    ['importFiles stopOnErorr', () => c.importFiles(out(10), [['a', src]], { stopOnErorr: true }), /'options.stopOnErorr' is not an option of importFiles \(did you mean 'stopOnError'\?\)/],
+    ['copyRangeSync offset', () => c.copyRangeSync(src, out(11), { offset: 1 }), /'range.offset' is not an option of cloneRange and copyRange/],
+    ['dedupeRangeSync target', () => c.dedupeRangeSync(src, { length: 1 }, [{ file: src }]), /'targets\[0\].file' is not an option of dedupeRange/],
+  ]
+  for (const [name, call, message] of cases) {
+    let e
+    try {
+      await call()
+    } catch (err) {
+      e = err
+    }
+    t.equal(e?.code, 'ERR_INVALID_ARG_VALUE', `${name}: ERR_INVALID_ARG_VALUE`)
+    t.match(e?.message, message, `${name}: names it`)
+  }
+  t.same(fs.readdirSync(d).sort(), ['dir', 'file', 'other'], 'nothing created')
+  // fs.cp's recursive: true is what a tree copy is anyway.
+  const r = await c.copyDir(path.join(d, 'dir'), out(12), { recursive: true })
+  t.same(r.errors, [])
+})
