@@ -9,7 +9,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const tool = (spec) => execFileSync('bash', [path.join(root, 'test', 'fixtures', 'tool.sh'), spec], { encoding: 'utf8' }).trim()
 
 const USER = `import { copyFile, reflink, copyDir, cloneRange, native, nativeLoadError, constants, type CopyResult, type BatchResult, type PathLike, type DirEntry, type BatchResultBuffer, type SystemError } from 'cowcopy'

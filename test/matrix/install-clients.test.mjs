@@ -14,9 +14,9 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { allShared, needMounts } from './helpers.mjs'
+import { allShared, needMounts } from '../helpers.mjs'
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const logFile = process.env.COWCOPY_INSTALL_LOG || '/var/tmp/cowcopy-install-clients.log'
 fs.writeFileSync(logFile, `cowcopy install-clients, ${new Date().toISOString()}\n`)
 const log = (s) => fs.appendFileSync(logFile, s.endsWith('\n') ? s : s + '\n')

@@ -11,11 +11,11 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
-import { allShared, needMounts, noneShared } from './helpers.mjs'
+import { allShared, needMounts, noneShared } from '../helpers.mjs'
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
-const { sourceHash } = require('../src-native/source-hash.js')
+const { sourceHash } = require('../../src-native/source-hash.js')
 
 
 // A PATH with node, npm and sh only: no g++, cc, make or python3.
