@@ -27,6 +27,12 @@ export interface PlaceOptions {
   syscall: string
   /** Bytes moved so far, while this engine's own loop copies (copyFile's onProgress). */
   progress?: Progress
+  /**
+   * The path the opened source must have (Linux: its /proc/self/fd link), or
+   * ESTALE: a tree walk's file is opened by name, and a directory above it
+   * swapped for a symlink must not lead the open outside the source tree.
+   */
+  sourceAt?: Bytes
 }
 
 export interface Placed {
@@ -195,6 +201,10 @@ function* unlinkQuietly(name: Bytes): Steps<void> {
 export function* place(src: Bytes, dest: Bytes, destDir: fs.Stats | undefined, o: PlaceOptions): Steps<Placed> {
   const source = yield* openSource(src, o.noFollowSource, o.syscall, dest)
   try {
+    if (o.sourceAt !== undefined) {
+      const at = (yield* call('readlink', `/proc/self/fd/${source.fd}`, { encoding: 'buffer' })) as Buffer
+      if (!at.equals(Buffer.from(o.sourceAt))) throw systemError('ESTALE', o.syscall, src, dest, 'replaced while being copied: not the file listed in the source tree')
+    }
     let useTemp = o.atomic
     for (let round = 0; ; round++) {
       const target = useTemp ? tempBeside(dest) : dest

@@ -60,6 +60,8 @@ class TreeCopy {
   private readonly made: Made[] = []
   /** dev:ino of every destination directory: a link leading into the copy is a cycle too. */
   private readonly madeIds = new Set<string>()
+  /** The source's real path (Linux, without dereference): see readDir. */
+  private srcReal: Buffer | undefined
   /** dev:ino of the directories this call made (not merged into). */
   private readonly createdIds = new Set<string>()
 
@@ -74,6 +76,9 @@ class TreeCopy {
   async run(): Promise<BatchResult> {
     try {
       const root = await fs.promises.stat(this.r.src)
+      // Linux: what the walk opens by name is checked against where it
+      // should be (not with dereference, which leaves the tree on purpose).
+      if (procFd && !this.r.tree.dereference) this.srcReal = await fs.promises.realpath(this.r.src, { encoding: 'buffer' })
       await this.dir(this.r.src, this.r.dest, this.r.p.buffers ? Buffer.alloc(0) : '', [root], root)
       await this.slots.drain()
     } finally {
@@ -190,7 +195,7 @@ class TreeCopy {
     const made = this.createdIds.has(`${here.dev}:${here.ino}`)
     let entries: fs.Dirent[]
     try {
-      entries = (await fs.promises.readdir(src, { withFileTypes: true, encoding: 'buffer' })) as unknown as fs.Dirent[]
+      entries = await this.readDir(src, rel, st)
     } catch (err) {
       this.batch.failed(src, dest, asSystemError(err, 'scandir', src, dest))
       return [[], made]
@@ -220,20 +225,24 @@ class TreeCopy {
             return undefined
           },
         ))
-      } else if (e.isFile()) await this.file(s, d, here, false)
+      } else if (e.isFile()) await this.file(s, d, here, false, childRel)
       else if (e.isSymbolicLink()) {
         if (this.r.tree.dereference) {
           const to = await this.follow(s, d, chain)
           if (to?.isDirectory()) subdirs.push(Promise.resolve([s, d, childRel, to]))
-          else if (to?.isFile()) await this.file(s, d, here, true)
+          else if (to?.isFile()) await this.file(s, d, here, true, childRel)
         } else await this.link(s, d, childRel)
       } else this.batch.skipped(s, TYPE_NAMES[direntType(e)] ?? 'unknown')
     }
     return [(await Promise.all(subdirs)).filter((x): x is [Bytes, Bytes, Bytes, fs.Stats] => x !== undefined), made]
   }
 
-  private async file(src: Bytes, dest: Bytes, destDir: fs.Stats, followed: boolean): Promise<void> {
-    const o = this.batch.placeOptions(this.r.p.overwrite ? 'replace' : 'fail', { noFollowSource: !followed })
+  private async file(src: Bytes, dest: Bytes, destDir: fs.Stats, followed: boolean, rel: Bytes): Promise<void> {
+    // The file must be where the listing put it: a directory above it
+    // swapped for a symlink since (by someone who can write the source)
+    // would otherwise have it read from outside the tree.
+    const sourceAt = this.srcReal && !followed ? this.realOf(rel) : undefined
+    const o = this.batch.placeOptions(this.r.p.overwrite ? 'replace' : 'fail', { noFollowSource: !followed, sourceAt })
     await this.slots.run(async () => {
       const r = await this.batch.file(src, dest, destDir, o)
       if (!r) {
@@ -243,6 +252,33 @@ class TreeCopy {
         }
       }
     })
+  }
+
+  // A source directory's entries. On Linux (without dereference) through a
+  // descriptor: opened without following a symlink below the root, proved
+  // to be the directory the walk decided to copy (its real path and the
+  // inode its lstat saw), and listed through /proc/self/fd: a directory
+  // swapped for a symlink to another one is never listed.
+  private async readDir(src: Bytes, rel: Bytes, st: fs.Stats): Promise<fs.Dirent[]> {
+    const options = { withFileTypes: true, encoding: 'buffer' } as const
+    if (!this.srcReal) return (await fs.promises.readdir(src, options)) as unknown as fs.Dirent[]
+    const fh = await fs.promises.open(src, DIR_OPEN | (rel.length === 0 ? 0 : NOFOLLOW))
+    try {
+      const at = `/proc/self/fd/${fh.fd}`
+      const real = await fs.promises.readlink(at, { encoding: 'buffer' })
+      const want = Buffer.from(this.realOf(rel))
+      if (!real.equals(want) || !sameFile(await fh.stat(), st)) throw systemError('ESTALE', 'scandir', src, undefined, REPLACED)
+      return (await fs.promises.readdir(at, options)) as unknown as fs.Dirent[]
+    } finally {
+      await fh.close()
+    }
+  }
+
+  // Where an entry of the source is, by its real path ('/' as the source: no double slash).
+  private realOf(rel: Bytes): Bytes {
+    const root = this.srcReal!
+    if (rel.length === 0) return root
+    return joinPath(root.length === 1 ? '' : root, '/', rel)
   }
 
   // dereference: what a symlink leads to, or undefined after listing why not.
