@@ -26,7 +26,8 @@ export interface CpErrorContext {
   code: string
 }
 
-export class CpSystemError extends Error {
+// Named as Node's own class is (its errors' constructor.name is NodeError).
+class NodeError extends Error {
   declare code: CpErrorKey
   declare info: CpErrorContext
   declare errno: number
@@ -59,14 +60,14 @@ export class CpSystemError extends Error {
   }
 }
 
+export { NodeError as CpSystemError }
+
 const errno = osConstants.errno
 
 /**
- * One of fs.cp's errors. `code`/`errno` are the pairs Node 20 gives (its
- * ERR_FS_EISDIR says EISDIR with EINVAL's number, and so does this).
+ * One of fs.cp's errors, `code`/`errno` the pair fs.promises.cp gives
+ * (Node 20's cpSync gave ERR_FS_EISDIR EINVAL's number; its cp, EISDIR's).
  */
-export function cpError(key: CpErrorKey, message: string, path: string, code: string, number = errno[code as keyof typeof errno]): CpSystemError {
-  return new CpSystemError(key, { message, path, syscall: 'cp', errno: number, code })
+export function cpError(key: CpErrorKey, message: string, path: string, code: string, number = errno[code as keyof typeof errno]): NodeError {
+  return new NodeError(key, { message, path, syscall: 'cp', errno: number, code })
 }
-
-export const ERRNO = { EEXIST: errno.EEXIST, EISDIR: errno.EISDIR, EINVAL: errno.EINVAL, ENOTDIR: errno.ENOTDIR }

@@ -7,7 +7,7 @@
 import type { Stats } from 'node:fs'
 import * as path from 'node:path'
 import type { CpOptions } from './options'
-import { cpError, ERRNO } from './system-error'
+import { cpError } from './system-error'
 
 /** A step: an fs call by name, a cowcopy file copy, or a filter question. */
 export type Step =
@@ -110,7 +110,7 @@ function* copyEntry(destStat: Stats | undefined, src: string, dest: string, o: C
   const st = yield* statOf(src, o)
   if (st.isDirectory()) {
     if (!o.recursive) {
-      throw cpError('ERR_FS_EISDIR', `${src} is a directory (not copied)`, src, 'EISDIR', ERRNO.EINVAL)
+      throw cpError('ERR_FS_EISDIR', `${src} is a directory (not copied)`, src, 'EISDIR')
     }
     return yield* onDir(st, destStat, src, dest, o)
   }
