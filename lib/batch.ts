@@ -187,10 +187,11 @@ export interface BatchResult {
    */
   overlayLinks: number
   /**
-   * Files that failed; they left no partial destination. `error.path` and
+   * Files that failed; they left no partial destination. `error` is a
+   * Node-style system error (`code`, `errno`, `syscall`). `error.path` and
    * `error.dest` are strings as fs gives them, Buffers when not valid UTF-8.
    */
-  errors: { src: string; dest: string; error: Error }[]
+  errors: { src: string; dest: string; error: SystemError }[]
   /** Entries that are neither file, directory nor symlink (FIFOs, sockets, devices), not copied. */
   skipped: { path: string; type: string }[]
   /** With `listFiles`: every copied file, in the order they finished. */
@@ -207,7 +208,7 @@ export type BatchMethod = 'clone' | 'hardlink' | 'copy_file_range' | 'sendfile' 
  * path that is not valid UTF-8 is a Buffer too (never decoded lossily).
  */
 export interface BatchResultBuffer extends Omit<BatchResult, 'errors' | 'skipped' | 'copied'> {
-  errors: { src: BufferInstance; dest: BufferInstance; error: Error }[]
+  errors: { src: BufferInstance; dest: BufferInstance; error: SystemError }[]
   skipped: { path: BufferInstance; type: string }[]
   copied?: { src: BufferInstance; dest: BufferInstance; method: BatchMethod; bytes: number }[]
 }

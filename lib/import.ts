@@ -43,7 +43,10 @@ export interface ImportResultBuffer extends BatchResultBuffer {
 }
 
 /** Entries: a Map of relative path -> source, or any iterable of [relPath, src] pairs. */
-export type ImportEntries = ReadonlyMap<string, PathLike> | Iterable<readonly [string | BufferInstance, PathLike]>
+export type ImportEntries =
+  | ReadonlyMap<string, PathLike>
+  | Iterable<readonly [string | BufferInstance, PathLike]>
+  | { readonly [relPath: string]: PathLike }
 
 const SLASH = 0x2f
 const DOT = 0x2e
@@ -113,8 +116,16 @@ interface Parsed {
 }
 
 function parseEntries(entries: unknown): Parsed {
-  if (entries === null || typeof entries !== 'object' || !(Symbol.iterator in entries)) {
-    throw invalidArgType('entries', 'a Map or an iterable of [relPath, src] pairs', entries)
+  if (entries === null || typeof entries !== 'object') {
+    throw invalidArgType('entries', 'a Map, an iterable of [relPath, src] pairs or a plain object', entries)
+  }
+  // A plain object: { relPath: src } (a package manager's file index as JSON).
+  if (!(Symbol.iterator in entries)) {
+    const proto = Object.getPrototypeOf(entries)
+    if (proto !== Object.prototype && proto !== null) {
+      throw invalidArgType('entries', 'a Map, an iterable of [relPath, src] pairs or a plain object', entries)
+    }
+    entries = Object.entries(entries)
   }
   const out: Parsed = { rels: [], srcs: [], dirs: [], firstUnder: new Map(), keys: [] }
   const seen = new Map<string, number>()

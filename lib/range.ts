@@ -1,7 +1,7 @@
 // cloneRange / copyRange / dedupeRange / probe: ranges of files by path, fd
 // or FileHandle, offsets as number or bigint, each operation one native call.
 import * as fs from 'node:fs'
-import { invalidArgType, outOfRange, systemError } from './errors'
+import { invalidArgType, outOfRange, systemError, type SystemError } from './errors'
 import { native, warnNoNative } from './native'
 import { runAsync, runSync } from './portable/ops'
 import { copyRangeSteps, holdDescriptor, probeSteps, unavailable } from './portable/range'
@@ -39,7 +39,7 @@ export interface DedupeResult {
   bytesDeduped: number | bigint
   /** 'same': every byte of the range is identical (shared up to `bytesDeduped`); 'differs': the data is not identical (nothing changed from there on); 'error': see `error`. */
   status: 'same' | 'differs' | 'error'
-  error?: Error
+  error?: SystemError
 }
 
 export interface ProbeResult {
@@ -242,7 +242,7 @@ function dedupeArgs(src: unknown, range: unknown, targets: unknown): [NativeFile
   return [s, offset, length, list]
 }
 
-interface NativeDedupe { bytesDeduped: bigint; status: DedupeResult['status']; error?: Error }
+interface NativeDedupe { bytesDeduped: bigint; status: DedupeResult['status']; error?: SystemError }
 
 function dedupeResults(rows: NativeDedupe[]): DedupeResult[] {
   return rows.map((r) => (r.error ? { bytesDeduped: toResult(r.bytesDeduped), status: r.status, error: r.error } : { bytesDeduped: toResult(r.bytesDeduped), status: r.status }))

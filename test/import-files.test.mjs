@@ -459,3 +459,24 @@ for (const fsName of ['btrfs', 'tmpfs']) {
     t.equal(r.aborted, 'AbortError', 'an abort while batches are handed over rejects the call')
   })
 }
+
+// A package manager's file index is often a plain object read from JSON.
+t.test('entries as a plain object { relPath: src }; other objects are refused', async (t) => {
+  const dirs = needMounts(t, 'ext4')
+  if (!dirs) return
+  const dir = fs.mkdtempSync(path.join(dirs[0], 'import-object-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  fs.writeFileSync(path.join(dir, 'a'), 'a-bytes')
+  fs.writeFileSync(path.join(dir, 'b'), 'b-bytes')
+  const index = JSON.parse(JSON.stringify({ 'package.json': path.join(dir, 'a'), 'lib/index.js': path.join(dir, 'b') }))
+  const r = await importFiles(path.join(dir, 'pkg'), index, { marker: 'package.json' })
+  t.same(r.errors, [])
+  t.equal(r.files, 2)
+  t.equal(fs.readFileSync(path.join(dir, 'pkg', 'lib', 'index.js'), 'utf8'), 'b-bytes')
+  t.equal(fs.readFileSync(path.join(dir, 'pkg', 'package.json'), 'utf8'), 'a-bytes')
+  // Not an iterable and not a plain object: a Date, a class instance.
+  for (const bad of [new Date(), new (class Index {})()]) {
+    await t.rejects(importFiles(path.join(dir, 'other'), bad), { code: 'ERR_INVALID_ARG_TYPE', message: /plain object/ })
+  }
+  t.notOk(fs.existsSync(path.join(dir, 'other')), 'nothing made for a refused manifest')
+})

@@ -1,7 +1,7 @@
 // What the portable copyFiles, copyDir and importFiles share: the result
 // being built, the control words the facade polls (cancel, bytes, files), and
 // a bounded number of files in flight on the libuv pool.
-import { isExactUtf8, systemError } from '../errors'
+import { isExactUtf8, systemError, type SystemError } from '../errors'
 import type { BatchResult, ParsedBatch } from '../batch'
 import type { AbortSignalInstance } from '../global-types'
 import { splitPath as splitDir } from './file'
@@ -77,7 +77,7 @@ export class Batch {
 
   failed(src: Bytes, dest: Bytes, error: unknown): void {
     if (this.cancelled() && (error as Error)?.name === 'AbortError') return
-    this.result.errors.push({ src: this.out(src), dest: this.out(dest), error: error as Error })
+    this.result.errors.push({ src: this.out(src), dest: this.out(dest), error: error as SystemError })
   }
 
   skipped(path: Bytes, type: string): void {
