@@ -196,8 +196,14 @@ t.test(`${engine} engine: cp and cpSync fail as fs.promises.cp does`, async (t) 
     ['pair', at('s'), at('z'), { dereference: true, verbatimSymlinks: true }],
     ['bad dest', at('s'), 1, undefined],
   ]
-  const view = (e) => ({ name: e.name, code: e.code, message: e.message, info: e.info, errno: e.errno, syscall: e.syscall, path: e.path, ctor: e.constructor.name })
+  const full = (e) => ({ name: e.name, code: e.code, message: e.message, info: e.info, errno: e.errno, syscall: e.syscall, path: e.path, ctor: e.constructor.name })
+  // cowcopy/fs follows Node 20's fs.cp. Node 22's reports errorOnExist on an
+  // existing directory at the directory itself (Node 20: at the first file
+  // inside); there only the class and codes are compared.
+  const major = Number(process.versions.node.split('.')[0])
+  const codesOnly = (e) => ({ name: e.name, code: e.code, errno: e.errno, syscall: e.syscall, ctor: e.constructor.name })
   for (const [label, src, dest, opts] of cases) {
+    const view = label === 'errorOnExist' && major >= 22 ? codesOnly : full
     const want = await fs.promises.cp(src, dest, opts).then(() => null, view)
     t.not(want, null, `${label}: fs.promises.cp fails`)
     const gotAsync = await cowfs.promises.cp(src, dest, opts).then(() => null, view)
