@@ -602,16 +602,58 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
       if (filterError) throw filterError
       if (!keep[0]) return emptyResult(p)
     }
-    if (!st.isDirectory()) return copySourceFile(s, d, st, p).then(rejectExisting)
-    await checkTree(s, d)
-    const base = tree.verbatimSymlinks || tree.dereference ? undefined : await linkBase(s)
-    return supervise(
-      p,
-      (control) => engine.copyDir({ src: s, dest: d, p, tree, filter: batchFilter, linkBase: base }, control),
-      () => filterError,
-    ).then(rejectExisting)
+    if (st.isDirectory()) await checkTree(s, d)
+    const made = await makeParents(d, s)
+    const copy = async (): Promise<BatchResult> => {
+      if (!st.isDirectory()) return copySourceFile(s, d, st, p).then(rejectExisting)
+      const base = tree.verbatimSymlinks || tree.dereference ? undefined : await linkBase(s)
+      return supervise(
+        p,
+        (control) => engine.copyDir({ src: s, dest: d, p, tree, filter: batchFilter, linkBase: base }, control),
+        () => filterError,
+      ).then(rejectExisting)
+    }
+    return copy().catch(async (err: unknown) => {
+      await removeParents(made)
+      throw err
+    })
   }
   return run()
+}
+
+const parentOf = (p: string | Buffer): string | Buffer =>
+  typeof p === 'string' ? path.dirname(p) : Buffer.from(path.dirname(p.toString('latin1')), 'latin1')
+
+/**
+ * destDir's missing parents, made as `mkdir -p` makes them (fs.cp does
+ * too): the directories made, deepest first, so that a call that then
+ * fails as a whole removes them again (each only while empty).
+ */
+async function makeParents(d: string | Buffer, s: string | Buffer): Promise<(string | Buffer)[]> {
+  const parent = parentOf(d)
+  let first: string | undefined
+  try {
+    first = await fs.promises.mkdir(parent, { recursive: true })
+  } catch (err) {
+    throw asSystemError(err, 'copydir', s, d)
+  }
+  if (first === undefined) return []
+  // mkdir names the shallowest directory it made: the chain is parent up to it.
+  const depth = (x: string) => x.split(path.sep).filter(Boolean).length
+  const count = depth(typeof parent === 'string' ? parent : parent.toString('utf8')) - depth(first) + 1
+  const made: (string | Buffer)[] = []
+  for (let at = parent, i = 0; i < count; at = parentOf(at), i++) made.push(at)
+  return made
+}
+
+async function removeParents(made: (string | Buffer)[]): Promise<void> {
+  for (const dir of made) {
+    try {
+      await fs.promises.rmdir(dir)
+    } catch {
+      return // not empty (someone else's now), or gone: leave the rest
+    }
+  }
 }
 
 // A file as copyDir's source: copied to dest as fs.cp copies it, through the

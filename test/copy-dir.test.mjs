@@ -244,3 +244,32 @@ for (const fsName of ['btrfs', 'tmpfs']) {
     t.same(diffTrees(src, dest), [], 'same types, modes and bytes')
   })
 }
+
+// destDir's missing parents are made as mkdir -p (and fs.cp) make them; a
+// call that then fails as a whole removes the ones it made (while empty).
+t.test("destDir's missing parents are made, and removed again when the call fails", async (t) => {
+  const dirs = needMounts(t, 'ext4')
+  if (!dirs) return
+  const dir = fs.mkdtempSync(path.join(dirs[0], 'parents-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  fs.mkdirSync(path.join(dir, 'src', 'sub'), { recursive: true })
+  fs.writeFileSync(path.join(dir, 'src', 'sub', 'f'), 'bytes')
+  const r = await copyDir(path.join(dir, 'src'), path.join(dir, 'a', 'b', 'c', 'dest'))
+  t.same(r.errors, [])
+  t.equal(fs.readFileSync(path.join(dir, 'a', 'b', 'c', 'dest', 'sub', 'f'), 'utf8'), 'bytes')
+  // A file as the source: the same.
+  const r2 = await copyDir(path.join(dir, 'src', 'sub', 'f'), path.join(dir, 'm', 'n', 'f'))
+  t.equal(r2.files, 1)
+  t.equal(fs.readFileSync(path.join(dir, 'm', 'n', 'f'), 'utf8'), 'bytes')
+  // The whole call fails (a source nobody can read, as uid 65534): no parent is left.
+  fs.chmodSync(dir, 0o777)
+  fs.mkdirSync(path.join(dir, 'locked'), { mode: 0o000 })
+  fs.chmodSync(path.join(dir, 'locked'), 0o000)
+  const code = `
+    try { await c.copyDir(args[0], args[1]); report('copied') } catch (e) { report(e.code) }`
+  const { runChild, NOBODY } = await import('./portable/child.mjs')
+  const { native } = await import('cowcopy')
+  const out = await runChild(code, { native, uid: NOBODY, args: [path.join(dir, 'locked'), path.join(dir, 'x', 'y', 'dest')] })
+  t.equal(out.result, 'EACCES', out.stderr)
+  t.notOk(fs.existsSync(path.join(dir, 'x')), 'the parents it made are gone')
+})
