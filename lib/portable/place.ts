@@ -9,7 +9,7 @@ import type { LinkMethod } from '../batch'
 import type { ParsedCopy } from '../validate'
 import {
   foreignSetid, metaOf, openSource, renameOver, sameFile, setMeta, tempBeside, unlinkOurs, writeNew, type DataWay,
-  sharedDir, type Progress, type Source,
+  sharedDir, splitPath, type Progress, type Source,
 } from './file'
 import { call, close, closeQuietly, codeOf, fstat, lstat, lstatMaybe, canWait, sleep, type Bytes, type Steps } from './ops'
 
@@ -35,11 +35,30 @@ export interface PlaceOptions {
   sourceAt?: Bytes
 }
 
+/** What one rung made. */
+type Made = Pick<Placed, 'method' | 'bytes' | 'onOverlay'>
+
+// overlayfs links a file that is only in a lower layer by first copying it
+// whole into the upper layer (copy-up), and nothing visible from inside the
+// mount tells which files were: the batch counts links made there
+// (BatchResult.overlayLinks). One statfs of the directory per link.
+const OVERLAYFS_SUPER_MAGIC = 0x794c7630
+
+function* onOverlayfs(dir: Bytes): Steps<boolean> {
+  try {
+    return ((yield ['statfs', dir]) as fs.StatsFs).type === OVERLAYFS_SUPER_MAGIC
+  } catch {
+    return false
+  }
+}
+
 export interface Placed {
   method: PlacedMethod
   bytes: number
   /** The name was taken and kept (taken: 'keep'). */
   existing?: boolean
+  /** A hardlink made on overlayfs, where it may have been a copy-up (BatchResult.overlayLinks). */
+  onOverlay?: boolean
 }
 
 // Answers about the two devices (remembered); answers about one file (passed
@@ -80,7 +99,7 @@ export function rungsOf(link: readonly LinkMethod[] | undefined, reflink: Parsed
 }
 
 // One rung onto `target`, a name that does not exist.
-function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: PlaceOptions): Steps<{ method: PlacedMethod; bytes: number }> {
+function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: PlaceOptions): Steps<Made> {
   if (how === 'hardlink') {
     yield* call('link', source.path, target)
     // The name may have been swapped since the open: the link must be the checked inode.
@@ -89,13 +108,13 @@ function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: 
       yield* call('unlink', target)
       throw systemError('EAGAIN', o.syscall, source.path, target, 'replaced while being copied')
     }
-    return { method: 'hardlink', bytes: source.st.size }
+    return { method: 'hardlink', bytes: source.st.size, onOverlay: yield* onOverlayfs(splitPath(target)[0]) }
   }
   const made = yield* writeNew(source, target, how === 'clone' ? 'clone' : way, o.p, o.progress)
   let ours: fs.Stats | undefined
   try {
     const meta = metaOf(source.st, { preserve: o.p.preserve, fsync: o.p.fsync ?? false })
-    const modeSet = how === 'clone' || way !== 'own'
+    const modeSet = how === 'clone' || made.way !== 'own'
     // Nothing more to do for a plain clone or copy: fs.copyFile gave it the source's mode.
     if (made.fd !== undefined || !modeSet || meta.owner || meta.times || meta.fsync) {
       ours = made.fd === undefined ? yield* lstat(target) : yield* fstat(made.fd)
@@ -120,7 +139,7 @@ function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: 
       throw err
     }
   }
-  return { method: how === 'clone' ? 'clone' : way === 'own' ? 'readwrite' : 'fs', bytes: made.bytes }
+  return { method: how === 'clone' ? 'clone' : made.way === 'own' ? 'readwrite' : 'fs', bytes: made.bytes }
 }
 
 /**
@@ -128,7 +147,7 @@ function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: 
  * mode and what `preserve` asks. EEXIST goes to the caller (the name is
  * taken); on any failure nothing is left at `target`.
  */
-export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefined, o: PlaceOptions, shown: Bytes = target): Steps<{ method: PlacedMethod; bytes: number }> {
+export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefined, o: PlaceOptions, shown: Bytes = target): Steps<Made> {
   const key = `${source.st.dev}:${destDir?.dev ?? '?'}`
   const ownOnly = foreignSetid(source.st) || sharedDir(destDir)
   // 'never': a real copy; an empty size (a /proc file) is read to its end.
@@ -208,7 +227,7 @@ export function* place(src: Bytes, dest: Bytes, destDir: fs.Stats | undefined, o
     let useTemp = o.atomic
     for (let round = 0; ; round++) {
       const target = useTemp ? tempBeside(dest) : dest
-      let made: { method: PlacedMethod; bytes: number }
+      let made: Made
       try {
         made = yield* climb(source, target, destDir, o, dest)
       } catch (err) {
