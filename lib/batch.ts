@@ -368,6 +368,7 @@ export function supervise<R extends BatchResult>(
   p: ParsedBatch,
   run: (control: BigInt64Array | undefined) => Promise<R>,
   extraFailure: () => unknown,
+  keepsWork = true,
 ): Promise<R> {
   // Aborted while lib/ checked the paths (copyDir's and importFiles' async
   // checks run before this): an abort listener added now would never fire.
@@ -409,7 +410,17 @@ export function supervise<R extends BatchResult>(
       if (callbackFailed) throw callbackError
       const extra = extraFailure()
       if (extra) throw extra
-      if (err.code === 'ECANCELED' && p.signal?.aborted) throw new AbortError(undefined, { cause: p.signal.reason })
+      if (err.code === 'ECANCELED' && p.signal?.aborted) {
+        const aborted = new AbortError(undefined, { cause: p.signal.reason })
+        // What was done before the abort stays (unless a staged import
+        // discarded it): the engine's count of it goes with the error.
+        const done = (err as { result?: R }).result
+        if (keepsWork && done) {
+          done.methods.fs ??= 0
+          aborted.result = done
+        }
+        throw aborted
+      }
       throw err
     },
   )

@@ -171,6 +171,12 @@ export function invalidReturnValue(expected: string, name: string, value: unknow
 /** Node's AbortError: name 'AbortError', code 'ABORT_ERR', the signal's reason as cause. */
 export class AbortError extends Error {
   readonly code = 'ABORT_ERR'
+  /**
+   * An aborted copyFiles, copyDir or importFiles (not staged): what it
+   * completed before it stopped, as the result it would have resolved with.
+   * Those files stay; the one in progress was removed.
+   */
+  result?: import('./batch').BatchResult
   constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'AbortError'

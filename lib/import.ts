@@ -245,6 +245,7 @@ export function importFiles(destDir: PathLike, entries: ImportEntries, options?:
       p,
       (control) => engine.importFiles(request, control),
       () => undefined,
+      !stage,
     ).then((r) => {
       // Staged: nothing is in place; the first failure is the answer.
       if (stage && r.errors.length > 0) throw r.errors[0].error

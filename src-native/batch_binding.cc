@@ -204,15 +204,26 @@ Napi::Array rows(Napi::Env env, const std::vector<T>& items, Fill fill) {
   return out;
 }
 
+Napi::Object result_object(Napi::Env env, BatchJob& job);
+
 Napi::Value to_js(Napi::Env env, BatchJob& job, bool& ok) {
   ok = false;
   if (!job.failure.empty()) return Napi::Error::New(env, job.failure).Value();
   BatchResult& r = job.result;
-  const bool bufs = job.paths_as_buffers;
   if (r.fatal) {
-    return make_error(env, r.fatal, r.fatal_reason, job.src, job.dest, syscall_of(job.kind), bufs);
+    Napi::Value err = make_error(env, r.fatal, r.fatal_reason, job.src, job.dest, syscall_of(job.kind), job.paths_as_buffers);
+    // Cancelled: what was done before the stop stays, and is said (the
+    // facade puts it on the AbortError).
+    if (r.fatal == ECANCELED && err.IsObject()) err.As<Napi::Object>().Set("result", result_object(env, job));
+    return err;
   }
   ok = true;
+  return result_object(env, job);
+}
+
+Napi::Object result_object(Napi::Env env, BatchJob& job) {
+  BatchResult& r = job.result;
+  const bool bufs = job.paths_as_buffers;
   Napi::Object o = Napi::Object::New(env);
   o.Set("files", static_cast<double>(r.files));
   o.Set("bytes", static_cast<double>(r.bytes));

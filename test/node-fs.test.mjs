@@ -66,12 +66,15 @@ function runNodeTest(file, root) {
   return spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', timeout: 240_000 })
 }
 
-t.test('Node test files are vendored', async (t) => {
-  for (const f of FILES) t.ok(fs.existsSync(path.join(parallel, f)), `${f} in test/node-fs/parallel (see test/node-fs/README.md)`)
-})
+// Node's files are not in the repository: code fetched from other projects
+// is kept out of its commits, and CI reaches only the npm registry and apt.
+// A developer fetches them as test/node-fs/README.md says; then they run
+// here, and every other check below runs either way.
+const HAVE_NODE_TESTS = FILES.every((f) => fs.existsSync(path.join(parallel, f)))
+const NO_NODE_TESTS = "Node's own test files are not in test/node-fs/parallel (not in the repository: see test/node-fs/README.md)"
 
 for (const { name, dir } of targets) {
-  t.test(`${engine} engine, ${name}: Node's tests with fs from cowcopy/fs`, async (t) => {
+  t.test(`${engine} engine, ${name}: Node's tests with fs from cowcopy/fs`, { skip: !HAVE_NODE_TESTS && NO_NODE_TESTS }, async (t) => {
     const root = fs.mkdtempSync(path.join(dir, 'node-fs-'))
     fs.chmodSync(root, 0o755)
     t.teardown(() => fs.rmSync(root, { recursive: true, force: true }))

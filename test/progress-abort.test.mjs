@@ -141,3 +141,52 @@ t.test('the sync API refuses signal and onProgress', async (t) => {
   await t.rejects(copyFile('a', 'b', { signal: {} }), { code: 'ERR_INVALID_ARG_TYPE' })
   await t.rejects(copyFile('a', 'b', { onProgress: 5 }), { code: 'ERR_INVALID_ARG_TYPE' })
 })
+
+// An aborted batch says what it completed: the AbortError carries the result
+// the call would have resolved with, for the files done before the stop
+// (they stay, complete); the file in progress was removed.
+t.test('an aborted copyFiles / copyDir / importFiles reports what it completed', async (t) => {
+  const c = await import('cowcopy')
+  const dirs = (await import('./helpers.mjs')).needMounts(t, 'ext4')
+  if (!dirs) return
+  const dir = fs.mkdtempSync(path.join(dirs[0], 'abort-result-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const src = path.join(dir, 'src')
+  fs.mkdirSync(src)
+  const data = Buffer.alloc(32 << 20, 7)
+  for (let i = 0; i < 24; i++) fs.writeFileSync(path.join(src, `f${String(i).padStart(2, '0')}`), data)
+  const names = fs.readdirSync(src)
+  const calls = {
+    copyFiles: (signal, out) => {
+      fs.mkdirSync(out)
+      return c.copyFiles(names.map((n) => [path.join(src, n), path.join(out, n)]), { signal, concurrency: 1, reflink: 'never', onProgress: (p) => p.files >= 2 && ac.abort() })
+    },
+    copyDir: (signal, out) => c.copyDir(src, out, { signal, concurrency: 1, reflink: 'never', onProgress: (p) => p.files >= 2 && ac.abort() }),
+    importFiles: (signal, out) => c.importFiles(out, names.map((n) => [n, path.join(src, n)]), { signal, concurrency: 1, reflink: 'never', onProgress: (p) => p.files >= 2 && ac.abort() }),
+  }
+  let ac
+  for (const [name, call] of Object.entries(calls)) {
+    ac = new AbortController()
+    const out = path.join(dir, name)
+    const err = await call(ac.signal, out).then(() => null, (e) => e)
+    if (!err) {
+      t.fail(`${name}: finished before the abort landed`)
+      continue
+    }
+    t.equal(err.name, 'AbortError', `${name}: rejects with AbortError`)
+    t.ok(err.result, `${name}: with a result`)
+    const present = fs.existsSync(out) ? fs.readdirSync(out).filter((n) => !n.startsWith('.')) : []
+    t.equal(err.result.files, present.length, `${name}: result.files is the files that stay (${present.length})`)
+    t.ok(err.result.files >= 2 && err.result.files < 24, `${name}: some, not all (${err.result.files})`)
+    for (const n of present) t.equal(fs.statSync(path.join(out, n)).size, data.length, `${name}: ${n} is complete`)
+    t.equal(err.result.bytes, present.length * data.length, `${name}: result.bytes`)
+  }
+  // A staged import discards its work: no result to report.
+  ac = new AbortController()
+  const err = await c.importFiles(path.join(dir, 'staged'), names.map((n) => [n, path.join(src, n)]), { stage: true, signal: ac.signal, concurrency: 1, reflink: 'never', onProgress: (p) => p.files >= 2 && ac.abort() }).then(() => null, (e) => e)
+  if (err) {
+    t.equal(err.name, 'AbortError')
+    t.equal(err.result, undefined, 'staged: nothing stays, so no result')
+    t.notOk(fs.existsSync(path.join(dir, 'staged')))
+  }
+})

@@ -111,7 +111,10 @@ export class Batch {
 
   /** The end: ECANCELED when stopped (the facade makes it an AbortError or the callback's error). */
   finish(): BatchResult {
-    if (this.cancelled()) throw systemError('ECANCELED', this.syscall, undefined, undefined, 'cancelled')
+    if (this.cancelled()) {
+      // What was done before the stop goes with the error (the facade hands it on).
+      throw Object.assign(systemError('ECANCELED', this.syscall, undefined, undefined, 'cancelled'), { result: this.result })
+    }
     return this.result
   }
 
