@@ -197,6 +197,13 @@ class TreeCopy {
     try {
       entries = await this.readDir(src, rel, st)
     } catch (err) {
+      if (chain.length === 1) {
+        // The source root cannot be listed: the call fails as a whole, as
+        // the native engine's (which opens it before making anything), and
+        // the destination root it made goes.
+        if (made) await this.unmake(dest)
+        throw asSystemError(err, 'copydir', src, dest)
+      }
       this.batch.failed(src, dest, asSystemError(err, 'scandir', src, dest))
       return [[], made]
     }
