@@ -14,12 +14,12 @@ const run = (args, opts = {}) => spawnSync(process.execPath, [cli, ...args], { e
 t.test('help, version, usage errors (exit 2)', async (t) => {
   const h = run(['--help'])
   t.equal(h.status, 0)
-  t.match(h.stdout, /^Usage: cowcopy \[OPTION\]\.\.\. SOURCE DEST/)
+  t.match(h.stdout, /^Usage: cowcopy \[OPTION\]\.\.\. \[-T\] SOURCE DEST/)
   t.match(run(['--version']).stdout, /^cowcopy \d+\.\d+\.\d+\n$/)
   for (const [args, msg] of [
     [[], /missing file operand/],
     [['only-one'], /missing destination file operand after 'only-one'/],
-    [['--frobnicate', 'a', 'b'], /Unknown option '--frobnicate'/],
+    [['--frobnicate', 'a', 'b'], /unrecognized option '--frobnicate'/],
     [['--reflink=sometimes', 'a', 'b'], /invalid argument 'sometimes' for '--reflink'/],
     [['--sparse=maybe', 'a', 'b'], /invalid argument 'maybe' for '--sparse'/],
     [['dedupe', 'a'], /dedupe needs a FILE and at least one more FILE/],
