@@ -220,3 +220,60 @@ t.test(`${engine} engine: cp and cpSync fail as fs.promises.cp does`, async (t) 
     t.same(gotSync, want, `${label}: cowcopy/fs cpSync`)
   }
 })
+
+// A deep tree a path can still name (1 500 levels, a 3 KB path):
+// fs.promises.cp copies it (each level an await, not a stack frame), so cp
+// and fs.promises.cp must too, and cpSync with them. The walk nested by
+// yield* ran out of stack from about 1 300 levels on (a RangeError and half
+// a tree); now the depth is bounded by PATH_MAX alone (1 900 levels copied
+// by hand, where Node 20's own cpSync runs out of stack).
+t.test(`${engine} engine: fs.promises.cp and cpSync copy a 1 500-deep tree`, async (t) => {
+  const dir = fsDir('tmpfs').dir ?? os.tmpdir()
+  const root = fs.mkdtempSync(path.join(dir, 'node-fs-'))
+  // rm -rf: fs.rmSync itself runs out of stack on such a tree.
+  t.teardown(() => spawnSync('rm', ['-rf', root]))
+  const DEPTH = 1500
+  const rel = Array(DEPTH).fill('a').join('/')
+  fs.mkdirSync(path.join(root, 's', rel), { recursive: true })
+  fs.writeFileSync(path.join(root, 's', rel, 'f'), 'deep')
+  const runs = {
+    cpSync: (s, d) => cowfs.cpSync(s, d, { recursive: true }),
+    promises: (s, d) => cowfs.promises.cp(s, d, { recursive: true }), // cp's driver too
+  }
+  for (const [name, run] of Object.entries(runs)) {
+    const dest = path.join(root, name)
+    await t.resolves(async () => run(path.join(root, 's'), dest), `${name}: no error`)
+    let got = 'missing'
+    try {
+      got = fs.readFileSync(path.join(dest, rel, 'f'), 'utf8')
+    } catch {}
+    t.equal(got, 'deep', `${name}: the deepest file copied`)
+  }
+})
+
+// cowcopy/fs keeps setuid/setgid only for the source's owner (the README's
+// deviations table); preserveTimestamps makes a read-only copy writable to
+// set its times and must then give back the mode the copy got, not the
+// source's: root copying uid 1001's 04555 program must not make a
+// setuid-root one.
+t.test(`${engine} engine: preserveTimestamps does not give back setuid/setgid the copy dropped`, { skip: isRoot ? false : 'needs root (chown)' }, async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'node-fs-'))
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }))
+  fs.mkdirSync(path.join(root, 's'))
+  const prog = path.join(root, 's', 'prog')
+  fs.writeFileSync(prog, '#!/bin/sh\n')
+  fs.chownSync(prog, 1001, 1001)
+  fs.chmodSync(prog, 0o6555)
+  fs.utimesSync(prog, 1000, 2000)
+  const runs = {
+    cpSync: (s, d) => cowfs.cpSync(s, d, { recursive: true, preserveTimestamps: true }),
+    promises: (s, d) => cowfs.promises.cp(s, d, { recursive: true, preserveTimestamps: true }),
+  }
+  for (const [name, run] of Object.entries(runs)) {
+    const dest = path.join(root, name)
+    await run(path.join(root, 's'), dest)
+    const st = fs.statSync(path.join(dest, 'prog'))
+    t.equal((st.mode & 0o7777).toString(8), '555', `${name}: the copy is 0555, no setuid/setgid`)
+    t.equal(st.mtimeMs, 2000 * 1000, `${name}: its mtime is the source's`)
+  }
+})

@@ -36,6 +36,8 @@ function stepSync(step: Step): unknown {
       if (isThenable(answer)) throw invalidFilterResult(answer)
       return answer
     }
+    case 'walk':
+      throw new Error('unreachable: a walk is run by the driver')
   }
 }
 
@@ -48,35 +50,78 @@ async function stepAsync(step: Step): Promise<unknown> {
       return undefined
     case 'filter':
       return await step[1](step[2], step[3])
+    case 'walk':
+      throw new Error('unreachable: a walk is run by the driver')
+  }
+}
+
+/**
+ * One driver for both: a stack of walks (a 'walk' step pushes one, its end
+ * pops it and hands its value, or its error, to the walk below), so the
+ * JavaScript stack stays as deep as one walk's frames however deep the tree.
+ * It yields the steps to make; the runner sends back [ok, value or error].
+ */
+function* drive<T>(root: Steps<T>): Generator<Step, T, [ok: boolean, value: unknown]> {
+  const walks: Steps<unknown>[] = [root]
+  let ok = true
+  let value: unknown
+  for (;;) {
+    const top = walks[walks.length - 1]
+    let next: IteratorResult<Step, unknown>
+    try {
+      next = ok ? top.next(value) : top.throw(value)
+    } catch (err) {
+      // This walk threw (or did not catch what it was given): the one below gets it.
+      walks.pop()
+      if (walks.length === 0) throw err
+      ok = false
+      value = err
+      continue
+    }
+    if (next.done) {
+      walks.pop()
+      if (walks.length === 0) return next.value as T
+      ok = true
+      value = next.value
+      continue
+    }
+    const step: Step = next.value
+    if (step[0] === 'walk') {
+      walks.push(step[1])
+      ok = true
+      value = undefined
+      continue
+    }
+    ;[ok, value] = yield step
   }
 }
 
 export function runSync<T>(steps: Steps<T>): T {
-  let next = steps.next()
+  const driver = drive(steps)
+  let next = driver.next()
   while (!next.done) {
-    let value: unknown
+    let outcome: [boolean, unknown]
     try {
-      value = stepSync(next.value)
+      outcome = [true, stepSync(next.value)]
     } catch (err) {
-      next = steps.throw(err)
-      continue
+      outcome = [false, err]
     }
-    next = steps.next(value)
+    next = driver.next(outcome)
   }
   return next.value
 }
 
 export async function runAsync<T>(steps: Steps<T>): Promise<T> {
-  let next = steps.next()
+  const driver = drive(steps)
+  let next = driver.next()
   while (!next.done) {
-    let value: unknown
+    let outcome: [boolean, unknown]
     try {
-      value = await stepAsync(next.value)
+      outcome = [true, await stepAsync(next.value)]
     } catch (err) {
-      next = steps.throw(err)
-      continue
+      outcome = [false, err]
     }
-    next = steps.next(value)
+    next = driver.next(outcome)
   }
   return next.value
 }

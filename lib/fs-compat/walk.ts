@@ -9,11 +9,19 @@ import * as path from 'node:path'
 import type { CpOptions } from './options'
 import { cpError } from './system-error'
 
-/** A step: an fs call by name, a cowcopy file copy, or a filter question. */
+/**
+ * A step: an fs call by name, a cowcopy file copy, a filter question, or
+ * the steps of one directory entry (copyEntry's), which the driver runs on
+ * its own stack of walks: `yield*` down the tree would put a few frames per
+ * level on the JavaScript stack (and make every step resume through all of
+ * them), and a tree a path can still name ran out of stack (from about 1 300
+ * levels) where fs.promises.cp, awaiting each level, does not.
+ */
 export type Step =
   | [kind: 'fs', name: string, ...args: unknown[]]
   | [kind: 'copy', src: string, dest: string, mode: number]
   | [kind: 'filter', filter: NonNullable<CpOptions['filter']>, src: string, dest: string]
+  | [kind: 'walk', steps: Steps<unknown>]
 
 export type Steps<T> = Generator<Step, T, unknown>
 
@@ -114,14 +122,14 @@ function* copyEntry(destStat: Stats | undefined, src: string, dest: string, o: C
     }
     return yield* onDir(st, destStat, src, dest, o)
   }
-  if (st.isFile() || st.isCharacterDevice() || st.isBlockDevice()) return yield* onFile(st, destStat, src, dest, o)
+  if (st.isFile() || st.isCharacterDevice() || st.isBlockDevice()) return yield* onFile(destStat, src, dest, o)
   if (st.isSymbolicLink()) return yield* onLink(destStat, src, dest, o)
   if (st.isSocket()) throw cpError('ERR_FS_CP_SOCKET', `cannot copy a socket file: ${dest}`, dest, 'EINVAL')
   if (st.isFIFO()) throw cpError('ERR_FS_CP_FIFO_PIPE', `cannot copy a FIFO pipe: ${dest}`, dest, 'EINVAL')
   throw cpError('ERR_FS_CP_UNKNOWN', `cannot copy an unknown file type: ${dest}`, dest, 'EINVAL')
 }
 
-function* onFile(st: Stats, destStat: Stats | undefined, src: string, dest: string, o: CpOptions): Steps<void> {
+function* onFile(destStat: Stats | undefined, src: string, dest: string, o: CpOptions): Steps<void> {
   if (destStat) {
     if (!o.force) {
       if (o.errorOnExist) throw cpError('ERR_FS_CP_EEXIST', `${dest} already exists`, dest, 'EEXIST')
@@ -133,12 +141,17 @@ function* onFile(st: Stats, destStat: Stats | undefined, src: string, dest: stri
   yield ['copy', src, dest, o.mode]
   if (o.preserveTimestamps) {
     // utimes by name needs no write permission for the owner, but fs.cp
-    // makes a read-only copy writable for it first, and so does this.
-    const readOnly = (st.mode & 0o200) === 0
-    if (readOnly) yield* call('chmod', dest, st.mode | 0o200)
+    // makes a read-only copy writable for it first, and so does this. The
+    // mode given back is the one the copy got, not the source's: the copy
+    // dropped setuid/setgid another user's file had (cp's rule), and
+    // chmod with the source's mode would set them again (root copying
+    // uid 1001's 04555 program made a setuid-root one).
+    const made = (yield* call<Stats>('stat', dest)).mode & 0o7777
+    const readOnly = (made & 0o200) === 0
+    if (readOnly) yield* call('chmod', dest, made | 0o200)
     const now = yield* call<Stats>('stat', src)
     yield* call('utimes', dest, now.atime, now.mtime)
-    if (readOnly) yield* call('chmod', dest, st.mode)
+    if (readOnly) yield* call('chmod', dest, made)
   }
 }
 
@@ -155,7 +168,8 @@ function* copyDirEntries(src: string, dest: string, o: CpOptions): Steps<void> {
     const s = path.join(src, name)
     const d = path.join(dest, name)
     const checked = yield* checkPaths(s, d, o)
-    if (checked) yield* copyEntry(checked[1], s, d, o)
+    // A walk of its own (see Step): the tree's depth is not the stack's.
+    if (checked) yield ['walk', copyEntry(checked[1], s, d, o)]
   }
 }
 
