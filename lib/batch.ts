@@ -659,6 +659,11 @@ async function makeParents(d: string | Buffer, s: string | Buffer): Promise<(str
 
 async function removeParents(made: (string | Buffer)[]): Promise<void> {
   for (const dir of made) {
+    // 'p/.' or 'r/..' of a destDir spelled so: on mkdir's way up by name,
+    // but an existing directory it did not make (rmdir refuses such a name,
+    // and stopping there left p and r, which it made).
+    const last = path.basename(typeof dir === 'string' ? dir : dir.toString('latin1'))
+    if (last === '.' || last === '..') continue
     try {
       await fs.promises.rmdir(dir)
     } catch {

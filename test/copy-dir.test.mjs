@@ -272,4 +272,12 @@ t.test("destDir's missing parents are made, and removed again when the call fail
   const out = await runChild(code, { native, uid: NOBODY, args: [path.join(dir, 'locked'), path.join(dir, 'x', 'y', 'dest')] })
   t.equal(out.result, 'EACCES', out.stderr)
   t.notOk(fs.existsSync(path.join(dir, 'x')), 'the parents it made are gone')
+  // A destDir spelled with '.' and '..' (as given, not normalized): mkdir -p
+  // walks it by name, so 'p/.' and 'r/..' are on the way up but are not
+  // directories it made; p and r, which it made, go too.
+  for (const [dest, made] of [[`${dir}/p/./q/dest`, ['p']], [`${dir}/r/../s/t/dest`, ['r', 's']]]) {
+    const again = await runChild(code, { native, uid: NOBODY, args: [path.join(dir, 'locked'), dest] })
+    t.equal(again.result, 'EACCES', again.stderr)
+    for (const name of made) t.notOk(fs.existsSync(path.join(dir, name)), `${dest}: ${name}, which it made, is gone`)
+  }
 })
