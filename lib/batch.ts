@@ -242,6 +242,23 @@ function parseTree(options: unknown, p: ParsedBatch): ParsedTree {
   return { dereference, verbatimSymlinks: verbatim ?? true, errorOnExist }
 }
 
+/** @internal An AbortError for a call stopped before it copied anything: its result says so. */
+export function abortedBeforeStart(p: ParsedBatch, keepsWork = true): AbortError {
+  const e = new AbortError(undefined, { cause: p.signal?.reason })
+  if (keepsWork) e.result = zeroResult(p)
+  return e
+}
+
+function zeroResult(p: ParsedBatch): BatchResult {
+  const r: BatchResult = {
+    files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
+    methods: { clone: 0, hardlink: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0, fs: 0 },
+    overlayLinks: 0, errors: [], skipped: [],
+  }
+  if (p.listFiles) r.copied = []
+  return r
+}
+
 function emptyResult(p: ParsedBatch): BatchResult {
   const r: BatchResult = {
     files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
@@ -372,7 +389,7 @@ export function supervise<R extends BatchResult>(
 ): Promise<R> {
   // Aborted while lib/ checked the paths (copyDir's and importFiles' async
   // checks run before this): an abort listener added now would never fire.
-  if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
+  if (p.signal?.aborted) return Promise.reject(abortedBeforeStart(p, keepsWork))
   const control = p.batchProgress || p.signal ? new BigInt64Array(3) : undefined
   const cancel = () => control && Atomics.store(control, 0, 1n)
   let last = -1
@@ -570,7 +587,7 @@ export function copyDir(src: PathLike, dest: PathLike, options?: CopyDirOptions)
   } catch (err) {
     return Promise.reject(err)
   }
-  if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
+  if (p.signal?.aborted) return Promise.reject(abortedBeforeStart(p))
   let filterError: unknown
   const userFilter = filter
   const batchFilter = userFilter

@@ -4,8 +4,8 @@
 // the engine's (src-native/engine/import.cc).
 import * as fs from 'node:fs'
 import { engine } from './engine'
-import { AbortError, invalidArgType, invalidArgValue } from './errors'
-import { IMPORT_OPTIONS, parseBatch, supervise, type BatchOptions, type BatchResult, type BatchResultBuffer } from './batch'
+import { invalidArgType, invalidArgValue } from './errors'
+import { IMPORT_OPTIONS, abortedBeforeStart, parseBatch, supervise, type BatchOptions, type BatchResult, type BatchResultBuffer } from './batch'
 import type { BufferInstance } from './global-types'
 import { toPath, type PathLike } from './validate'
 
@@ -237,7 +237,7 @@ export function importFiles(destDir: PathLike, entries: ImportEntries, options?:
   } catch (err) {
     return Promise.reject(err)
   }
-  if (p.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: p.signal.reason }))
+  if (p.signal?.aborted) return Promise.reject(abortedBeforeStart(p, !stage))
   const check = stage ? Promise.resolve() : checkNoSymlinks(d, parsed)
   const request = { destDir: d, rels: parsed.rels, srcs: parsed.srcs, dirs: parsed.dirs, keys: parsed.keys, p, marker, stage }
   return check.then(() =>

@@ -181,6 +181,14 @@ t.test('an aborted copyFiles / copyDir / importFiles reports what it completed',
     for (const n of present) t.equal(fs.statSync(path.join(out, n)).size, data.length, `${name}: ${n} is complete`)
     t.equal(err.result.bytes, present.length * data.length, `${name}: result.bytes`)
   }
+  // Aborted before anything was copied: a result all the same, of nothing.
+  for (const [name, call] of Object.entries(calls)) {
+    const early = new AbortController()
+    early.abort()
+    const e = await call(early.signal, path.join(dir, `${name}-early`)).then(() => null, (x) => x)
+    t.equal(e?.name, 'AbortError', `${name}, aborted before the call: AbortError`)
+    t.equal(e?.result?.files, 0, `${name}, aborted before the call: result.files 0`)
+  }
   // A staged import discards its work: no result to report.
   ac = new AbortController()
   const err = await c.importFiles(path.join(dir, 'staged'), names.map((n) => [n, path.join(src, n)]), { stage: true, signal: ac.signal, concurrency: 1, reflink: 'never', onProgress: (p) => p.files >= 2 && ac.abort() }).then(() => null, (e) => e)
