@@ -23,6 +23,8 @@ export interface Flags {
   removeDestination: boolean
   link: 'hard' | 'symbolic' | null
   preserve: Set<Attr>
+  /** --no-preserve=mode given: directories --parents makes get 0777 less the umask, not the source's mode. */
+  noPreserveMode: boolean
   parents: boolean
   targetDir: P | null
   noTargetDir: boolean
@@ -126,7 +128,7 @@ function attrList(option: string, value: string): (Attr | 'links' | 'context')[]
 export function parse(args: string[]): Parsed {
   const f: Flags = {
     recursive: false, dereference: 'always', reflink: 'auto', sparse: 'auto', noClobber: false,
-    update: false, force: false, removeDestination: false, link: null, preserve: new Set(),
+    update: false, force: false, removeDestination: false, link: null, preserve: new Set(), noPreserveMode: false,
     parents: false, targetDir: null, noTargetDir: false, atomic: false, verbose: false, json: false,
     progress: false,
   }
@@ -168,6 +170,7 @@ export function parse(args: string[]): Parsed {
         for (const a of attrList('no-preserve', value!)) {
           if (a === 'links') preserveLinks.push(false)
           else if (a !== 'context') f.preserve.delete(a)
+          if (a === 'mode') f.noPreserveMode = true
         }
         break
       case 'parents': f.parents = true; break

@@ -161,7 +161,8 @@ async function copyNonDir(src: P, dest: P, st: fs.Stats, ctx: Ctx): Promise<bool
     skipped(ctx, src, dest, 'exists')
     return true
   }
-  const destSt = existing ? (() => { try { return fs.statSync(dest) } catch { return null } })() : null
+  let destErr: string | undefined
+  const destSt = existing ? (() => { try { return fs.statSync(dest) } catch (err) { destErr = code(err); return null } })() : null
   if (existing && f.update && destSt && destSt.mtimeMs >= st.mtimeMs) {
     skipped(ctx, src, dest, 'not newer')
     return true
@@ -172,7 +173,9 @@ async function copyNonDir(src: P, dest: P, st: fs.Stats, ctx: Ctx): Promise<bool
   if (f.link === 'symbolic') return symlinkTo(src, dest, ctx, existing)
   if (f.link === 'hard') {
     try {
-      place(() => fs.linkSync(src, dest), dest, ctx, existing)
+      // link(2) does not follow a symlink; cp -l (without -P) links what it points to.
+      const target = lstat(src)?.isSymbolicLink() ? fs.realpathSync(src, { encoding: 'buffer' }) : src
+      place(() => fs.linkSync(target, dest), dest, ctx, existing)
     } catch (err) {
       return failed(ctx, src, dest, `cannot create hard link ${q(dest)} to ${q(src)}: ${describe(err)}`, err)
     }
@@ -180,7 +183,9 @@ async function copyNonDir(src: P, dest: P, st: fs.Stats, ctx: Ctx): Promise<bool
     else if (f.verbose) out(`${q(src)} -> ${q(dest)} (hardlink)`)
     return true
   }
-  if (existing && (f.removeDestination || existing.isSymbolicLink() && !destSt && f.force)) {
+  // -f removes a symlink loop at the name (cp since 8.30); a dangling
+  // symlink is refused even then ("not writing through dangling symlink").
+  if (existing && (f.removeDestination || (f.force && destErr === 'ELOOP'))) {
     try {
       fs.unlinkSync(dest)
       existing = null
@@ -213,7 +218,7 @@ async function copyNonDir(src: P, dest: P, st: fs.Stats, ctx: Ctx): Promise<bool
       r = await copyFile(src, dest, opts)
     } catch (err) {
       // -f: an existing destination that cannot be opened is removed, and the copy tried again.
-      if (!f.force || !existing || (err as Error).name === 'AbortError' || !['EACCES', 'EPERM', 'ETXTBSY', 'EEXIST', 'EROFS'].includes(code(err) ?? '')) throw err
+      if (!f.force || !existing || (err as Error).name === 'AbortError' || !['EACCES', 'EPERM', 'ETXTBSY', 'EROFS'].includes(code(err) ?? '')) throw err
       fs.unlinkSync(dest)
       existing = null
       r = await copyFile(src, dest, opts)
@@ -222,6 +227,9 @@ async function copyNonDir(src: P, dest: P, st: fs.Stats, ctx: Ctx): Promise<bool
   } catch (err) {
     ctx.bar?.done()
     if ((err as Error).name === 'AbortError') throw err
+    if (code(err) === 'EEXIST' && lstat(dest)?.isSymbolicLink() && !fs.existsSync(dest)) {
+      return failed(ctx, src, dest, `not writing through dangling symlink ${q(dest)}`, err)
+    }
     return failed(ctx, src, dest, `cannot copy ${q(src)} to ${q(dest)}: ${describe(err)}`, err)
   }
   ctx.bar?.done()

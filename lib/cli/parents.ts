@@ -23,13 +23,13 @@ export function makeParents(src: P, target: P, f: Flags, umask: number): Made {
     const d = join(target, s)
     try {
       const have = fs.lstatSync(d, { throwIfNoEntry: false })
-      if (have) {
-        if (!fs.statSync(d).isDirectory()) throw Object.assign(new Error('Not a directory'), { code: 'ENOTDIR' })
-        continue
-      }
+      if (have && !fs.statSync(d).isDirectory()) throw Object.assign(new Error('Not a directory'), { code: 'ENOTDIR' })
+      // cp -p --parents gives existing directories on the path the source's
+      // attributes too, not only the ones it makes.
+      if (have && !f.preserve.has('mode') && !f.preserve.has('ownership') && !f.preserve.has('timestamps')) continue
       const st = fs.statSync(s)
       if (!st.isDirectory()) throw Object.assign(new Error('Not a directory'), { code: 'ENOTDIR' })
-      fs.mkdirSync(d, { mode: st.mode & 0o777 & ~umask })
+      if (!have) fs.mkdirSync(d, { mode: (f.noPreserveMode ? 0o777 : st.mode & 0o777) & ~umask })
       if (f.preserve.has('mode')) fs.chmodSync(d, st.mode & 0o7777)
       if (f.preserve.has('ownership')) {
         try {
@@ -39,7 +39,7 @@ export function makeParents(src: P, target: P, f: Flags, umask: number): Made {
         }
       }
       made.dirs.push({ src: s, dest: d })
-      if (f.verbose && !f.json) out(`${q(s)} -> ${q(d)}`)
+      if (!have && f.verbose && !f.json) out(`${q(s)} -> ${q(d)}`)
     } catch (err) {
       fail(`cannot make directory ${q(d)}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`)
       made.ok = false
