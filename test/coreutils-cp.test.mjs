@@ -57,11 +57,16 @@ const SKIPPED = {
   'sparse-perf': 'needs coreutils\' getlimits build helper',
 }
 
-const scripts = fs.readdirSync(path.join(root, 'tests', 'cp')).filter((f) => f.endsWith('.sh')).map((f) => f.slice(0, -3)).sort()
+// The scripts and the init.sh stand-in are not in the repository (code
+// taken from other projects stays out of its commits, and CI reaches only
+// npm and apt): a developer who has them runs them here (test/coreutils/README.md).
+const HAVE_SCRIPTS = fs.existsSync(path.join(root, 'tests', 'cp')) && fs.existsSync(path.join(root, 'tests', 'init.sh'))
+if (!HAVE_SCRIPTS) t.comment('coreutils tests/cp are not in test/coreutils/tests (not in the repository: see test/coreutils/README.md)')
+const scripts = HAVE_SCRIPTS ? fs.readdirSync(path.join(root, 'tests', 'cp')).filter((f) => f.endsWith('.sh')).map((f) => f.slice(0, -3)).sort() : []
 const cli = path.join(here, '..', 'dist', 'cli.js')
 const workDir = fsDir('btrfs').dir ?? os.tmpdir()
 
-t.test('every vendored script is listed once', async (t) => {
+t.test('every vendored script is listed once', { skip: !HAVE_SCRIPTS && 'coreutils tests/cp are not in the repository (test/coreutils/README.md)' }, async (t) => {
   const listed = [...EXPECTED_PASS, ...Object.keys(KNOWN_FAIL), ...Object.keys(SKIPPED)]
   t.same([...listed].sort(), scripts, 'EXPECTED_PASS + KNOWN_FAIL + SKIPPED = test/coreutils/tests/cp/*.sh')
   t.equal(new Set(listed).size, listed.length, 'no script in two lists')
