@@ -3,7 +3,7 @@
 // public API: copyFile for one file, copyDir for a tree.
 import * as fs from 'node:fs'
 import * as os from 'node:os'
-import { copyDir, copyFile, type BatchResult, type CopyOptions, type CopyResult, type PreserveOptions } from '../index'
+import { copyDir, copyFile, native, type BatchResult, type CopyOptions, type CopyResult, type PreserveOptions } from '../index'
 import { human as humanBytes, ProgressBar } from '../progress-bar'
 import type { Flags } from './args'
 import { describe, errorJson, fail, json, jsonPath, out, q, UsageError } from './output'
@@ -34,8 +34,11 @@ function lstat(p: P): fs.Stats | null {
 export function apiPreserve(f: Flags): PreserveOptions | false {
   const p = f.preserve
   if (!p.has('timestamps') && !p.has('ownership') && !p.has('xattr') && !p.has('acl')) return false
-  // ACLs are the system.posix_acl_* xattrs; the API copies xattrs all or none.
-  return { timestamps: p.has('timestamps'), ownership: p.has('ownership'), xattrs: p.has('xattr') || p.has('acl') }
+  // ACLs are the system.posix_acl_* xattrs; the API copies xattrs all or
+  // none. Without the addon there are no xattr calls: the ACLs that ride
+  // with -p / --preserve=mode are not kept (as cp on a filesystem without
+  // ACLs); --preserve=xattr asked by name fails there (ENOSYS).
+  return { timestamps: p.has('timestamps'), ownership: p.has('ownership'), xattrs: p.has('xattr') || (p.has('acl') && native) }
 }
 
 function failed(ctx: Ctx, src: P, dest: P, msg: string, err: unknown): false {
