@@ -259,13 +259,9 @@ function zeroResult(p: ParsedBatch): BatchResult {
   return r
 }
 
+// A call with nothing to do (the root filtered out): a result, and the final progress call.
 function emptyResult(p: ParsedBatch): BatchResult {
-  const r: BatchResult = {
-    files: 0, bytes: 0, dirs: 0, symlinks: 0, threads: 0,
-    methods: { clone: 0, hardlink: 0, copy_file_range: 0, sendfile: 0, readwrite: 0, none: 0, fs: 0 },
-    overlayLinks: 0, errors: [], skipped: [],
-  }
-  if (p.listFiles) r.copied = []
+  const r = zeroResult(p)
   finalProgress(p, r)
   return r
 }
