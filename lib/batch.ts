@@ -659,6 +659,9 @@ async function makeParents(d: string | Buffer, s: string | Buffer): Promise<(str
   try {
     first = await fs.promises.mkdir(parent, { recursive: true })
   } catch (err) {
+    // A file where a parent directory should be: ENOTDIR, as mkdir -p and
+    // the engines say (Node's recursive mkdir says EEXIST for the last one).
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw systemError('ENOTDIR', 'copydir', s, d)
     throw asSystemError(err, 'copydir', s, d)
   }
   if (first === undefined) return []

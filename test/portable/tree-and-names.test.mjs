@@ -41,9 +41,11 @@ onFs(t, 'ext4', 'destDir that cannot be made rejects the call; a symlink to a di
   const src = path.join(dir, 'src')
   fs.mkdirSync(src)
   fs.writeFileSync(path.join(src, 'a'), 'a')
-  await t.rejects(c.copyDir(src, path.join(dir, 'no', 'such', 'dest')), { code: 'ENOENT', syscall: 'copydir' })
+  // Missing parents are made (mkdir -p); a file in their place cannot be.
   fs.writeFileSync(path.join(dir, 'file'), 'f')
   await t.rejects(c.copyDir(src, path.join(dir, 'file', 'dest')), { code: 'ENOTDIR', syscall: 'copydir' })
+  await t.rejects(c.copyDir(src, path.join(dir, 'file', 'deeper', 'dest')), { code: 'ENOTDIR', syscall: 'copydir' })
+  t.equal(fs.readFileSync(path.join(dir, 'file'), 'utf8'), 'f', 'the file in the way is left as it was')
   fs.mkdirSync(path.join(dir, 'real'))
   fs.symlinkSync('real', path.join(dir, 'link'))
   const r = await c.copyDir(src, path.join(dir, 'link'))
