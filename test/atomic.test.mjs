@@ -75,16 +75,22 @@ onFs(t, 'ext4', 'readers never see a half-written destination', async (t, dir) =
   // A second process stats the destination as fast as it can while we copy.
   const watcher = spawn(process.execPath, ['-e', `
     const fs = require('fs'); const sizes = new Set(); const end = Date.now() + 20000
+    let said = false
     while (Date.now() < end) {
       try { sizes.add(fs.statSync(${JSON.stringify(dest)}).size) } catch { sizes.add(-1) }
+      // Watching: the copy may start (a fixed head start was too short on a loaded machine).
+      if (!said) { fs.writeSync(1, 'R\\n'); said = true }
       if (sizes.has(${256 << 20})) break
     }
     process.stdout.write(JSON.stringify([...sizes]))`])
   let out = ''
-  watcher.stdout.on('data', (b) => (out += b))
-  await new Promise((r) => setTimeout(r, 200))
+  const watching = new Promise((r) => {
+    watcher.stdout.on('data', (b) => { out += b; if (out.startsWith('R\n')) r() })
+    watcher.on('close', r) // a watcher that died fails the parse below, it does not hang the test
+  })
+  await watching
   await copyFile(src, dest, { atomic: true, reflink: 'never' })
   await new Promise((r) => watcher.on('close', r))
-  const sizes = JSON.parse(out)
+  const sizes = JSON.parse(out.slice(2))
   t.same(sizes.sort((a, b) => a - b), [1 << 20, 256 << 20], `only the old and the new size were seen (${sizes})`)
 })
