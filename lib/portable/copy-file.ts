@@ -99,6 +99,16 @@ export function* copyFileSteps(src: Bytes, dest: Bytes, p: ParsedCopy, progress?
   try {
     const [final, at] = yield* destination(src, dest, p)
     if (at && sameFile(at, source.st)) return { method: 'none', bytes: 0 }
+    // An existing file its owner made read-only is refused, as fs.copyFile
+    // and the native engine refuse it (they open it for writing): replacing
+    // it by a rename would need only its directory. atomic replaces by design.
+    if (at?.isFile() && !p.atomic) {
+      try {
+        yield* call('access', final, C.W_OK)
+      } catch (err) {
+        throw asSystemError(err, 'copyfile', src, dest)
+      }
+    }
     // Always a name only this call knows, renamed (or linked) into place
     // once complete, a new destination too: when fs.copyFile fails, even
     // at its close(), libuv unlinks its destination by name, which by then
