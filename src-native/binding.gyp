@@ -6,26 +6,6 @@
   "targets": [
     {
       "target_name": "cowcopy",
-      "sources": [
-        "binding.cc",
-        "binding_util.cc",
-        "batch_binding.cc",
-        "range_binding.cc",
-        "engine/copy_file.cc",
-        "engine/open_path.cc",
-        "engine/copy_data.cc",
-        "engine/fallback.cc",
-        "engine/sparse.cc",
-        "engine/preserve.cc",
-        "engine/atomic_dest.cc",
-        "engine/batch.cc",
-        "engine/tree.cc",
-        "engine/threads.cc",
-        "engine/range.cc",
-        "engine/ladder.cc",
-        "engine/import.cc",
-        "engine/fd_budget.cc"
-      ],
       "include_dirs": ["<!(node addon-api-dir.js)"],
       "defines": [
         "NAPI_VERSION=8",
@@ -34,11 +14,51 @@
         "_FILE_OFFSET_BITS=64",
         "COWCOPY_SOURCE_HASH=<!(node source-hash.js)"
       ],
-      "cflags!": ["-fno-exceptions", "-O3"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-O3"],
-      "cflags_cc": [
-        "-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Werror",
-        "-include", "<(module_root_dir)/glibc_compat.h"
+      "conditions": [
+        # macOS: the portable engine does the work; the addon is the small
+        # per-OS clone layer it calls (fclonefileat, clonefileat).
+        ['OS=="mac"', {
+          "sources": [
+            "clone-layer/layer.cc",
+            "clone-layer/os_clone_darwin.cc",
+            "clone-layer/layer_binding.cc"
+          ],
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "MACOSX_DEPLOYMENT_TARGET": "11.0",
+            "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra", "-Werror"]
+          }
+        }],
+        # Linux: the whole native engine.
+        ['OS=="linux"', {
+          "sources": [
+            "binding.cc",
+            "binding_util.cc",
+            "batch_binding.cc",
+            "range_binding.cc",
+            "engine/copy_file.cc",
+            "engine/open_path.cc",
+            "engine/copy_data.cc",
+            "engine/fallback.cc",
+            "engine/sparse.cc",
+            "engine/preserve.cc",
+            "engine/atomic_dest.cc",
+            "engine/batch.cc",
+            "engine/tree.cc",
+            "engine/threads.cc",
+            "engine/range.cc",
+            "engine/ladder.cc",
+            "engine/import.cc",
+            "engine/fd_budget.cc"
+          ],
+          "cflags!": ["-fno-exceptions", "-O3"],
+          "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-O3"],
+          "cflags_cc": [
+            "-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Werror",
+            "-include", "<(module_root_dir)/glibc_compat.h"
+          ]
+        }]
       ]
     }
   ]
