@@ -6,6 +6,7 @@ import type { DirEntry as DirEntryClass } from './index.js'
 export type DirEntry = DirEntryClass
 
 export const {
+  cloneLayer,
   cloneRange,
   cloneRangeSync,
   constants,

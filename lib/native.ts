@@ -88,9 +88,40 @@ export interface NativeBinding {
   ): Promise<NativeBatchResult>
 }
 
+/** What a whole-tree clone answered (src-native/clone-layer/layer.h TreeAnswer). */
+export interface TreeAnswer {
+  /** 0, or the errno of the clone (the platform's own number). */
+  errno: number
+  /** Why the tree was not cloned whole (a FIFO, a mount point, an own setuid file...): copy it per file. */
+  ineligible: string | undefined
+  files: number
+  dirs: number
+  symlinks: number
+  bytes: number
+}
+
+/**
+ * The per-OS clone layer (src-native/clone-layer/): what the portable engine
+ * calls where Node cannot clone (macOS: fclonefileat, clonefileat). Each
+ * answer is 0 or the platform's own errno.
+ */
+export interface CloneLayer {
+  kind: 'clone-layer'
+  /** Which OS calls are linked: 'darwin', or 'linux-shim' (the same logic over FICLONE, for the tests). */
+  os: string
+  /** A clone of the open file `srcFd` at `dest`, a name that must not exist. */
+  cloneFileSync(srcFd: number, dest: PathArg): number
+  cloneFile(srcFd: number, dest: PathArg): Promise<number>
+  /** The directory `src` cloned whole as the new directory `dest`, or why not. */
+  cloneTreeSync(src: PathArg, dest: PathArg): TreeAnswer
+  cloneTree(src: PathArg, dest: PathArg): Promise<TreeAnswer>
+  /** Clones made so far in this process (tests). */
+  counters(): { fileClones: number; treeClones: number }
+}
+
 /** What loaded, or why nothing did. */
 export interface NativeStatus {
-  /** The addon file in use, or null when cowcopy runs on its portable engine (TypeScript over node:fs). */
+  /** The addon file in use (the engine, or the clone layer the portable engine calls), or null when there is none. */
   file: string | null
   /** Why the addon is not in use, as nativeLoadError.code; null when it is. */
   reason: keyof typeof REASONS | null
@@ -110,11 +141,18 @@ interface NodeGypBuild {
   resolve(dir: string): string
 }
 
-function load(): { binding: NativeBinding | null; loadError: Error | null; status: NativeStatus } {
-  const fail = (reason: NonNullable<NativeStatus['reason']>, message: string, cause?: unknown) => {
+interface Loaded {
+  binding: NativeBinding | null
+  layer: CloneLayer | null
+  loadError: Error | null
+  status: NativeStatus
+}
+
+function load(): Loaded {
+  const fail = (reason: NonNullable<NativeStatus['reason']>, message: string, cause?: unknown): Loaded => {
     const err = new Error(message, cause === undefined ? undefined : { cause }) as Error & { code: string }
     err.code = REASONS[reason]
-    return { binding: null, loadError: err, status: { file: null, reason } }
+    return { binding: null, layer: null, loadError: err, status: { file: null, reason } }
   }
   if (process.env.COWCOPY_NATIVE === '0') return fail('disabled', 'disabled by COWCOPY_NATIVE=0')
   const root = path.join(__dirname, '..')
@@ -177,7 +215,11 @@ function load(): { binding: NativeBinding | null; loadError: Error | null; statu
         `sources are ${expected}); rebuild it (npm run build:native)`,
     )
   }
-  return { binding, loadError: null, status: { file, reason: null } }
+  // Off Linux the addon is the clone layer the portable engine calls.
+  if ((binding as unknown as { kind?: string }).kind === 'clone-layer') {
+    return { binding: null, layer: binding as unknown as CloneLayer, loadError: null, status: { file, reason: null } }
+  }
+  return { binding, layer: null, loadError: null, status: { file, reason: null } }
 }
 
 /**
@@ -209,6 +251,8 @@ function libc(): string {
 
 const loaded = load()
 export const native: NativeBinding | null = loaded.binding
+/** The per-OS clone layer the portable engine uses, when that is what loaded. */
+export const cloneLayer: CloneLayer | null = loaded.layer
 /**
  * Why the addon is not in use (null when it is); its `code` says which of
  * REASONS, its message names the file or the platform.

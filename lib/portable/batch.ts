@@ -69,6 +69,11 @@ export class Batch {
     this.result.methods[r.method]++
     if (r.onOverlay) this.result.overlayLinks++
     if (this.p.listFiles) this.result.copied!.push({ src: this.out(src), dest: this.out(dest), method: r.method, bytes: r.bytes })
+    this.progressed()
+  }
+
+  /** The control words (onProgress reads them) follow the result. */
+  progressed(): void {
     if (this.control) {
       this.control[1] = BigInt(this.result.bytes)
       this.control[2] = BigInt(this.result.files)

@@ -8,6 +8,7 @@ import * as path from 'node:path'
 import { AbortError, asSystemError, systemError } from '../errors'
 import type { AbortSignalInstance } from '../global-types'
 import type { ParsedCopy } from '../validate'
+import { hasLayer } from './layer'
 import { call, close, closeQuietly, codeOf, fstat, lstatMaybe, open, read, sleep, write, type Bytes, type Steps } from './ops'
 
 const C = fs.constants
@@ -189,6 +190,15 @@ export function* pump(src: Source, fd: number, p: Pick<ParsedCopy, 'sparse' | 's
 
 export type DataWay = 'clone' | 'auto' | 'plain' | 'own'
 
+/** What writeNew made: the descriptor it holds (its own loop), the bytes, how. */
+export interface Written {
+  fd: number | undefined
+  bytes: number
+  way: DataWay
+  /** The copy lacks the source's setuid/setgid bits (a clone layer's clone): its mode is not final yet. */
+  setidDropped?: boolean
+}
+
 /**
  * Writes the source to `target`, a name that must not exist (EEXIST). 'own':
  * this engine's O_EXCL|O_NOFOLLOW create (0600) and read/write loop, a real
@@ -197,7 +207,13 @@ export type DataWay = 'clone' | 'auto' | 'plain' | 'own'
  * ('auto') or nothing ('plain'). Returns the descriptor when it opened one.
  * On failure nothing is left at `target` (fs.copyFile removes what it made).
  */
-export function* writeNew(src: Source, target: Bytes, way: DataWay, p: Pick<ParsedCopy, 'sparse' | 'signal'>, progress?: Progress): Steps<{ fd: number | undefined; bytes: number; way: DataWay }> {
+export function* writeNew(src: Source, target: Bytes, way: DataWay, p: Pick<ParsedCopy, 'sparse' | 'signal'>, progress?: Progress): Steps<Written> {
+  if (way === 'clone' && hasLayer) {
+    // The clone layer (macOS clonefile): a clone of the opened inode, or an
+    // error. The clone has the source's mode without setuid/setgid.
+    yield* call('cloneFile', src.fd, target, src.path)
+    return { fd: undefined, bytes: src.st.size, way, setidDropped: (src.st.mode & 0o6000) !== 0 }
+  }
   if (way === 'own') {
     const fd = yield* open(target, CREATE, 0o600)
     try {

@@ -4,6 +4,7 @@
 // API on the libuv pool. A failed call is thrown back into the generator at
 // the yield, so try/finally and cleanup read as in straight-line code.
 import * as fs from 'node:fs'
+import { layerCalls } from './layer'
 
 export type Bytes = string | Buffer
 /** A call by fs's name and its arguments ('sleep' is the engine's own). */
@@ -17,6 +18,8 @@ const table: Record<string, (...args: unknown[]) => unknown> = {
   ...(fs as unknown as Record<string, (...args: unknown[]) => unknown>),
   realpathNative: fs.realpath.native as (...args: unknown[]) => unknown,
   realpathNativeSync: fs.realpathSync.native as (...args: unknown[]) => unknown,
+  // cloneFile(fd, dest, srcPath): the per-OS clone layer, where one loaded.
+  ...layerCalls,
 }
 
 export function runSync<T>(steps: Steps<T>): T {

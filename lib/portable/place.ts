@@ -114,7 +114,7 @@ function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: 
   let ours: fs.Stats | undefined
   try {
     const meta = metaOf(source.st, { preserve: o.p.preserve, fsync: o.p.fsync ?? false })
-    const modeSet = how === 'clone' || made.way !== 'own'
+    const modeSet = (how === 'clone' || made.way !== 'own') && !made.setidDropped
     // Nothing more to do for a plain clone or copy: fs.copyFile gave it the source's mode.
     if (made.fd !== undefined || !modeSet || meta.owner || meta.times || meta.fsync) {
       ours = made.fd === undefined ? yield* lstat(target) : yield* fstat(made.fd)

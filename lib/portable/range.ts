@@ -7,6 +7,7 @@ import * as fs from 'node:fs'
 import { asSystemError, systemError } from '../errors'
 import { nativeLoadError } from '../native'
 import { joinPath, notRegularReason } from './file'
+import { hasLayer } from './layer'
 import { call, closeQuietly, codeOf, fstat, open, read, write, type Bytes, type Steps } from './ops'
 
 const C = fs.constants
@@ -166,11 +167,22 @@ export interface PortableProbe {
   copyFileRange: boolean
 }
 
+// Whether a call succeeds.
+function* tries(c: [string, ...unknown[]]): Steps<boolean> {
+  try {
+    yield* call(...c)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /**
  * What `dir`'s filesystem can do as far as Node's fs can try: its type and
  * block size from statfs, and whether fs.copyFile can clone there
- * (COPYFILE_FICLONE_FORCE on two files that never outlive the call). dedupe
- * and copyFileRange are false: the portable engine cannot call them.
+ * (COPYFILE_FICLONE_FORCE, or the clone layer's clone, on two files that
+ * never outlive the call). dedupe and copyFileRange are false: the portable
+ * engine cannot call them.
  */
 export function* probeSteps(dir: Bytes): Steps<PortableProbe> {
   let sf: fs.StatsFs
@@ -183,17 +195,13 @@ export function* probeSteps(dir: Bytes): Steps<PortableProbe> {
   const b = joinPath(a, '-clone')
   let clone = false
   try {
-    const fd = yield* open(a, C.O_WRONLY | C.O_CREAT | C.O_EXCL | (C.O_NOFOLLOW ?? 0), 0o600)
+    const fd = yield* open(a, C.O_RDWR | C.O_CREAT | C.O_EXCL | (C.O_NOFOLLOW ?? 0), 0o600)
     try {
       yield* write(fd, Buffer.alloc(4096, 1), 0, 4096, 0)
+      // The clone layer where one loaded (macOS), else fs.copyFile.
+      clone = yield* tries(hasLayer ? ['cloneFile', fd, b, a] : ['copyFile', a, b, C.COPYFILE_EXCL | C.COPYFILE_FICLONE_FORCE])
     } finally {
       yield* closeQuietly(fd)
-    }
-    try {
-      yield* call('copyFile', a, b, C.COPYFILE_EXCL | C.COPYFILE_FICLONE_FORCE)
-      clone = true
-    } catch {
-      // Not here.
     }
   } catch (err) {
     throw asSystemError(err, 'probe', dir)

@@ -13,6 +13,7 @@ import type { TreeRequest } from '../engine'
 import { Batch, Limit, Slots, pool } from './batch'
 import { euid, isWindows, joinPath, renameOver, sameFile, tempBeside } from './file'
 import { runAsync, type Bytes } from './ops'
+import { cloneWhole } from './tree-clone'
 
 const CYCLE = 'symbolic link to an ancestor directory (a cycle), not followed'
 
@@ -74,6 +75,7 @@ class TreeCopy {
   private readonly listing = new Limit(4)
 
   async run(): Promise<BatchResult> {
+    if (await cloneWhole(this.r, this.batch)) return this.batch.finish()
     try {
       const root = await fs.promises.stat(this.r.src)
       // Linux: what the walk opens by name is checked against where it

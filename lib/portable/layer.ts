@@ -1,0 +1,37 @@
+// The per-OS clone layer as portable-engine steps: where Node cannot clone
+// (macOS: libuv makes COPYFILE_FICLONE a plain copy and FICLONE_FORCE
+// ENOSYS), the addon's layer clones an open file or a whole directory. Its
+// answers are errnos of the platform's own table, turned into Node-style
+// errors here.
+import { systemError } from '../errors'
+import { cloneLayer, type TreeAnswer } from '../native'
+import type { Bytes } from './ops'
+
+/** The layer's calls by step name, sync and callback forms (ops.ts adds them to its table). */
+export const layerCalls: Record<string, (...args: unknown[]) => unknown> = {}
+
+if (cloneLayer) {
+  const layer = cloneLayer
+  // As fs.copyFile's errors read: syscall 'copyfile', the source's path (the
+  // step's third argument: the layer itself gets the open descriptor).
+  const fail = (errno: number, dest: unknown, src: unknown): Error => systemError(errno, 'copyfile', src as Bytes, dest as Bytes)
+  layerCalls.cloneFileSync = (fd, dest, src) => {
+    const errno = layer.cloneFileSync(fd as number, dest as Bytes)
+    if (errno !== 0) throw fail(errno, dest, src)
+  }
+  layerCalls.cloneFile = (fd, dest, src, cb) => {
+    const done = cb as (err: Error | null) => void
+    layer.cloneFile(fd as number, dest as Bytes).then(
+      (errno) => done(errno === 0 ? null : fail(errno, dest, src)),
+      (err: Error) => done(err),
+    )
+  }
+}
+
+/** Whether this process has a clone layer: writeNew clones through it, copyDir may clone a tree whole. */
+export const hasLayer = cloneLayer !== null
+
+/** The whole-tree clone, or undefined where there is no layer. */
+export function cloneTree(src: Bytes, dest: Bytes): Promise<TreeAnswer> | undefined {
+  return cloneLayer?.cloneTree(src, dest)
+}
