@@ -3,10 +3,16 @@
 // over node:fs, COWCOPY_NATIVE=0), in one place. The feature suites run once
 // per engine (.ci/run); a test that meets a difference asserts the portable
 // answer from here instead of skipping.
-import { native } from 'cowcopy'
+import { cloneLayer, native } from 'cowcopy'
 
 export const PORTABLE = !native
 export const ENGINE = native ? 'native' : 'portable'
+/** The clone layer under the portable engine ('linux-shim' in npm run test:layer), or null. */
+export const LAYER = cloneLayer
+// npm run test:layer must really run over the layer, not quietly without it.
+if (process.env.COWCOPY_EXPECT_LAYER && cloneLayer !== process.env.COWCOPY_EXPECT_LAYER) {
+  throw new Error(`COWCOPY_EXPECT_LAYER=${process.env.COWCOPY_EXPECT_LAYER}, but the clone layer in use is ${cloneLayer}`)
+}
 
 /**
  * The differences, each with its reason. Tests import the constants below;

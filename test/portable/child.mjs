@@ -43,7 +43,8 @@ const errInfo = (e) => e == null ? e : ({ name: e.name, code: e.code, errno: e.e
   ]
   const childEnv = { ...process.env, ...env }
   if (native) delete childEnv.COWCOPY_NATIVE
-  else childEnv.COWCOPY_NATIVE = '0'
+  // npm run test:layer: the portable engine is the one over the clone layer.
+  else if (!process.env.COWCOPY_EXPECT_LAYER) childEnv.COWCOPY_NATIVE = '0'
   return new Promise((resolve) => {
     const child = spawn(cmd[0], cmd.slice(1), { env: childEnv, cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
