@@ -1,0 +1,115 @@
+// Descriptor helpers the clone layer and the Linux shim share: an owned fd,
+// EINTR retries, a directory's names read through its own descriptor.
+// Header-only so that the macOS build's source list (binding.gyp) stays the
+// three files it names.
+#pragma once
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace cowcopy_layer {
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.release();
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  // Not retried on EINTR: the descriptor is released either way.
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Runs `call` until it does not fail with EINTR; returns its result.
+template <typename F>
+inline auto retry(F call) -> decltype(call()) {
+  decltype(call()) r;
+  do {
+    r = call();
+  } while (r == -1 && errno == EINTR);
+  return r;
+}
+
+inline int open_at(int dirfd, const char* name, int flags, mode_t mode = 0) {
+  return retry([&] { return ::openat(dirfd, name, flags | O_CLOEXEC, mode); });
+}
+
+// A directory below `dirfd`, never through a symlink: 0 or errno.
+inline int open_dir_at(int dirfd, const char* name, Fd& out) {
+  int fd = open_at(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (fd == -1) return errno;
+  out = Fd(fd);
+  return 0;
+}
+
+inline int stat_at(int dirfd, const char* name, struct stat& st) {
+  return ::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+}
+
+inline bool same_inode(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// The names in the directory open on `dirfd` ("." and ".." left out), read
+// through a fresh open file description of it so that `dirfd`'s own offset
+// and ownership are untouched. 0 or errno.
+inline int list_dir(int dirfd, std::vector<std::string>& names) {
+  names.clear();
+  int fd = open_at(dirfd, ".", O_RDONLY | O_DIRECTORY);
+  if (fd == -1) return errno;
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    int err = errno;
+    ::close(fd);
+    return err;
+  }
+  int err = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (!e) {
+      err = errno;
+      break;
+    }
+    const char* n = e->d_name;
+    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+    try {
+      names.emplace_back(n);
+    } catch (...) {
+      err = ENOMEM;
+      break;
+    }
+  }
+  ::closedir(d);
+  return err;
+}
+
+}  // namespace cowcopy_layer

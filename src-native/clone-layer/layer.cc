@@ -1,0 +1,248 @@
+// clone_file and clone_tree (layer.h) over os_clone.h's three calls. A tree
+// is cloned into a private holder directory beside `dest` and renamed into
+// place only once it is known to be what the source walk saw, so `dest`
+// never shows a partial clone, and a failure removes only what this call made.
+#include "layer.h"
+
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "fd_util.h"
+#include "os_clone.h"
+#include "tree_scan.h"
+
+namespace cowcopy_layer {
+
+namespace {
+
+// `dest` as its directory ("." when it has none) and last name. A name that
+// always exists ("/", ".", "..") is EEXIST.
+int split(const char* dest, bool trailing_slash_ok, std::string& dir, std::string& name) {
+  std::string p(dest);
+  if (p.empty()) return ENOENT;
+  bool trailing = false;
+  while (p.size() > 1 && p.back() == '/') {
+    p.pop_back();
+    trailing = true;
+  }
+  // open(2) of "file/" with O_CREAT: a name ending in a slash is a directory.
+  if (trailing && !trailing_slash_ok) return EISDIR;
+  size_t slash = p.rfind('/');
+  if (slash == std::string::npos) {
+    dir = ".";
+    name = p;
+  } else {
+    dir = slash == 0 ? std::string("/") : p.substr(0, slash);
+    name = p.substr(slash + 1);
+  }
+  if (name.empty() || name == "." || name == "..") return EEXIST;
+  return 0;
+}
+
+// The directory `dest` goes in. Reading it is not needed (creating in it
+// is), so where the OS has a search-only open, a directory the caller may
+// write but not list still works.
+int open_parent(const std::string& dir, Fd& out) {
+  int fd = open_at(AT_FDCWD, dir.c_str(), O_RDONLY | O_DIRECTORY);
+#if defined(O_PATH)
+  if (fd == -1 && errno == EACCES) fd = open_at(AT_FDCWD, dir.c_str(), O_PATH | O_DIRECTORY);
+#elif defined(O_SEARCH)
+  if (fd == -1 && errno == EACCES) fd = open_at(AT_FDCWD, dir.c_str(), O_SEARCH | O_DIRECTORY);
+#endif
+  if (fd == -1) return errno;
+  out = Fd(fd);
+  return 0;
+}
+
+// EINVAL when the directory `parentfd` is `root` or lies below it: a tree
+// cloned into itself would hold its own holder.
+int check_not_inside(int parentfd, const struct stat& root) {
+  Fd cur;
+  int fd = open_at(parentfd, ".", O_RDONLY | O_DIRECTORY);
+#if defined(O_PATH)
+  if (fd == -1 && errno == EACCES) fd = open_at(parentfd, ".", O_PATH | O_DIRECTORY);
+#endif
+  if (fd == -1) return errno;
+  cur = Fd(fd);
+  for (int up = 0; up < 4096; ++up) {
+    struct stat st;
+    if (::fstat(cur.get(), &st) == -1) return errno;
+    if (same_inode(st, root)) return EINVAL;
+    Fd next;
+    int nfd = open_at(cur.get(), "..", O_RDONLY | O_DIRECTORY);
+#if defined(O_PATH)
+    if (nfd == -1 && errno == EACCES) nfd = open_at(cur.get(), "..", O_PATH | O_DIRECTORY);
+#endif
+    if (nfd == -1) return 0;  // above a directory we may not search: not below root either
+    next = Fd(nfd);
+    struct stat up_st;
+    if (::fstat(next.get(), &up_st) == -1) return errno;
+    if (same_inode(up_st, st)) return 0;  // "/"
+    cur = std::move(next);
+  }
+  return 0;
+}
+
+// ".<name>.cowcopy-<16 hex>", cut so that it stays a valid name (255 bytes)
+// however long `name` is.
+int holder_name(const std::string& name, std::string& out) {
+  unsigned char rnd[8];
+  if (::getentropy(rnd, sizeof rnd) == -1) return errno;
+  static const char kHex[] = "0123456789abcdef";
+  std::string tail = ".cowcopy-";
+  for (unsigned char b : rnd) {
+    tail += kHex[b >> 4];
+    tail += kHex[b & 15];
+  }
+  out = "." + name.substr(0, 255 - 1 - tail.size()) + tail;
+  return 0;
+}
+
+// The private directory a tree is cloned into (0700: no one else can reach
+// or change what is inside). Unless committed, it is emptied and removed,
+// always through descriptors and only while its name is still this inode.
+class Holder {
+ public:
+  explicit Holder(int parentfd) : parent_(parentfd) {}
+  Holder(const Holder&) = delete;
+  Holder& operator=(const Holder&) = delete;
+  ~Holder() {
+    if (!made_) return;
+    if (fd_.valid()) remove_inside(fd_.get(), 0);
+    remove();
+  }
+
+  int make(const std::string& destname) {
+    for (int tries = 0; tries < 8; ++tries) {
+      if (int err = holder_name(destname, name_)) return err;
+      if (::mkdirat(parent_, name_.c_str(), 0700) == 0) break;
+      if (errno != EEXIST || tries == 7) return errno;
+    }
+    made_ = true;
+    int err = open_dir_at(parent_, name_.c_str(), fd_);
+    if (err == 0 && ::fstat(fd_.get(), &st_) == -1) err = errno;
+    if (err != 0) {
+      // Its identity was never seen: only an empty directory of this random
+      // name can go, which loses nothing of anyone's.
+      fd_.reset();
+      made_ = false;
+      ::unlinkat(parent_, name_.c_str(), AT_REMOVEDIR);
+    }
+    return err;
+  }
+
+  int fd() const { return fd_.get(); }
+
+  // After the clone left it: only the empty holder goes.
+  void commit() {
+    fd_.reset();
+    remove();
+    made_ = false;
+  }
+
+ private:
+  // An rmdir removes only an empty directory: a lost race deletes nothing.
+  void remove() {
+    struct stat now;
+    if (stat_at(parent_, name_.c_str(), now) == 0 && same_inode(now, st_)) {
+      ::unlinkat(parent_, name_.c_str(), AT_REMOVEDIR);
+    }
+  }
+
+  int parent_;
+  std::string name_;
+  Fd fd_;
+  struct stat st_ {};
+  bool made_ = false;
+};
+
+TreeAnswer clone_tree_checked(const char* src, const char* dest) {
+  TreeAnswer a;
+  std::string dir, name;
+  if ((a.err = split(dest, true, dir, name))) return a;
+  Fd parent;
+  if ((a.err = open_parent(dir, parent))) return a;
+  struct stat there;
+  int gone = stat_at(parent.get(), name.c_str(), there);
+  if (gone != ENOENT) {
+    a.err = gone == 0 ? EEXIST : gone;
+    return a;
+  }
+
+  Fd root;
+  if ((a.err = open_dir_at(AT_FDCWD, src, root))) return a;
+  struct stat root_st;
+  if (::fstat(root.get(), &root_st) == -1) {
+    a.err = errno;
+    return a;
+  }
+  if ((a.err = check_not_inside(parent.get(), root_st))) return a;
+  Scan seen(root_st.st_dev, true);
+  if ((a.err = scan_tree(root.get(), seen))) return a;
+  root.reset();
+  if (!seen.ineligible.empty()) {
+    a.ineligible = seen.ineligible;
+    return a;
+  }
+
+  Holder holder(parent.get());
+  if ((a.err = holder.make(name))) return a;
+  if ((a.err = os_clonefileat(AT_FDCWD, src, holder.fd(), name.c_str()))) return a;
+  // The clone was made by name: it must be the tree the walk saw (the
+  // source may have been swapped or changed since). Nobody else can change
+  // it inside the holder, so what is counted now is what `dest` will hold.
+  Fd clone;
+  struct stat clone_st;
+  if (open_dir_at(holder.fd(), name.c_str(), clone) != 0 || ::fstat(clone.get(), &clone_st) == -1) {
+    a.ineligible = "the source changed while it was cloned";
+    return a;
+  }
+  Scan made(clone_st.st_dev, false);
+  if ((a.err = scan_tree(clone.get(), made))) return a;
+  clone.reset();
+  if (!made.ineligible.empty() || made.files != seen.files || made.dirs != seen.dirs ||
+      made.symlinks != seen.symlinks || made.bytes != seen.bytes) {
+    a.ineligible = "the source changed while it was cloned";
+    return a;
+  }
+  if ((a.err = os_rename_excl(holder.fd(), name.c_str(), parent.get(), name.c_str()))) return a;
+  holder.commit();
+  a.files = made.files;
+  a.dirs = made.dirs;
+  a.symlinks = made.symlinks;
+  a.bytes = made.bytes;
+  return a;
+}
+
+}  // namespace
+
+int clone_file(int srcfd, const char* dest) {
+  try {
+    std::string dir, name;
+    if (int err = split(dest, false, dir, name)) return err;
+    Fd parent;
+    if (int err = open_parent(dir, parent)) return err;
+    return os_fclonefileat(srcfd, parent.get(), name.c_str());
+  } catch (const std::bad_alloc&) {
+    return ENOMEM;
+  }
+}
+
+TreeAnswer clone_tree(const char* src, const char* dest) {
+  try {
+    return clone_tree_checked(src, dest);
+  } catch (const std::bad_alloc&) {
+    // Every descriptor and the holder were released on the way out.
+    TreeAnswer a;
+    a.err = ENOMEM;
+    return a;
+  }
+}
+
+}  // namespace cowcopy_layer
