@@ -22,6 +22,7 @@
 
 #include "fd_util.h"
 #include "os_clone.h"
+#include "shim_hooks.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -30,6 +31,15 @@
 namespace cowcopy_layer {
 
 const char* const kOsCloneName = "linux-shim";
+
+#ifdef COWCOPY_SHIM_HOOKS
+namespace shim_hooks {
+void (*before_clone)() = nullptr;
+void (*before_rename)(int, const char*) = nullptr;
+int fail_file_clone_at = 0;
+int fail_errno = 0;
+}  // namespace shim_hooks
+#endif
 
 namespace {
 
@@ -87,6 +97,13 @@ void unlink_ours(int dirfd, const char* name, const struct stat& ours, int flags
   if (stat_at(dirfd, name, now) == 0 && same_inode(now, ours)) ::unlinkat(dirfd, name, flags);
 }
 
+int injected_failure() {
+#ifdef COWCOPY_SHIM_HOOKS
+  if (shim_hooks::fail_file_clone_at > 0 && --shim_hooks::fail_file_clone_at == 0) return shim_hooks::fail_errno;
+#endif
+  return 0;
+}
+
 int clone_regular(int srcfd, const struct stat& src, int dstdirfd, const char* name) {
   if (!S_ISREG(src.st_mode)) return EINVAL;
   int fd = open_at(dstdirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
@@ -94,14 +111,12 @@ int clone_regular(int srcfd, const struct stat& src, int dstdirfd, const char* n
   Fd made(fd);
   struct stat ours;
   if (::fstat(made.get(), &ours) == -1) return errno;  // cannot prove it is ours: leave it
-  int err = 0;
-  if (retry([&] { return ::ioctl(made.get(), FICLONE, srcfd); }) == -1) {
-    err = clone_errno(errno);
-  } else if ((err = copy_xattrs(srcfd, made.get())) == 0) {
-    // The mode last: a read-only source must not stop the xattrs.
-    mode_t mode = src.st_mode & 07777 & ~static_cast<mode_t>(S_ISUID | S_ISGID);
-    if (::fchmod(made.get(), mode) == -1) err = errno;
-  }
+  int err = injected_failure();
+  if (err == 0 && retry([&] { return ::ioctl(made.get(), FICLONE, srcfd); }) == -1) err = clone_errno(errno);
+  if (err == 0) err = copy_xattrs(srcfd, made.get());
+  // The mode last: a read-only source must not stop the xattrs.
+  mode_t mode = src.st_mode & 07777 & ~static_cast<mode_t>(S_ISUID | S_ISGID);
+  if (err == 0 && ::fchmod(made.get(), mode) == -1) err = errno;
   if (err != 0) unlink_ours(dstdirfd, name, ours, 0);
   return err;
 }
@@ -161,10 +176,16 @@ int os_fclonefileat(int srcfd, int dstdirfd, const char* name) {
 }
 
 int os_clonefileat(int srcdirfd, const char* src, int dstdirfd, const char* name) {
+#ifdef COWCOPY_SHIM_HOOKS
+  if (shim_hooks::before_clone) shim_hooks::before_clone();
+#endif
   return clone_at(srcdirfd, src, dstdirfd, name, 0);
 }
 
 int os_rename_excl(int fromdir, const char* from, int todir, const char* to) {
+#ifdef COWCOPY_SHIM_HOOKS
+  if (shim_hooks::before_rename) shim_hooks::before_rename(todir, to);
+#endif
   long r = retry([&] { return ::syscall(SYS_renameat2, fromdir, from, todir, to, RENAME_NOREPLACE); });
   return r == 0 ? 0 : errno;
 }

@@ -1,0 +1,23 @@
+// Fault seams of the Linux shim (os_clone_linux_shim.cc), compiled in only
+// with -DCOWCOPY_SHIM_HOOKS (test/engine/clone_layer_test.cc's build): they
+// put a race or a failure at a chosen point of the layer's sequence, which a
+// test cannot otherwise time.
+#pragma once
+
+#ifdef COWCOPY_SHIM_HOOKS
+namespace cowcopy_layer {
+namespace shim_hooks {
+
+// Called by os_clonefileat before it clones (a source changing after the
+// layer's walk).
+extern void (*before_clone)();
+// Called by os_rename_excl before it renames (a rival creating `to`).
+extern void (*before_rename)(int todir, const char* to);
+// The n-th regular-file clone from now (1 = the next) fails with `fail_errno`;
+// 0: none.
+extern int fail_file_clone_at;
+extern int fail_errno;
+
+}  // namespace shim_hooks
+}  // namespace cowcopy_layer
+#endif
