@@ -9,6 +9,7 @@
 #
 #   bash test/sanitize.sh                  # everything (CI: .ci/run)
 #   bash test/sanitize.sh test/range.test.mjs   # only these test files
+#   bash test/sanitize.sh --clone-layer    # only the clone layer's C++ test
 #
 # Needs the test mounts (test/fixtures/mounts.sh) like the tests themselves.
 # COWCOPY_ASAN_DIR: where the sanitized package copy goes (default build/asan);
@@ -34,6 +35,42 @@ logs=$(mktemp -d /tmp/cowcopy-sanitize-XXXXXX)
 # The race test's copier runs as uid 65534 and writes its reports here too.
 chmod 1777 "$logs"
 trap 'rm -rf "$logs"' EXIT
+
+# The macOS clone layer (src-native/clone-layer/) is not part of the engine:
+# its test links the layer and its Linux shim (with the shim's fault seams).
+# Sets layer_status; findings come from the report files like the rest.
+layer_status=0
+layer_tests() {
+  local test_src=test/engine/clone_layer_test.cc bin="$logs/clone_layer_test" scratch rc=0
+  echo "== sanitize: the clone layer's C++ test ($test_src) with $san"
+  if ! g++ -std=c++17 -Wall -Wextra -Werror -D_FILE_OFFSET_BITS=64 -DCOWCOPY_SHIM_HOOKS $san -o "$bin" "$test_src" \
+    src-native/clone-layer/layer.cc src-native/clone-layer/os_clone_linux_shim.cc; then
+    echo "   $test_src: does not build"
+    layer_status=1
+    return
+  fi
+  scratch=$(mktemp -d "${COWCOPY_MOUNT_ROOT:-/var/tmp/cowcopy-mounts}/btrfs/asan-XXXXXX")
+  (cd "$logs" && "$bin" "$scratch" >"$bin.out" 2>&1) || rc=$?
+  rm -rf "$scratch"
+  if [ "$rc" -eq 0 ]; then echo "   $test_src: ok ($(tail -1 "$bin.out"))"; else
+    echo "   $test_src: failed (exit $rc)"
+    cat "$bin.out"
+    layer_status=1
+  fi
+}
+
+if [ "${1:-}" = --clone-layer ]; then
+  export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:log_path=$logs/asan:strict_string_checks=1:detect_stack_use_after_return=1"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan"
+  layer_tests
+  for f in "$logs"/asan.* "$logs"/ubsan.*; do
+    [ -e "$f" ] || continue
+    echo "---- $f"
+    cat "$f"
+    layer_status=1
+  done
+  exit "$layer_status"
+fi
 
 if [ "${COWCOPY_ASAN_REUSE:-}" = 1 ] && [ -f "$out/src-native/build/Release/cowcopy.node" ] &&
   diff -rq --exclude=build src-native "$out/src-native" >/dev/null; then
@@ -134,6 +171,7 @@ fi
 built=$((1 - engine_status))
 for test_src in test/engine/*.cc; do
   [ -e "$test_src" ] && [ "$built" -eq 1 ] || continue
+  [ "$test_src" = test/engine/clone_layer_test.cc ] && continue  # layer_tests, below
   bin="$logs/$(basename "$test_src" .cc)"
   if ! "${cxx[@]}" -o "$bin" "$test_src" "$logs"/engine/*.o -lpthread; then
     echo "   $test_src: does not build"
@@ -152,6 +190,8 @@ for test_src in test/engine/*.cc; do
   fi
 done
 
+layer_tests
+
 found=$(reports)
 if [ -n "$found" ]; then
   echo "== sanitize: REPORTS"
@@ -166,10 +206,10 @@ for f in $other; do
   echo "---- (no finding of ours: $(grep -c -E '^(Direct|Indirect) leak' "$f") leak record(s) in Node/V8 or a tool) $f"
 done
 
-echo "== sanitize: $((SECONDS - started)) s; tests exit $status, engine tests $engine_status, $(wc -w <<<"$found") report file(s)"
+echo "== sanitize: $((SECONDS - started)) s; tests exit $status, engine tests $engine_status, clone layer $layer_status, $(wc -w <<<"$found") report file(s)"
 if [ "$status" -ne 0 ]; then
   echo "   (test failures under the sanitizers without a sanitizer report are timing or environment:"
   echo "    they fail this stage only with COWCOPY_SANITIZE_STRICT=1; the plain suite judges them)"
 fi
-if [ -n "$found" ] || [ "$engine_status" -ne 0 ]; then exit 1; fi
+if [ -n "$found" ] || [ "$engine_status" -ne 0 ] || [ "$layer_status" -ne 0 ]; then exit 1; fi
 if [ "${COWCOPY_SANITIZE_STRICT:-}" = 1 ] && [ "$status" -ne 0 ]; then exit 1; fi
