@@ -193,7 +193,12 @@ TreeAnswer clone_tree_checked(const char* src, const char* dest) {
 
   Holder holder(parent.get());
   if ((a.err = holder.make(name))) return a;
-  if ((a.err = os_clonefileat(AT_FDCWD, src, holder.fd(), name.c_str()))) return a;
+  // A clone a signal interrupted may have left part of the tree: it goes
+  // before the next try (the OS call itself is not retried for that reason).
+  for (int tries = 0; (a.err = os_clonefileat(AT_FDCWD, src, holder.fd(), name.c_str())) == EINTR && tries < 3; ++tries) {
+    remove_inside(holder.fd(), 0);
+  }
+  if (a.err) return a;
   // The clone was made by name: it must be the tree the walk saw (the
   // source may have been swapped or changed since). Nobody else can change
   // it inside the holder, so what is counted now is what `dest` will hold.

@@ -22,7 +22,8 @@ extern const char* const kOsCloneName;
 int os_fclonefileat(int srcfd, int dstdirfd, const char* name);
 
 // Clones `src` (relative to `srcdirfd`, or AT_FDCWD) to `name` in
-// `dstdirfd`. A failure may leave part of a directory's clone behind at `name`.
+// `dstdirfd`. A failure may leave part of a directory's clone behind at
+// `name`; EINTR is returned, not retried, for that reason.
 int os_clonefileat(int srcdirfd, const char* src, int dstdirfd, const char* name);
 
 // Renames `from` to `to`; EEXIST when `to` exists (it is never replaced).

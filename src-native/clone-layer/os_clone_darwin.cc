@@ -45,8 +45,10 @@ int os_fclonefileat(int srcfd, int dstdirfd, const char* name) {
   return call([&] { return ::fclonefileat(srcfd, dstdirfd, name, kCloneFlags); });
 }
 
+// Not retried on EINTR here: an interrupted directory clone may have left
+// part of the tree at `name`, which the caller removes first (layer.cc).
 int os_clonefileat(int srcdirfd, const char* src, int dstdirfd, const char* name) {
-  return call([&] { return ::clonefileat(srcdirfd, src, dstdirfd, name, kCloneFlags); });
+  return ::clonefileat(srcdirfd, src, dstdirfd, name, kCloneFlags) == 0 ? 0 : errno;
 }
 
 int os_rename_excl(int fromdir, const char* from, int todir, const char* to) {

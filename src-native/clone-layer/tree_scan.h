@@ -55,6 +55,13 @@ inline void walk(int dirfd, const std::string& rel, int depth, Scan& s) {
     if (int err = stat_at(dirfd, n.c_str(), st)) {
       return refuse(s, err == ENOENT ? "changed while it was read" : "cannot be examined", at(rel, n), err);
     }
+#ifdef __APPLE__
+    // A clone carries file flags; an immutable or append-only entry is not
+    // what a per-file copy makes, and the holder could not be emptied of it.
+    if (st.st_flags & (UF_IMMUTABLE | UF_APPEND | SF_IMMUTABLE | SF_APPEND)) {
+      return refuse(s, "an immutable or append-only entry", at(rel, n));
+    }
+#endif
     if (S_ISREG(st.st_mode)) {
       if (s.check_setid && (st.st_mode & (S_ISUID | S_ISGID)) && st.st_uid == ::geteuid()) {
         return refuse(s, "a setuid/setgid file of the copier's (a clone drops the bits)", at(rel, n));
