@@ -26,13 +26,13 @@ t.test('exports', async (t) => {
   t.same(Object.keys(layer.counters()).sort(), ['fileClones', 'treeClones'])
 })
 
-t.test('node-gyp-build loads the fixture through COWCOPY_PREBUILD', { skip: !fs.existsSync(path.join(root, 'dist/native.js')) && 'dist/ not built' }, async (t) => {
-  const r = spawnSync(process.execPath, ['-e', 'const n = require("./dist/native.js"); console.log(JSON.stringify([n.nativeStatus.file, n.native && n.native.kind]))'], {
+t.test('lib/native.ts loads the fixture as the clone layer through COWCOPY_PREBUILD', { skip: !fs.existsSync(path.join(root, 'dist/native.js')) && 'dist/ not built' }, async (t) => {
+  const r = spawnSync(process.execPath, ['-e', 'const n = require("./dist/native.js"); console.log(JSON.stringify([n.nativeStatus.file, n.cloneLayer && n.cloneLayer.kind, n.native]))'], {
     cwd: root,
     env: { ...process.env, COWCOPY_PREBUILD: built },
     encoding: 'utf8',
   })
-  t.same(JSON.parse(r.stdout), [path.join(built, 'build/Release/cowcopy.node'), 'clone-layer'], r.stderr)
+  t.same(JSON.parse(r.stdout), [path.join(built, 'build/Release/cowcopy.node'), 'clone-layer', null], r.stderr)
 })
 
 t.test('bad arguments throw before anything is touched', async (t) => {
