@@ -184,7 +184,7 @@ TreeAnswer clone_tree_checked(const char* src, const char* dest) {
   }
   if ((a.err = check_not_inside(parent.get(), root_st))) return a;
   Scan seen(root_st.st_dev, true);
-  if ((a.err = scan_tree(root.get(), seen))) return a;
+  scan_tree(root.get(), seen);
   root.reset();
   if (!seen.ineligible.empty()) {
     a.ineligible = seen.ineligible;
@@ -209,7 +209,7 @@ TreeAnswer clone_tree_checked(const char* src, const char* dest) {
     return a;
   }
   Scan made(clone_st.st_dev, false);
-  if ((a.err = scan_tree(clone.get(), made))) return a;
+  scan_tree(clone.get(), made);
   clone.reset();
   if (!made.ineligible.empty() || made.files != seen.files || made.dirs != seen.dirs ||
       made.symlinks != seen.symlinks || made.bytes != seen.bytes) {

@@ -93,10 +93,7 @@ inline void walk(int dirfd, const std::string& rel, int depth, Scan& s) {
 // Walks the directory open on `rootfd` into `s`. Throws only std::bad_alloc;
 // every other obstacle is an answer in s.ineligible (the per-file copy then
 // meets it and reports it as its own error).
-inline int scan_tree(int rootfd, Scan& s) {
-  scan_detail::walk(rootfd, "", 0, s);
-  return 0;
-}
+inline void scan_tree(int rootfd, Scan& s) { scan_detail::walk(rootfd, "", 0, s); }
 
 // Empties the directory open on `dirfd`, which this process made and no one
 // else can reach (it lies in a 0700 directory of ours): subdirectories a
