@@ -12,9 +12,11 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "fd_util.h"
 #include "os_clone.h"
+#include "shim_hooks.h"
 #include "tree_scan.h"
 
 namespace cowcopy_layer {
@@ -125,8 +127,19 @@ class Holder {
       if (errno != EEXIST || tries == 7) return errno;
     }
     made_ = true;
+#ifdef COWCOPY_SHIM_HOOKS
+    if (shim_hooks::after_holder_mkdir) shim_hooks::after_holder_mkdir(parent_, name_.c_str());
+#endif
     int err = open_dir_at(parent_, name_.c_str(), fd_);
     if (err == 0 && ::fstat(fd_.get(), &st_) == -1) err = errno;
+    if (err == 0 && !is_fresh()) {
+      // Someone who can write the parent put another directory at this
+      // name between the mkdir and the open: it is not filled, not emptied
+      // and not removed (its owner's files stay), and the call fails.
+      fd_.reset();
+      made_ = false;
+      return ESTALE;
+    }
     if (err != 0) {
       // Its identity was never seen: only an empty directory of this random
       // name can go, which loses nothing of anyone's.
@@ -138,6 +151,17 @@ class Holder {
   }
 
   int fd() const { return fd_.get(); }
+
+ private:
+  // What mkdirat just made looks like this: a directory of ours, nobody
+  // else's permission bits, nothing in it.
+  bool is_fresh() const {
+    if (!S_ISDIR(st_.st_mode) || st_.st_uid != ::geteuid() || (st_.st_mode & 077) != 0) return false;
+    std::vector<std::string> names;
+    return list_dir(fd_.get(), names) == 0 && names.empty();
+  }
+
+ public:
 
   // After the clone left it: only the empty holder goes.
   void commit() {

@@ -36,6 +36,7 @@ const char* const kOsCloneName = "linux-shim";
 namespace shim_hooks {
 void (*before_clone)() = nullptr;
 void (*before_rename)(int, const char*) = nullptr;
+void (*after_holder_mkdir)(int, const char*) = nullptr;
 int fail_file_clone_at = 0;
 int fail_errno = 0;
 }  // namespace shim_hooks

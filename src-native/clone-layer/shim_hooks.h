@@ -11,6 +11,9 @@ namespace shim_hooks {
 // Called by os_clonefileat before it clones (a source changing after the
 // layer's walk).
 extern void (*before_clone)();
+// Called by the layer between the holder's mkdir and its open (someone who
+// can write the parent swapping another directory in).
+extern void (*after_holder_mkdir)(int parentfd, const char* name);
 // Called by os_rename_excl before it renames (a rival creating `to`).
 extern void (*before_rename)(int todir, const char* to);
 // The n-th regular-file clone from now (1 = the next) fails with `fail_errno`;

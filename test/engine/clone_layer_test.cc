@@ -36,6 +36,15 @@ static void rival(int todir, const char* to) {
   if (::mkdirat(todir, to, 0755) == 0) put(rival_dir + "/theirs", "not yours");
 }
 
+static std::string victim;       // another user's directory, swapped in at the holder's name
+static std::string holder_taken;  // the holder's name (in the destination's parent) when it was swapped
+static void swap_holder(int parentfd, const char* name) {
+  hooks::after_holder_mkdir = nullptr;
+  holder_taken = name;
+  ::renameat(parentfd, name, parentfd, (holder_taken + ".moved").c_str());
+  ::renameat(AT_FDCWD, victim.c_str(), parentfd, name);
+}
+
 static std::string grown;  // a file before_clone adds to the source
 static void grow() {
   hooks::before_clone = nullptr;
@@ -144,6 +153,23 @@ static void tree_tests() {
   expect(raced.err == EEXIST, "a destination made before the rename: EEXIST");
   expect(get(btrfs + "/r/theirs") == "not yours" && !exists(btrfs + "/r/a"), "the other directory untouched");
   expect(holders(btrfs) == 0, "a lost race: nothing of ours left");
+
+  // Another user's directory swapped in between the holder's mkdir and its
+  // open: not filled, not emptied, not removed.
+  victim = btrfs + "/victim";
+  ::mkdir(victim.c_str(), 0700);
+  put(victim + "/secret", "theirs");
+  ::chown(victim.c_str(), 1234, 1234);
+  hooks::after_holder_mkdir = swap_holder;
+  TreeAnswer stolen = clone_tree(src.c_str(), (btrfs + "/h").c_str());
+  expect(stolen.err == ESTALE, "a directory swapped in at the holder's name: ESTALE (" + std::to_string(stolen.err) + ")");
+  const std::string swapped = btrfs + "/" + holder_taken;
+  expect(!holder_taken.empty() && get(swapped + "/secret") == "theirs", "the other user's directory: not emptied");
+  expect(!exists(swapped + "/h"), "nor filled");
+  expect(!exists(btrfs + "/h"), "nothing at the destination");
+  ::unlink((swapped + "/secret").c_str());
+  ::rmdir(swapped.c_str());
+  ::rmdir((swapped + ".moved").c_str());  // the real holder, empty, under the name it was moved to
 
   grown = src + "/sub/late";
   hooks::before_clone = grow;
