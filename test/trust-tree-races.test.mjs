@@ -12,7 +12,7 @@ import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { onFs } from './helpers.mjs'
 import { copyDir } from '../dist/index.js'
-import { PORTABLE } from './engines.mjs'
+import { LAYER, PORTABLE } from './engines.mjs'
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const asRoot = process.getuid() === 0 ? {} : { skip: 'needs root (the attack is on root copying)' }
@@ -94,6 +94,11 @@ function shim() {
 
 // copyDir in a child under the shim; its result (errors by code) as JSON.
 function copyDirUnderShim(src, dest, opts, env) {
+  // Over the clone layer a new tree is cloned whole in a private holder
+  // directory, with no mkdir or open of the destination by name for these
+  // faults to hit (the holder's own proofs: test/engine/clone_layer_test.cc);
+  // listFiles keeps the per-file walk they attack under test there.
+  if (LAYER) opts = { ...opts, listFiles: true }
   const script = `
     const { copyDir } = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))})
     copyDir(process.argv[1], process.argv[2], JSON.parse(process.argv[3])).then(

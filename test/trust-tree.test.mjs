@@ -14,7 +14,7 @@ import * as path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { copyDir, copyFiles } from 'cowcopy'
 import { needMounts, onFs, openFds, tmpScratch } from './helpers.mjs'
-import { PORTABLE, TIME_SLACK_NS } from './engines.mjs'
+import { LAYER, PORTABLE, TIME_SLACK_NS } from './engines.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -371,6 +371,11 @@ function shim(t) {
 // Runs copyDir(src, dest, options) in a child with the shim failing `spec`;
 // returns the result (or the rejection as { fatal: {code, message} }).
 function copyDirUnderShim(t, spec, src, dest, options = {}) {
+  // Over the clone layer a new tree is cloned whole in a private holder
+  // directory, with no mkdir or open of the destination by name for these
+  // faults to hit (the holder's own proofs: test/engine/clone_layer_test.cc);
+  // listFiles keeps the per-file walk they attack under test there.
+  if (LAYER) options = { ...options, listFiles: true }
   const so = shim(t)
   if (!so) return null
   const script = `
