@@ -109,6 +109,8 @@ function build(zig, name, outRoot) {
     if (t.os === 'linux') {
       // musl_compat.h first: it must define _LARGEFILE64_SOURCE before any libc header.
       for (const h of ['musl_compat.h', ...gyp.forced]) args.push('-include', h)
+      // Drops the unused parts of the static libc++ (~40 KB of ~520).
+      args.push('-ffunction-sections', '-fdata-sections', '-Wl,--gc-sections')
       const map = path.join(tmp, 'exports.map')
       fs.writeFileSync(map, '{ global: napi_register_module_v1; node_api_module_get_api_version_v1; local: *; };\n')
       args.push(`-Wl,--version-script=${map}`)
