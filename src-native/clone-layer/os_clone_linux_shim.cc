@@ -49,11 +49,12 @@ namespace {
 constexpr int kMaxDepth = 256;
 
 int clone_errno(int err) {
-  // FICLONE's ways of saying "this filesystem cannot": no ioctl (ENOTTY), no
-  // reflink support (EOPNOTSUPP), or EINVAL from a filesystem that has the
-  // ioctl but not for this file. The source was checked to be a regular file
-  // and the whole file is asked for, so EINVAL means the filesystem.
-  if (err == EOPNOTSUPP || err == ENOTTY || err == EINVAL) return ENOTSUP;
+  // FICLONE's ways of saying "this filesystem cannot": no ioctl (ENOTTY) or
+  // no reflink support (EOPNOTSUPP), as clonefile says ENOTSUP. EINVAL stays:
+  // on Linux it is about this file (a btrfs NOCOW file, one being swapped
+  // out), and a caller that took it for the volume would stop cloning there
+  // for every file.
+  if (err == EOPNOTSUPP || err == ENOTTY) return ENOTSUP;
   return err;
 }
 
@@ -118,6 +119,10 @@ int clone_regular(int srcfd, const struct stat& src, int dstdirfd, const char* n
   // The mode last: a read-only source must not stop the xattrs.
   mode_t mode = src.st_mode & 07777 & ~static_cast<mode_t>(S_ISUID | S_ISGID);
   if (err == 0 && ::fchmod(made.get(), mode) == -1) err = errno;
+  // A failed close (a write-back error) fails the clone too: clonefile
+  // either makes the file or fails, so the shim must not leave one it could
+  // not finish.
+  if (::close(made.release()) == -1 && err == 0) err = errno;
   if (err != 0) unlink_ours(dstdirfd, name, ours, 0);
   return err;
 }
