@@ -56,6 +56,7 @@
           "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-O3"],
           "cflags_cc": [
             "-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Werror",
+            "-include", "<(module_root_dir)/musl_compat.h",
             "-include", "<(module_root_dir)/glibc_compat.h"
           ]
         }]

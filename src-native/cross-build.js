@@ -107,8 +107,9 @@ function build(zig, name, outRoot) {
       ...gyp.defines.map((d) => `-D${d}`),
     ]
     if (t.os === 'linux') {
-      // musl_compat.h first: it must define _LARGEFILE64_SOURCE before any libc header.
-      for (const h of ['musl_compat.h', ...gyp.forced]) args.push('-include', h)
+      // binding.gyp's forced includes, musl_compat.h first: it must define
+      // _LARGEFILE64_SOURCE before any libc header.
+      for (const h of new Set(['musl_compat.h', ...gyp.forced])) args.push('-include', h)
       // Drops the unused parts of the static libc++ (~40 KB of ~520).
       args.push('-ffunction-sections', '-fdata-sections', '-Wl,--gc-sections')
       const map = path.join(tmp, 'exports.map')

@@ -1,7 +1,8 @@
-// Force-included (first) into every file of a musl build by
-// src-native/cross-build.js; the glibc builds never see it. It adapts two
-// places where the engine is written against glibc's declarations, without
-// touching the engine:
+// Force-included (first) into every file of a Linux build (binding.gyp, and
+// src-native/cross-build.js for the musl prebuilds): with glibc it only
+// defines _LARGEFILE64_SOURCE, which names nothing the engine does not
+// already get. With musl (Alpine, or a build from source there) it adapts
+// two places where the engine is written against glibc's declarations:
 //  - musl 1.2.4 names getdents64's `struct dirent64` only under
 //    _LARGEFILE64_SOURCE (it is `struct dirent`: off_t is always 64-bit).
 //  - musl declares ioctl(int, int, ...), glibc ioctl(int, unsigned long, ...),
