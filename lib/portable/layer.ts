@@ -12,9 +12,15 @@ export const layerCalls: Record<string, (...args: unknown[]) => unknown> = {}
 
 if (cloneLayer) {
   const layer = cloneLayer
-  // As fs.copyFile's errors read: syscall 'copyfile', the source's path (the
-  // step's third argument: the layer itself gets the open descriptor).
-  const fail = (errno: number, dest: unknown, src: unknown): Error => systemError(errno, 'copyfile', src as Bytes, dest as Bytes)
+  // As fs.copyFile's own errors are: syscall 'copyfile', the source's path
+  // (the step's third argument: the layer gets the open descriptor), and
+  // not final: the caller names the destination it was given, not the
+  // temporary name the clone went to (asSystemError re-labels).
+  const fail = (errno: number, dest: unknown, src: unknown): Error => {
+    const built = systemError(errno, 'copyfile', src as Bytes, dest as Bytes)
+    const { code, syscall, path, message } = built
+    return Object.assign(new Error(message), { code, errno: built.errno, syscall, path, dest })
+  }
   layerCalls.cloneFileSync = (fd, dest, src) => {
     const errno = layer.cloneFileSync(fd as number, dest as Bytes)
     if (errno !== 0) throw fail(errno, dest, src)

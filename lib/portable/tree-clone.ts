@@ -36,7 +36,7 @@ export async function cloneWhole(r: TreeRequest, batch: Batch): Promise<boolean>
   res.dirs = answer.dirs
   res.symlinks = answer.symlinks
   res.methods.clone = answer.files
-  res.threads = 1
+  res.threads = batch.inFlight()
   batch.progressed()
   return true
 }
