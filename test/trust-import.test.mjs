@@ -111,6 +111,28 @@ onFs(t, 'ext4', 'an importer that is not root keeps hardlinking after one foreig
   t.equal(JSON.parse(r.out).hardlink, 50, 'the next package is still hardlinked')
 })
 
+// An immutable destination directory refuses the link (EPERM): that is the
+// directory's answer, not the devices', and one such directory must not turn
+// hardlinks off for every later import (the copy rung then fails there too).
+onFs(t, 'ext4', 'one immutable destination directory does not turn hardlinks off for the process', async (t, dir) => {
+  if (!isRoot) return t.skip('needs root')
+  const store = path.join(dir, 'store')
+  fs.mkdirSync(store)
+  for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(store, `f${i}`), Buffer.alloc(4096, i))
+  const locked = path.join(dir, 'locked')
+  fs.mkdirSync(locked)
+  execFileSync('chattr', ['+i', locked])
+  t.teardown(() => execFileSync('chattr', ['-i', locked]))
+  const r = child(`
+    const store = ${JSON.stringify(store)}, dir = ${JSON.stringify(dir)}, link = ['hardlink', 'copy']
+    const first = await importFiles(dir + '/locked', [['a.js', store + '/f0']], { link })
+    const r = await importFiles(dir + '/pkg', Array.from({ length: 20 }, (_, i) => ['f' + i, store + '/f' + i]), { link })
+    console.log(JSON.stringify({ first: first.errors.map((e) => e.error.code), methods: r.methods }))`)
+  const out = JSON.parse(r.out)
+  t.same(out.first, ['EPERM'], 'the immutable directory refuses the file')
+  t.equal(out.methods.hardlink, 20, 'the next package is still hardlinked')
+})
+
 // ladder.cc:138 follows a symlink at the source; ladder.cc:184 refuses only
 // setuid/setgid, not file capabilities.
 onFs(t, 'xfs', 'the hardlink rung never links a file with capabilities', async (t, dir) => {

@@ -106,16 +106,30 @@ uint64_t dest_dev(const CopyRequest& req, const DestDir& dir) {
   return sys_fstat(dir.fd(), &st) == 0 ? static_cast<uint64_t>(st.st_dev) : 0;
 }
 
+// Whether the inode open on `fd` is immutable or append-only (chattr +i/+a).
+bool locked(int fd) {
+  int flags = 0;
+  return ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0;
+}
+
+// Whether the destination directory `dirfd` (maybe an O_PATH descriptor,
+// which takes no ioctl) is immutable or append-only, or cannot be asked:
+// either way its EPERM is not known to be the devices'.
+bool dir_locked_or_unknown(int dirfd) {
+  int fd = retry_eintr([&] { return ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  if (fd == -1) return true;
+  UniqueFd own(fd);
+  return locked(own.get());
+}
+
 // Whether a link's EXDEV/EPERM is the filesystem's answer for any file
-// (remembered) rather than this file's own: EPERM is also protected_hardlinks
-// refusing another user's file, and the answer for an immutable or
-// append-only file.
-bool link_failure_is_devices(int fd, const struct stat& st, int err) {
+// (remembered) rather than this file's or this directory's own: EPERM is
+// also protected_hardlinks refusing another user's file, and the answer for
+// an immutable or append-only file or destination directory.
+bool link_failure_is_devices(int fd, const struct stat& st, int dirfd, int err) {
   if (err == EXDEV) return true;
   if (st.st_uid != ::geteuid()) return false;
-  int flags = 0;
-  if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0) return false;
-  return true;
+  return !locked(fd) && !dir_locked_or_unknown(dirfd);
 }
 
 // Whether a file carries privilege a new name would hand on: setuid/setgid,
@@ -201,7 +215,7 @@ CopyResult hardlink(const CopyRequest& req, bool& next) {
       // cannot be the reason: the caller owns the file. Otherwise it is this
       // file's answer (another user's file), and one such file must not turn
       // hardlinks off for every other.
-      if (req.remember && link_failure_is_devices(src.get(), st, err)) {
+      if (req.remember && link_failure_is_devices(src.get(), st, dir.fd(), err)) {
         uint64_t d = dest_dev(req, dir);
         // EXDEV within one device is a mount boundary (a bind-mounted store),
         // not a property of the devices: other mounts of them link fine.
