@@ -157,12 +157,22 @@ std::string join(const std::string& a, const std::string& b) {
   return a.back() == '/' ? a + b : a + "/" + b;
 }
 
+// Whether `name` in `dir` is (still) the inode `ours`.
+bool still(int dir, const char* name, const struct stat& ours) {
+  struct stat now;
+  return sys_fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == ours.st_dev && now.st_ino == ours.st_ino;
+}
+
 // Removes a staged tree this call made (its directories are 0700 and ours:
-// nobody else put anything in them), never following a symlink. Depth first
-// without recursion (a relPath may nest thousands of directories: a worker
-// thread's stack must not pay per level), one descriptor per level held.
-// False when something could not be removed (it stays; nothing loops).
-bool remove_tree(int parent, const char* name) {
+// nobody else put anything in them), never following a symlink. `ours` is
+// the staged root as this call made it: its name is in a directory others
+// may write, so whatever is at that name now is removed only while it is
+// that inode (someone may have renamed the staged tree aside and put
+// another user's directory there). Depth first without recursion (a relPath
+// may nest thousands of directories: a worker thread's stack must not pay
+// per level), one descriptor per level held. False when something could not
+// be removed (it stays; nothing loops).
+bool remove_tree(int parent, const char* name, const struct stat& ours) {
   struct Level {
     int fd;
     std::string name;  // in the level above (or in `parent`)
@@ -173,6 +183,11 @@ bool remove_tree(int parent, const char* name) {
   try {
     if (ok) {
       int fd = retry_eintr([&] { return ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); });
+      struct stat top;
+      if (fd != -1 && (sys_fstat(fd, &top) == -1 || top.st_dev != ours.st_dev || top.st_ino != ours.st_ino)) {
+        ::close(fd);  // not the tree this call made: left alone
+        return false;
+      }
       if (fd != -1) stack.push_back(Level{fd, name});
     }
     while (ok && !stack.empty()) {
@@ -207,6 +222,7 @@ bool remove_tree(int parent, const char* name) {
       stack.pop_back();
       ::close(done.fd);
       const int above = stack.empty() ? parent : stack.back().fd;
+      if (stack.empty() && !still(parent, name, ours)) return false;
       if (retry_eintr([&] { return ::unlinkat(above, done.name.c_str(), AT_REMOVEDIR); }) == -1) ok = false;
       if (stack.empty()) return ok;
     }
@@ -214,7 +230,7 @@ bool remove_tree(int parent, const char* name) {
     ok = false;
   }
   for (const Level& l : stack) ::close(l.fd);
-  if (ok) return retry_eintr([&] { return ::unlinkat(parent, name, AT_REMOVEDIR); }) == 0;
+  if (ok && still(parent, name, ours)) return retry_eintr([&] { return ::unlinkat(parent, name, AT_REMOVEDIR); }) == 0;
   return false;
 }
 
@@ -680,7 +696,7 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
   struct stat root_st;
   if (sys_fstat(root->fd.get(), &root_st) == -1) {
     int err = errno;
-    if (opts.stage) remove_tree(parent.get(), staged.c_str());
+    if (opts.stage) remove_dir_if_ours(parent.get(), staged.c_str(), root->fd.get());  // just made: empty
     else if (root->created) remove_dir_if_ours(AT_FDCWD, dest_root.c_str(), root->fd.get());
     root->created = false;
     return fatal(err);
@@ -792,7 +808,7 @@ BatchResult import_unguarded(const std::string& dest_root, const std::vector<std
     }
     keep_root.reset();
     if (err != 0) {
-      remove_tree(parent.get(), staged.c_str());
+      remove_tree(parent.get(), staged.c_str(), root_st);
       if (state.result.fatal == 0 && !state.result.errors.empty() && err == state.result.errors.front().err) {
         // The first failed file is the reason: its paths, not the root's.
         return std::move(state.result);
