@@ -9,14 +9,15 @@
       "include_dirs": ["<!(node addon-api-dir.js)"],
       "defines": [
         "NAPI_VERSION=8",
-        "NAPI_CPP_EXCEPTIONS",
-        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
         "_FILE_OFFSET_BITS=64",
         "COWCOPY_SOURCE_HASH=<!(node source-hash.js)"
       ],
       "conditions": [
         # macOS: the portable engine does the work; the addon is the small
-        # per-OS clone layer it calls (fclonefileat, clonefileat).
+        # per-OS clone layer it calls (fclonefileat, clonefileat), in C++
+        # that needs no C++ runtime: no exceptions, no RTTI, the plain C
+        # Node-API, and no libc++ linked (src-native/cross-build.js builds
+        # the prebuilds the same way).
         ['OS=="mac"', {
           "sources": [
             "clone-layer/layer.cc",
@@ -24,14 +25,17 @@
             "clone-layer/layer_binding.cc"
           ],
           "xcode_settings": {
-            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "GCC_ENABLE_CPP_EXCEPTIONS": "NO",
+            "GCC_ENABLE_CPP_RTTI": "NO",
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "MACOSX_DEPLOYMENT_TARGET": "11.0",
-            "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra", "-Werror"]
+            "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti", "-nostdinc++"],
+            "OTHER_LDFLAGS": ["-nostdlib++"]
           }
         }],
         # Linux: the whole native engine.
         ['OS=="linux"', {
+          "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
           "sources": [
             "binding.cc",
             "binding_util.cc",

@@ -1,7 +1,8 @@
 'use strict'
 // Builds the prebuilds node-gyp cannot make on a Debian machine (musl Linux,
 // macOS) with zig from npm: one clang for every target, with musl's libc and
-// the macOS libSystem stubs, and libc++ linked in statically.
+// the macOS libSystem stubs. musl: the whole engine, libc++ linked in
+// statically. macOS: the clone layer, which needs no C++ runtime at all.
 //
 //   node src-native/cross-build.js [--out DIR] [target...]
 //
@@ -96,17 +97,21 @@ function build(zig, name, outRoot) {
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-cross-'))
   try {
+    const target = t.os === 'mac' ? `${t.zig}.${gyp.macosMin || '11.0'}` : t.zig
     const args = [
-      'c++', '-target', t.os === 'mac' ? `${t.zig}.${gyp.macosMin || '11.0'}` : t.zig,
-      '-shared', '-fPIC', '-O2', '-std=c++17', '-fexceptions', '-Wall', '-Wextra', '-Werror',
-      // Only the module's entry point is visible: the libc++ linked in
-      // stays private, whatever C++ runtime the process already has.
-      '-fvisibility=hidden', '-s', `-ffile-prefix-map=${root}=.`,
+      'c++', '-target', target, '-fPIC', '-O2', '-std=c++17', '-Wall', '-Wextra', '-Werror',
+      // Only the module's entry points are visible (musl: the libc++ linked
+      // in stays private, whatever C++ runtime the process already has).
+      '-fvisibility=hidden', `-ffile-prefix-map=${root}=.`,
       '-I', require('node-api-headers').include_dir,
       ...gyp.includeDirs.flatMap((d) => ['-I', d]),
       ...gyp.defines.map((d) => `-D${d}`),
     ]
-    if (t.os === 'linux') {
+    const out = path.join(tmp, t.file)
+    if (t.os === 'mac') {
+      macLink(zig, target, args, gyp.sources, tmp, out)
+    } else {
+      args.push('-shared', '-fexceptions', '-s')
       // binding.gyp's forced includes, musl_compat.h first: it must define
       // _LARGEFILE64_SOURCE before any libc header.
       for (const h of new Set(['musl_compat.h', ...gyp.forced])) args.push('-include', h)
@@ -115,13 +120,9 @@ function build(zig, name, outRoot) {
       const map = path.join(tmp, 'exports.map')
       fs.writeFileSync(map, '{ global: napi_register_module_v1; node_api_module_get_api_version_v1; local: *; };\n')
       args.push(`-Wl,--version-script=${map}`)
-    } else {
-      // napi_* are Node's, found in the process when the addon is loaded.
-      args.push('-Wl,-undefined,dynamic_lookup', '-Wl,-install_name,cowcopy.node')
+      args.push(...gyp.sources, '-o', out)
+      execFileSync(zig, args, { cwd: __dirname, stdio: ['ignore', 'inherit', 'inherit'] })
     }
-    const out = path.join(tmp, t.file)
-    args.push(...gyp.sources, '-o', out)
-    execFileSync(zig, args, { cwd: __dirname, stdio: ['ignore', 'inherit', 'inherit'] })
     const dest = path.join(outRoot, t.dir, t.file)
     fs.mkdirSync(path.dirname(dest), { recursive: true })
     fs.copyFileSync(out, dest)
@@ -130,6 +131,27 @@ function build(zig, name, outRoot) {
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true })
   }
+}
+
+// The macOS clone layer: no exceptions, no RTTI, no libc++ headers (an
+// #include of one fails the build), each source compiled on its own, then
+// linked by zig's Mach-O linker without libc++ and without compiler-rt:
+// `zig c++` links both, and exports compiler-rt's ~400 symbols (~120 KB)
+// from the dylib, where -dead_strip cannot drop them. napi_* are Node's,
+// looked up in the process when the addon is loaded
+// (-fallow-shlib-undefined: -undefined dynamic_lookup).
+function macLink(zig, target, args, sources, tmp, out) {
+  const objects = sources.map((src, k) => {
+    const obj = path.join(tmp, `${k}-${path.basename(src, path.extname(src))}.o`)
+    execFileSync(zig, [...args, '-fno-exceptions', '-fno-rtti', '-nostdinc++', '-c', src, '-o', obj], {
+      cwd: __dirname, stdio: ['ignore', 'inherit', 'inherit'],
+    })
+    return obj
+  })
+  execFileSync(zig, [
+    'build-lib', '-dynamic', '-target', target, '-fno-compiler-rt', '-fallow-shlib-undefined',
+    '-install_name', path.basename(out), '-dead_strip', '-fstrip', '-lc', ...objects, `-femit-bin=${out}`,
+  ], { cwd: tmp, stdio: ['ignore', 'inherit', 'inherit'] })
 }
 
 function main(argv) {

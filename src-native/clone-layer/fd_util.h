@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <string>
-#include <vector>
+#include <errno.h>
+#include <string.h>
+
+#include "buf.h"
 
 namespace cowcopy_layer {
 
@@ -78,10 +78,35 @@ inline bool same_inode(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+// A directory listing: the names one after another, each NUL-terminated, in
+// one malloc'd buffer. for (const char* n = names.first(); n; n = names.next(n))
+class Names {
+ public:
+  bool add(const char* name) {
+    if (!buf_.append(name, ::strlen(name) + 1)) return false;
+    ++count_;
+    return true;
+  }
+  void clear() {
+    buf_.clear();
+    count_ = 0;
+  }
+  bool empty() const { return count_ == 0; }
+  const char* first() const { return count_ ? buf_.data() : nullptr; }
+  const char* next(const char* name) const {
+    const char* p = name + ::strlen(name) + 1;
+    return p < buf_.data() + buf_.size() ? p : nullptr;
+  }
+
+ private:
+  Buf buf_;
+  size_t count_ = 0;
+};
+
 // The names in the directory open on `dirfd` ("." and ".." left out), read
 // through a fresh open file description of it so that `dirfd`'s own offset
-// and ownership are untouched. 0 or errno.
-inline int list_dir(int dirfd, std::vector<std::string>& names) {
+// and ownership are untouched. 0 or errno (ENOMEM when the list cannot grow).
+inline int list_dir(int dirfd, Names& names) {
   names.clear();
   int fd = open_at(dirfd, ".", O_RDONLY | O_DIRECTORY);
   if (fd == -1) return errno;
@@ -101,9 +126,7 @@ inline int list_dir(int dirfd, std::vector<std::string>& names) {
     }
     const char* n = e->d_name;
     if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
-    try {
-      names.emplace_back(n);
-    } catch (...) {
+    if (!names.add(n)) {
       err = ENOMEM;
       break;
     }

@@ -8,12 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <new>
-#include <string>
-#include <vector>
+#include <errno.h>
+#include <string.h>
 
+#include "buf.h"
 #include "fd_util.h"
 #include "os_clone.h"
 #include "shim_hooks.h"
@@ -23,34 +21,37 @@ namespace cowcopy_layer {
 
 namespace {
 
-// `dest` as its directory ("." when it has none) and last name. A name that
-// always exists ("/", ".", "..") is EEXIST.
-int split(const char* dest, bool trailing_slash_ok, std::string& dir, std::string& name) {
-  std::string p(dest);
-  if (p.empty()) return ENOENT;
+// `dest` as its directory ("." when it has none) and last name, copied
+// whole (the OS judges their length). A name that always exists ("/", ".",
+// "..") is EEXIST.
+int split(const char* dest, bool trailing_slash_ok, Buf& dir, Buf& name) {
+  size_t len = ::strlen(dest);
+  if (len == 0) return ENOENT;
   bool trailing = false;
-  while (p.size() > 1 && p.back() == '/') {
-    p.pop_back();
+  while (len > 1 && dest[len - 1] == '/') {
+    --len;
     trailing = true;
   }
   // open(2) of "file/" with O_CREAT: a name ending in a slash is a directory.
   if (trailing && !trailing_slash_ok) return EISDIR;
-  size_t slash = p.rfind('/');
-  if (slash == std::string::npos) {
-    dir = ".";
-    name = p;
+  size_t start = len;  // of the last name: just after the last slash, or 0
+  while (start > 0 && dest[start - 1] != '/') --start;
+  bool ok;
+  if (start == 0) {
+    ok = dir.append(".");
   } else {
-    dir = slash == 0 ? std::string("/") : p.substr(0, slash);
-    name = p.substr(slash + 1);
+    ok = start == 1 ? dir.append("/") : dir.append(dest, start - 1);
   }
-  if (name.empty() || name == "." || name == "..") return EEXIST;
+  if (!ok || !name.append(dest + start, len - start)) return ENOMEM;
+  const char* n = name.c_str();
+  if (n[0] == 0 || ::strcmp(n, ".") == 0 || ::strcmp(n, "..") == 0) return EEXIST;
   return 0;
 }
 
 // The directory `dest` goes in. Reading it is not needed (creating in it
 // is), so where the OS has a search-only open, a directory the caller may
 // write but not list still works.
-int open_parent(const std::string& dir, Fd& out) {
+int open_parent(const Buf& dir, Fd& out) {
   int fd = open_at(AT_FDCWD, dir.c_str(), O_RDONLY | O_DIRECTORY);
 #if defined(O_PATH)
   if (fd == -1 && errno == EACCES) fd = open_at(AT_FDCWD, dir.c_str(), O_PATH | O_DIRECTORY);
@@ -86,23 +87,26 @@ int check_not_inside(int parentfd, const struct stat& root) {
     struct stat up_st;
     if (::fstat(next.get(), &up_st) == -1) return errno;
     if (same_inode(up_st, st)) return 0;  // "/"
-    cur = std::move(next);
+    cur = Fd(next.release());
   }
   return 0;
 }
 
 // ".<name>.cowcopy-<16 hex>", cut so that it stays a valid name (255 bytes)
 // however long `name` is.
-int holder_name(const std::string& name, std::string& out) {
+int holder_name(const Buf& name, Buf& out) {
   unsigned char rnd[8];
   if (::getentropy(rnd, sizeof rnd) == -1) return errno;
   static const char kHex[] = "0123456789abcdef";
-  std::string tail = ".cowcopy-";
-  for (unsigned char b : rnd) {
-    tail += kHex[b >> 4];
-    tail += kHex[b & 15];
+  char tail[] = ".cowcopy-0123456789abcdef";
+  constexpr size_t kTail = sizeof tail - 1;
+  for (size_t i = 0; i < sizeof rnd; ++i) {
+    tail[kTail - 16 + 2 * i] = kHex[rnd[i] >> 4];
+    tail[kTail - 16 + 2 * i + 1] = kHex[rnd[i] & 15];
   }
-  out = "." + name.substr(0, 255 - 1 - tail.size()) + tail;
+  size_t keep = name.size() < 255 - 1 - kTail ? name.size() : 255 - 1 - kTail;
+  out.clear();
+  if (!out.append(".") || !out.append(name.c_str(), keep) || !out.append(tail, kTail)) return ENOMEM;
   return 0;
 }
 
@@ -120,7 +124,7 @@ class Holder {
     remove();
   }
 
-  int make(const std::string& destname) {
+  int make(const Buf& destname) {
     for (int tries = 0; tries < 8; ++tries) {
       if (int err = holder_name(destname, name_)) return err;
       if (::mkdirat(parent_, name_.c_str(), 0700) == 0) break;
@@ -157,7 +161,7 @@ class Holder {
   // else's permission bits, nothing in it.
   bool is_fresh() const {
     if (!S_ISDIR(st_.st_mode) || st_.st_uid != ::geteuid() || (st_.st_mode & 077) != 0) return false;
-    std::vector<std::string> names;
+    Names names;
     return list_dir(fd_.get(), names) == 0 && names.empty();
   }
 
@@ -180,15 +184,22 @@ class Holder {
   }
 
   int parent_;
-  std::string name_;
+  Buf name_;
   Fd fd_;
   struct stat st_ {};
   bool made_ = false;
 };
 
-TreeAnswer clone_tree_checked(const char* src, const char* dest) {
+// The answer when the clone is not the tree the walk saw.
+void changed(TreeAnswer& a) {
+  if (!a.ineligible.append("the source changed while it was cloned")) a.err = ENOMEM;
+}
+
+}  // namespace
+
+TreeAnswer clone_tree(const char* src, const char* dest) {
   TreeAnswer a;
-  std::string dir, name;
+  Buf dir, name;
   if ((a.err = split(dest, true, dir, name))) return a;
   Fd parent;
   if ((a.err = open_parent(dir, parent))) return a;
@@ -210,8 +221,12 @@ TreeAnswer clone_tree_checked(const char* src, const char* dest) {
   Scan seen(root_st.st_dev, true);
   scan_tree(root.get(), seen);
   root.reset();
+  if (seen.err) {
+    a.err = seen.err;
+    return a;
+  }
   if (!seen.ineligible.empty()) {
-    a.ineligible = seen.ineligible;
+    a.ineligible = static_cast<Buf&&>(seen.ineligible);
     return a;
   }
 
@@ -229,15 +244,19 @@ TreeAnswer clone_tree_checked(const char* src, const char* dest) {
   Fd clone;
   struct stat clone_st;
   if (open_dir_at(holder.fd(), name.c_str(), clone) != 0 || ::fstat(clone.get(), &clone_st) == -1) {
-    a.ineligible = "the source changed while it was cloned";
+    changed(a);
     return a;
   }
   Scan made(clone_st.st_dev, false);
   scan_tree(clone.get(), made);
   clone.reset();
+  if (made.err) {
+    a.err = made.err;  // the holder goes on the way out
+    return a;
+  }
   if (!made.ineligible.empty() || made.files != seen.files || made.dirs != seen.dirs ||
       made.symlinks != seen.symlinks || made.bytes != seen.bytes) {
-    a.ineligible = "the source changed while it was cloned";
+    changed(a);
     return a;
   }
   if ((a.err = os_rename_excl(holder.fd(), name.c_str(), parent.get(), name.c_str()))) return a;
@@ -249,29 +268,12 @@ TreeAnswer clone_tree_checked(const char* src, const char* dest) {
   return a;
 }
 
-}  // namespace
-
 int clone_file(int srcfd, const char* dest) {
-  try {
-    std::string dir, name;
-    if (int err = split(dest, false, dir, name)) return err;
-    Fd parent;
-    if (int err = open_parent(dir, parent)) return err;
-    return os_fclonefileat(srcfd, parent.get(), name.c_str());
-  } catch (const std::bad_alloc&) {
-    return ENOMEM;
-  }
-}
-
-TreeAnswer clone_tree(const char* src, const char* dest) {
-  try {
-    return clone_tree_checked(src, dest);
-  } catch (const std::bad_alloc&) {
-    // Every descriptor and the holder were released on the way out.
-    TreeAnswer a;
-    a.err = ENOMEM;
-    return a;
-  }
+  Buf dir, name;
+  if (int err = split(dest, false, dir, name)) return err;
+  Fd parent;
+  if (int err = open_parent(dir, parent)) return err;
+  return os_fclonefileat(srcfd, parent.get(), name.c_str());
 }
 
 }  // namespace cowcopy_layer

@@ -3,8 +3,9 @@
 // (layer_binding.cc is the glue); the OS calls are os_clone.h's.
 #pragma once
 
-#include <cstdint>
-#include <string>
+#include <stdint.h>
+
+#include "buf.h"
 
 namespace cowcopy_layer {
 
@@ -15,7 +16,7 @@ int clone_file(int srcfd, const char* dest);
 
 struct TreeAnswer {
   int err = 0;             // 0, or why nothing was made
-  std::string ineligible;  // non-empty: not cloned, copy per file instead (err is 0)
+  Buf ineligible;          // non-empty: not cloned, copy per file instead (err is 0)
   // What the clone made (dirs counts `dest` itself); zero unless it was made.
   uint64_t files = 0;
   uint64_t dirs = 0;
@@ -26,7 +27,7 @@ struct TreeAnswer {
 // Clones the directory `src` into the new directory `dest` in one clone
 // when the tree holds only what a clone copies exactly; else answers
 // `ineligible` and touches nothing. On any failure nothing is left at `dest`
-// or beside it.
+// or beside it. ENOMEM when memory ran out, with nothing left either.
 TreeAnswer clone_tree(const char* src, const char* dest);
 
 }  // namespace cowcopy_layer

@@ -4,6 +4,7 @@
 // the layer's callers then set themselves); CLONE_NOFOLLOW: a symlink at the
 // source is cloned as a symlink, never followed.
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/clonefile.h>
 

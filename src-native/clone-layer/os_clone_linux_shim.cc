@@ -16,9 +16,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <string>
-#include <vector>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "fd_util.h"
 #include "os_clone.h"
@@ -48,6 +48,29 @@ namespace {
 // descriptors a directory's clone holds open at once.
 constexpr int kMaxDepth = 256;
 
+// A malloc'd block, freed on every way out (the layer links no C++ runtime).
+class Block {
+ public:
+  Block() = default;
+  Block(const Block&) = delete;
+  Block& operator=(const Block&) = delete;
+  ~Block() { ::free(p_); }
+  // False (and the old block kept) when memory runs out.
+  bool resize(size_t n) {
+    char* p = static_cast<char*>(::realloc(p_, n ? n : 1));
+    if (!p) return false;
+    p_ = p;
+    size_ = n;
+    return true;
+  }
+  char* data() const { return p_; }
+  size_t size() const { return size_; }
+
+ private:
+  char* p_ = nullptr;
+  size_t size_ = 0;
+};
+
 int clone_errno(int err) {
   // FICLONE's ways of saying "this filesystem cannot": no ioctl (ENOTTY) or
   // no reflink support (EOPNOTSUPP), as clonefile says ENOTSUP. EINVAL stays:
@@ -62,7 +85,8 @@ int clone_errno(int err) {
 // namespace the caller may not set (trusted., security.) is left out, as a
 // clone by an unprivileged user would; user. attributes must all arrive.
 int copy_xattrs(int from, int to) {
-  std::vector<char> names(1024);
+  Block names;
+  if (!names.resize(1024)) return ENOMEM;
   ssize_t len;
   for (;;) {
     len = retry([&] { return ::flistxattr(from, names.data(), names.size()); });
@@ -71,22 +95,22 @@ int copy_xattrs(int from, int to) {
     if (errno != ERANGE) return errno;
     len = retry([&] { return ::flistxattr(from, nullptr, 0); });
     if (len < 0) return errno;
-    names.resize(static_cast<size_t>(len) + 1);
+    if (!names.resize(static_cast<size_t>(len) + 1)) return ENOMEM;
   }
-  std::vector<char> value;
+  Block value;
   for (ssize_t at = 0; at < len;) {
     const char* name = names.data() + at;
-    at += static_cast<ssize_t>(std::strlen(name)) + 1;
+    at += static_cast<ssize_t>(::strlen(name)) + 1;
     ssize_t vlen = retry([&] { return ::fgetxattr(from, name, nullptr, 0); });
     if (vlen < 0) {
       if (errno == ENODATA) continue;  // removed meanwhile
       return errno;
     }
-    value.resize(static_cast<size_t>(vlen) + 1);
+    if (!value.resize(static_cast<size_t>(vlen) + 1)) return ENOMEM;
     vlen = retry([&] { return ::fgetxattr(from, name, value.data(), value.size()); });
     if (vlen < 0) return errno == ENODATA ? 0 : errno;
     if (retry([&] { return ::fsetxattr(to, name, value.data(), static_cast<size_t>(vlen), 0); }) == -1) {
-      bool user = std::strncmp(name, "user.", 5) == 0;
+      bool user = ::strncmp(name, "user.", 5) == 0;
       if (user || (errno != EPERM && errno != ENOTSUP)) return errno;
     }
   }
@@ -134,10 +158,10 @@ int clone_dir(int srcfd, const struct stat& src, int dstdirfd, const char* name,
   if (::mkdirat(dstdirfd, name, 0700) == -1) return errno;
   Fd made;
   if (int err = open_dir_at(dstdirfd, name, made)) return err;
-  std::vector<std::string> names;
+  Names names;
   if (int err = list_dir(srcfd, names)) return err;
-  for (const std::string& n : names) {
-    if (int err = clone_at(srcfd, n.c_str(), made.get(), n.c_str(), depth + 1)) return err;
+  for (const char* n = names.first(); n; n = names.next(n)) {
+    if (int err = clone_at(srcfd, n, made.get(), n, depth + 1)) return err;
   }
   if (int err = copy_xattrs(srcfd, made.get())) return err;
   // The mode after the entries: a read-only directory must be filled first.
@@ -149,12 +173,13 @@ int clone_at(int srcdirfd, const char* src, int dstdirfd, const char* name, int 
   if (int err = stat_at(srcdirfd, src, st)) return err;
   if (S_ISLNK(st.st_mode)) {
     // st_size is the target's length (0 on a few pseudo-filesystems).
-    std::string target(st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 4097, '\0');
-    ssize_t n = ::readlinkat(srcdirfd, src, &target[0], target.size());
+    Block target;
+    if (!target.resize(st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 4097)) return ENOMEM;
+    ssize_t n = ::readlinkat(srcdirfd, src, target.data(), target.size());
     if (n < 0) return errno;
     if (static_cast<size_t>(n) >= target.size()) return EAGAIN;  // grew meanwhile
-    target.resize(static_cast<size_t>(n));
-    return ::symlinkat(target.c_str(), dstdirfd, name) == 0 ? 0 : errno;
+    target.data()[n] = 0;
+    return ::symlinkat(target.data(), dstdirfd, name) == 0 ? 0 : errno;
   }
   if (S_ISDIR(st.st_mode)) {
     Fd dir;

@@ -20,18 +20,19 @@ const NAPI = new Set([...napiV8.js_native_api_symbols, ...napiV8.node_api_symbol
 const KiB = 1024
 
 // libs: what the file may need (glibc: what node-gyp's builds need; zig's
-// builds link libc++ statically). sysroot: where Debian keeps those libraries
-// for the target (and the package that puts them there). budget: ~15% over
-// today's size (musl and macOS carry libc++): a jump means something new was
-// linked in, and every user downloads every file.
+// musl builds link libc++ statically; the macOS clone layer needs no C++
+// runtime at all). sysroot: where Debian keeps those libraries for the target
+// (and the package that puts them there). budget: ~15% over today's size
+// (musl carries libc++): a jump means something new was linked in, and every
+// user downloads every file.
 const GLIBC = ['libstdc++.so.6', 'libgcc_s.so.1', 'libc.so.6']
 const EXPECTED = [
   { file: 'linux-x64/cowcopy.glibc.node', format: 'elf', arch: 'x86-64', libs: [...GLIBC, 'ld-linux-x86-64.so.2'], libc: 'libc.so.6', sysroot: ['/lib/x86_64-linux-gnu', 'libc6'], budget: 400 * KiB },
   { file: 'linux-arm64/cowcopy.glibc.node', format: 'elf', arch: 'aarch64', libs: [...GLIBC, 'ld-linux-aarch64.so.1'], libc: 'libc.so.6', sysroot: ['/usr/aarch64-linux-gnu/lib', 'g++-aarch64-linux-gnu'], budget: 400 * KiB },
   { file: 'linux-x64/cowcopy.musl.node', format: 'elf', arch: 'x86-64', libs: ['libc.so'], libc: 'libc.so', sysroot: ['/usr/lib/x86_64-linux-musl', 'musl'], budget: 560 * KiB },
   { file: 'linux-arm64/cowcopy.musl.node', format: 'elf', arch: 'aarch64', libs: ['libc.so'], libc: 'libc.so', sysroot: ['/lib/aarch64-linux-musl', 'musl:arm64'], budget: 560 * KiB },
-  { file: 'darwin-x64/cowcopy.node', format: 'macho', arch: 'x86_64', libs: ['/usr/lib/libSystem.B.dylib'], libc: '/usr/lib/libSystem.B.dylib', budget: 600 * KiB },
-  { file: 'darwin-arm64/cowcopy.node', format: 'macho', arch: 'arm64', libs: ['/usr/lib/libSystem.B.dylib'], libc: '/usr/lib/libSystem.B.dylib', signed: true, budget: 600 * KiB },
+  { file: 'darwin-x64/cowcopy.node', format: 'macho', arch: 'x86_64', libs: ['/usr/lib/libSystem.B.dylib'], libc: '/usr/lib/libSystem.B.dylib', budget: 46 * KiB },
+  { file: 'darwin-arm64/cowcopy.node', format: 'macho', arch: 'arm64', libs: ['/usr/lib/libSystem.B.dylib'], libc: '/usr/lib/libSystem.B.dylib', signed: true, budget: 83 * KiB },
 ]
 const ELF_MACHINE = { 62: 'x86-64', 183: 'aarch64' }
 const MACHO_CPU = { 0x01000007: 'x86_64', 0x0100000c: 'arm64' }
@@ -122,6 +123,13 @@ function checkMachoImports(t, file) {
   t.same(bad, [], 'every import is Node-API 8 (looked up in the process) or from libSystem')
   const exported = run('llvm-nm', ['-m', '--defined-only', '--extern-only', file])
   t.match(exported, /\) external _napi_register_module_v1$/m, 'exports napi_register_module_v1')
+  // The clone layer is built without a C++ runtime (no libc++/libc++abi
+  // linked in, none needed from the process): no symbol of one, defined,
+  // imported or bound lazily. Mach-O names carry a leading _.
+  const cxxRuntime = /^_?(__cxa_|__gxx_personality|_ZNSt|_ZSt|_Znwm|_Znam|_ZdlPv|_ZdaPv|_ZTI|_ZTS|_ZTV)/
+  const names = run('llvm-nm', ['-m', file]).split('\n').map((l) => /(\S+)$/.exec(l.trim())?.[1]).filter(Boolean)
+  const binds = run('llvm-objdump', ['--macho', '--bind', '--lazy-bind', '--weak-bind', file]).split('\n').map((l) => /(\S+)$/.exec(l.trim())?.[1]).filter(Boolean)
+  t.same([...new Set([...names, ...binds].filter((n) => cxxRuntime.test(n)))], [], 'no C++ runtime symbol, defined or imported')
 }
 
 const tools = ['llvm-nm', 'llvm-readobj'].filter((tool) => {
