@@ -165,3 +165,42 @@ report({ one: one ?? null, two, err, clones: layer.counters().fileClones - befor
   tt.equal(r.result.probeB, true)
   tt.equal(r.result.probeE, false)
 })
+
+// Many tree clones at once in a process short of descriptors (one per
+// libuv worker): a clone or its walk that runs out of them must still leave
+// no holder (and no partial tree in one) beside the destination. The layer
+// used to hold one descriptor per level in both walks and in its cleanup, so
+// that a cleanup started when the process had none left gave up (a
+// timing-dependent failure: several rounds; test/engine/clone_layer_test.cc
+// pins it down exactly).
+t.test('btrfs: concurrent deep tree clones short of descriptors leave no holder', async (tt) => {
+  const s = onMount(tt, 'btrfs')
+  if (!s) return
+  const src = path.join(s, 'deep')
+  let p = src
+  for (let i = 0; i < 30; i++) {
+    p = path.join(p, `d${i}`)
+    fs.mkdirSync(p, { recursive: true })
+    fs.writeFileSync(path.join(p, 'f'), 'x')
+  }
+  const code = `
+const c = require(${JSON.stringify(ROOT)});
+const [src, parent, n] = process.argv.slice(1);
+if (c.cloneLayer !== 'linux-shim') throw new Error('not on the layer');
+Promise.allSettled(Array.from({ length: +n }, (_, i) => c.copyDir(src, parent + '/d' + i))).then(() => {});
+`
+  const left = []
+  for (let round = 0; round < 12; round++) {
+    const parent = path.join(s, `par${round}`)
+    fs.mkdirSync(parent)
+    const lim = round % 2 ? 128 : 90
+    execFileSync('prlimit', [`--nofile=${lim}`, process.execPath, '-e', code, src, parent, String(lim / 8 | 0)], {
+      env: { ...process.env, COWCOPY_PREBUILD: shim, COWCOPY_NATIVE: undefined },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 60000,
+    })
+    left.push(...fs.readdirSync(parent).filter((n) => n.includes('.cowcopy-')).map((n) => `${round}: ${n}`))
+    fs.rmSync(parent, { recursive: true, force: true })
+  }
+  tt.same(left, [], 'no holder left beside any destination')
+})

@@ -120,7 +120,10 @@ class Holder {
   Holder& operator=(const Holder&) = delete;
   ~Holder() {
     if (!made_) return;
-    if (fd_.valid()) remove_inside(fd_.get(), 0);
+    // The descriptors kept for this moment: a clone (or the walk of one)
+    // that failed because the process ran out of them still leaves nothing.
+    for (Fd& r : reserve_) r.reset();
+    if (fd_.valid()) remove_inside(fd_.get());
     remove();
   }
 
@@ -136,7 +139,9 @@ class Holder {
 #endif
     int err = open_dir_at(parent_, name_.c_str(), fd_);
     if (err == 0 && ::fstat(fd_.get(), &st_) == -1) err = errno;
-    if (err == 0 && !is_fresh()) {
+    bool fresh = false;
+    if (err == 0) err = is_fresh(fresh);
+    if (err == 0 && !fresh) {
       // Someone who can write the parent put another directory at this
       // name between the mkdir and the open: it is not filled, not emptied
       // and not removed (its owner's files stay), and the call fails.
@@ -144,9 +149,20 @@ class Holder {
       made_ = false;
       return ESTALE;
     }
+    // What removing it needs (remove_inside: a directory and a listing at
+    // a time), set aside now, while there are descriptors to have.
+    for (Fd& r : reserve_) {
+      if (err == 0) {
+        int fd = ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0);
+        if (fd == -1) err = errno;
+        r = Fd(fd);
+      }
+    }
     if (err != 0) {
-      // Its identity was never seen: only an empty directory of this random
-      // name can go, which loses nothing of anyone's.
+      // Its identity or contents were never seen, or it is still empty: only
+      // an empty directory of this random name can go, which loses nothing
+      // of anyone's.
+      for (Fd& r : reserve_) r.reset();
       fd_.reset();
       made_ = false;
       ::unlinkat(parent_, name_.c_str(), AT_REMOVEDIR);
@@ -159,16 +175,22 @@ class Holder {
  private:
   // What mkdirat just made looks like this: a directory of ours, nobody
   // else's permission bits, nothing in it.
-  bool is_fresh() const {
-    if (!S_ISDIR(st_.st_mode) || st_.st_uid != ::geteuid() || (st_.st_mode & 077) != 0) return false;
+  // 0 and `fresh`, or the errno of a listing that failed (descriptors ran
+  // out: then only an rmdir, which removes nothing but an empty directory).
+  int is_fresh(bool& fresh) const {
+    fresh = false;
+    if (!S_ISDIR(st_.st_mode) || st_.st_uid != ::geteuid() || (st_.st_mode & 077) != 0) return 0;
     Names names;
-    return list_dir(fd_.get(), names) == 0 && names.empty();
+    if (int err = list_dir(fd_.get(), names)) return err;
+    fresh = names.empty();
+    return 0;
   }
 
  public:
 
   // After the clone left it: only the empty holder goes.
   void commit() {
+    for (Fd& r : reserve_) r.reset();
     fd_.reset();
     remove();
     made_ = false;
@@ -186,6 +208,7 @@ class Holder {
   int parent_;
   Buf name_;
   Fd fd_;
+  Fd reserve_[3];
   struct stat st_ {};
   bool made_ = false;
 };
@@ -235,8 +258,11 @@ TreeAnswer clone_tree(const char* src, const char* dest) {
   // A clone a signal interrupted may have left part of the tree: it goes
   // before the next try (the OS call itself is not retried for that reason).
   for (int tries = 0; (a.err = os_clonefileat(AT_FDCWD, src, holder.fd(), name.c_str())) == EINTR && tries < 3; ++tries) {
-    remove_inside(holder.fd(), 0);
+    remove_inside(holder.fd());
   }
+#ifdef COWCOPY_SHIM_HOOKS
+  if (shim_hooks::after_clone) shim_hooks::after_clone(a.err);
+#endif
   if (a.err) return a;
   // The clone was made by name: it must be the tree the walk saw (the
   // source may have been swapped or changed since). Nobody else can change

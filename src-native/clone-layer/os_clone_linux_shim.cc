@@ -37,6 +37,7 @@ namespace shim_hooks {
 void (*before_clone)() = nullptr;
 void (*before_rename)(int, const char*) = nullptr;
 void (*after_holder_mkdir)(int, const char*) = nullptr;
+void (*after_clone)(int) = nullptr;
 int fail_file_clone_at = 0;
 int fail_errno = 0;
 }  // namespace shim_hooks

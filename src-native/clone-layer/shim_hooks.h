@@ -14,6 +14,9 @@ extern void (*before_clone)();
 // Called by the layer between the holder's mkdir and its open (someone who
 // can write the parent swapping another directory in).
 extern void (*after_holder_mkdir)(int parentfd, const char* name);
+// Called by the layer once the tree's clone returned `err` (descriptors
+// running out before the clone is walked and, maybe, removed).
+extern void (*after_clone)(int err);
 // Called by os_rename_excl before it renames (a rival creating `to`).
 extern void (*before_rename)(int todir, const char* to);
 // The n-th regular-file clone from now (1 = the next) fails with `fail_errno`;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -54,21 +55,67 @@ inline bool enter(Scan& s, size_t base, const char* name) {
   return false;
 }
 
-// The cursor is at the directory open on `dirfd` when called.
-inline void walk(int dirfd, int depth, Scan& s) {
+// One directory of a walk by descriptor: its names (memory, not a
+// descriptor: a walk holds O(1) descriptors however deep it goes), the next
+// name to look at and its identity (checked again when the walk comes back
+// up to it through "..").
+struct Level {
   Names names;
-  if (int err = list_dir(dirfd, names)) {
+  const char* next = nullptr;
+  struct stat st {};
+  size_t base = 0;             // the scan: where its path ends in the cursor
+  const char* name = nullptr;  // remove_inside: its name in the level above's listing
+};
+
+// From the directory open on `cur` up to its parent, which must still be
+// `parent` (it was when the walk went down). 0, or errno (ESTALE: moved).
+inline int climb(Fd& cur, const struct stat& parent) {
+  int fd = open_at(cur.get(), "..", O_RDONLY | O_DIRECTORY);
+  if (fd == -1) return errno;
+  Fd up(fd);
+  struct stat st;
+  if (::fstat(up.get(), &st) == -1) return errno;
+  if (!same_inode(st, parent)) return ESTALE;
+  cur = static_cast<Fd&&>(up);
+  return 0;
+}
+
+// The walk from the directory open on `rootfd` (not closed). Down into a
+// subdirectory by its descriptor, back up through "..": two or three
+// descriptors at any depth, so that a deep tree (or many walks at once, one
+// per worker thread) cannot run the process out of them.
+inline void walk(int rootfd, Scan& s) {
+  Level levels[kMaxTreeDepth + 1];
+  Fd cur;
+  {
+    int fd = open_at(rootfd, ".", O_RDONLY | O_DIRECTORY);
+    if (fd == -1) return refuse(s, "a directory that cannot be opened", errno);
+    cur = Fd(fd);
+  }
+  if (::fstat(cur.get(), &levels[0].st) == -1) return refuse(s, "cannot be examined", errno);
+  int depth = 0;
+  if (int err = list_dir(cur.get(), levels[0].names)) {
     if (err == ENOMEM) {
       s.err = ENOMEM;
       return;
     }
     return refuse(s, "a directory that cannot be read", err);
   }
-  const size_t base = s.rel.size();
-  for (const char* n = names.first(); n; n = names.next(n)) {
-    if (!enter(s, base, n)) return;
+  levels[0].next = levels[0].names.first();
+  for (;;) {
+    Level& lv = levels[depth];
+    if (!lv.next) {
+      if (depth == 0) break;
+      s.rel.truncate(lv.base);
+      if (int err = climb(cur, levels[depth - 1].st)) return refuse(s, "changed while it was read", err);
+      --depth;
+      continue;
+    }
+    const char* n = lv.next;
+    lv.next = lv.names.next(n);
+    if (!enter(s, lv.base, n)) return;
     struct stat st;
-    if (int err = stat_at(dirfd, n, st)) {
+    if (int err = stat_at(cur.get(), n, st)) {
       return refuse(s, err == ENOENT ? "changed while it was read" : "cannot be examined", err);
     }
 #ifdef __APPLE__
@@ -90,18 +137,27 @@ inline void walk(int dirfd, int depth, Scan& s) {
       if (st.st_dev != s.dev) return refuse(s, "a mount point");
       if (depth + 1 > kMaxTreeDepth) return refuse(s, "deeper than 64 levels");
       Fd fd;
-      if (int err = open_dir_at(dirfd, n, fd)) return refuse(s, "a directory that cannot be opened", err);
-      struct stat now;
-      if (::fstat(fd.get(), &now) == -1 || !same_inode(now, st)) return refuse(s, "changed while it was read");
+      if (int err = open_dir_at(cur.get(), n, fd)) return refuse(s, "a directory that cannot be opened", err);
+      Level& sub = levels[depth + 1];
+      if (::fstat(fd.get(), &sub.st) == -1 || !same_inode(sub.st, st)) return refuse(s, "changed while it was read");
       ++s.dirs;
-      walk(fd.get(), depth + 1, s);
-      if (s.stopped()) return;
+      if (int err = list_dir(fd.get(), sub.names)) {
+        if (err == ENOMEM) {
+          s.err = ENOMEM;
+          return;
+        }
+        return refuse(s, "a directory that cannot be read", err);
+      }
+      sub.next = sub.names.first();
+      sub.base = s.rel.size();
+      cur = static_cast<Fd&&>(fd);
+      ++depth;
     } else {
       const char* what = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "a device";
       return refuse(s, what);
     }
   }
-  s.rel.truncate(base);
+  s.rel.truncate(0);
 }
 
 }  // namespace scan_detail
@@ -111,37 +167,83 @@ inline void walk(int dirfd, int depth, Scan& s) {
 // error); s.err is ENOMEM when memory ran out, and then nothing is known.
 inline void scan_tree(int rootfd, Scan& s) {
   s.rel.clear();
-  scan_detail::walk(rootfd, 0, s);
+  scan_detail::walk(rootfd, s);
 }
 
-// Empties the directory open on `dirfd`, which this process made and no one
-// else can reach (it lies in a 0700 directory of ours): subdirectories a
-// clone made read-only (or unreadable) are opened up first. Best effort;
-// stops below `depth` 256 to bound descriptors.
-inline void remove_inside(int dirfd, int depth) {
-  if (depth > 256) return;
-  ::fchmod(dirfd, 0700);
-  Names names;
-  if (list_dir(dirfd, names) != 0) return;
-  for (const char* n = names.first(); n; n = names.next(n)) {
-    struct stat st;
-    if (stat_at(dirfd, n, st) != 0) continue;
-    if (!S_ISDIR(st.st_mode)) {
-      ::unlinkat(dirfd, n, 0);
+// `step` (0 or an errno) again while the process is out of descriptors
+// (EMFILE, ENFILE), for up to about a second: another thread's are given back
+// soon, and a cleanup that gave up at once would leave a partial tree.
+template <typename F>
+inline int patiently(F step) {
+  int err = step();
+  for (int tries = 0; (err == EMFILE || err == ENFILE) && tries < 200; ++tries) {
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    ::nanosleep(&pause, nullptr);
+    err = step();
+  }
+  return err;
+}
+
+// Deeper than a scan ever lets through (64): what remove_inside goes down to.
+constexpr int kMaxRemoveDepth = 256;
+
+// Empties the directory open on `dirfd` (not closed), which this process
+// made and no one else can reach (it lies in a 0700 directory of ours):
+// subdirectories a clone made read-only (or unreadable) are opened up first.
+// Best effort, down to kMaxRemoveDepth. Like the scan it holds two or three
+// descriptors at any depth (down by descriptor, up through ".." checked
+// against the identity seen on the way down): the cleanup of a clone that
+// failed because descriptors ran out must not need one per level.
+inline void remove_inside(int dirfd) {
+  using scan_detail::Level;
+  using scan_detail::climb;
+  Level levels[kMaxRemoveDepth + 1];
+  Fd cur;
+  if (patiently([&] { return open_dir_at(dirfd, ".", cur); }) != 0) return;
+  if (::fstat(cur.get(), &levels[0].st) == -1) return;
+  ::fchmod(cur.get(), 0700);
+  if (patiently([&] { return list_dir(cur.get(), levels[0].names); }) != 0) return;
+  levels[0].next = levels[0].names.first();
+  const char* below = nullptr;  // the name, in levels[depth], of the directory just left
+  int depth = 0;
+  for (;;) {
+    Level& lv = levels[depth];
+    if (below) {
+      ::unlinkat(cur.get(), below, AT_REMOVEDIR);
+      below = nullptr;
+    }
+    if (!lv.next) {
+      if (depth == 0) return;
+      if (patiently([&] { return climb(cur, levels[depth - 1].st); }) != 0) return;
+      below = lv.name;  // emptied (as far as it could be): removed on the level above
+      --depth;
       continue;
     }
+    const char* n = lv.next;
+    lv.next = lv.names.next(n);
+    struct stat st;
+    if (stat_at(cur.get(), n, st) != 0) continue;
+    if (!S_ISDIR(st.st_mode)) {
+      ::unlinkat(cur.get(), n, 0);
+      continue;
+    }
+    if (::unlinkat(cur.get(), n, AT_REMOVEDIR) == 0 || depth + 1 > kMaxRemoveDepth) continue;
     Fd sub;
-    int err = open_dir_at(dirfd, n, sub);
+    int err = patiently([&] { return open_dir_at(cur.get(), n, sub); });
     if (err == EACCES) {
       // Follows a symlink by name, but this name was just seen as a
       // directory in a tree only this process can change.
-      ::fchmodat(dirfd, n, 0700, 0);
-      err = open_dir_at(dirfd, n, sub);
+      ::fchmodat(cur.get(), n, 0700, 0);
+      err = patiently([&] { return open_dir_at(cur.get(), n, sub); });
     }
-    struct stat now;
-    if (err == 0 && ::fstat(sub.get(), &now) == 0 && same_inode(now, st)) remove_inside(sub.get(), depth + 1);
-    sub.reset();
-    ::unlinkat(dirfd, n, AT_REMOVEDIR);
+    Level& down = levels[depth + 1];
+    if (err != 0 || ::fstat(sub.get(), &down.st) != 0 || !same_inode(down.st, st)) continue;
+    ::fchmod(sub.get(), 0700);
+    if (patiently([&] { return list_dir(sub.get(), down.names); }) != 0) continue;
+    down.next = down.names.first();
+    down.name = n;
+    cur = static_cast<Fd&&>(sub);
+    ++depth;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <linux/fs.h>
 #include <grp.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -211,6 +212,70 @@ static void bound_tests() {
   expect(b.err == 0 && b.ineligible.empty() && b.dirs == 65, "64 levels: cloned");
 }
 
+// Descriptors running out just after the clone (another thread of the
+// process took them; on macOS clonefileat itself needs none): the walk of the
+// clone and, when it cannot finish, the removal must not need one per level.
+// A 40-level tree, and after the clone only `spare` descriptors left.
+static int spare = 0;
+static int filler[4096];
+static int filled = 0;
+static void exhaust(int) {
+  hooks::after_clone = nullptr;
+  while (filled < 4096) {
+    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd == -1) break;
+    filler[filled++] = fd;
+  }
+  for (int i = 0; i < spare && filled > 0; ++i) ::close(filler[--filled]);
+}
+static void refill() {
+  while (filled > 0) ::close(filler[--filled]);
+}
+
+static void fd_exhaustion_tests() {
+  std::string deep = btrfs + "/fdeep";
+  ::mkdir(deep.c_str(), 0755);
+  std::string p = deep;
+  for (int i = 0; i < 40; ++i) {
+    ::mkdir((p += "/d").c_str(), 0755);
+    put(p + "/f", "x");
+  }
+  struct rlimit saved;
+  ::getrlimit(RLIMIT_NOFILE, &saved);
+  struct rlimit low = saved;
+  low.rlim_cur = 512;
+  ::setrlimit(RLIMIT_NOFILE, &low);
+  int before = fds_now();
+  for (int s : {0, 1, 2, 4, 8}) {
+    spare = s;
+    std::string out = btrfs + "/fout" + std::to_string(s);
+    hooks::after_clone = exhaust;
+    TreeAnswer a = clone_tree(deep.c_str(), out.c_str());
+    refill();
+    std::string what = std::to_string(s) + " descriptors left after the clone";
+    if (a.err == 0 && a.ineligible.empty()) {
+      expect(a.files == 40 && a.dirs == 41 && get(out + "/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/f") == "x",
+             what + ": cloned whole");
+    } else {
+      expect(!exists(out), what + ": not cloned (" + std::to_string(a.err) + " " + a.ineligible.c_str() + "), nothing at the destination");
+    }
+    expect(holders(btrfs) == 0, what + ": no holder left beside the destination");
+  }
+  // One descriptor left after the holder's mkdir: it can be opened but not
+  // listed. An empty holder of ours, not someone else's directory: removed.
+  hooks::after_holder_mkdir = [](int, const char*) {
+    hooks::after_holder_mkdir = nullptr;
+    spare = 1;
+    exhaust(0);
+  };
+  TreeAnswer h = clone_tree(deep.c_str(), (btrfs + "/fholder").c_str());
+  refill();
+  expect(h.err == EMFILE, "no descriptor to list the holder: EMFILE (" + std::to_string(h.err) + ")");
+  expect(!exists(btrfs + "/fholder") && holders(btrfs) == 0, "no descriptor to list the holder: no holder left");
+  expect(fds_now() == before, "no descriptor leaked");
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+}
+
 // As a user without privileges (uid 65534, when this runs as root): a
 // cloned read-only directory must still be emptied when the rename loses.
 static void as_other_user(const std::string& scratch) {
@@ -258,6 +323,7 @@ int main(int argc, char** argv) {
   file_tests();
   tree_tests();
   bound_tests();
+  fd_exhaustion_tests();
   as_other_user(btrfs);
   remove_all(ext4);
   std::printf("%d checks, %d failures\n", checks, failures);
