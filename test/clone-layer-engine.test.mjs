@@ -100,6 +100,15 @@ t.test('btrfs: a tree the layer declines (a FIFO, an own setuid file) or a desti
   tt.equal(fs.statSync(path.join(s, 'setuid', 'tool')).mode & 0o7777, 0o4755, 'setuid kept for its owner, as the per-file rule says')
   tt.same(unsharedFiles(listFiles(path.join(s, 'setuid'))), [])
 
+  // Another user's setuid file: cloned (the clone is of the opened file and
+  // the OS drops the bit), with the bit gone as the per-file rule says.
+  fs.chownSync(path.join(src, 'tool'), 1234, 1234)
+  fs.chmodSync(path.join(src, 'tool'), 0o4755)
+  const foreign = await inLayer(COPY_DIR.replace('JSON.parse(args[2] || \'{}\')', '{ filter: () => true }'), [src, path.join(s, 'foreign')])
+  tt.equal(foreign.status, 0, how(foreign))
+  tt.same(foreign.result.r.methods.clone, 3, "another user's setuid file is cloned too")
+  tt.equal(fs.statSync(path.join(s, 'foreign', 'tool')).mode & 0o7777, 0o755, 'without its setuid bit')
+  fs.chownSync(path.join(src, 'tool'), 0, 0)
   fs.chmodSync(path.join(src, 'tool'), 0o755)
   execFileSync('mkfifo', [path.join(src, 'sub', 'pipe')])
   const fifo = await inLayer(COPY_DIR, [src, path.join(s, 'fifo')])
@@ -116,7 +125,7 @@ t.test('btrfs: a tree the layer declines (a FIFO, an own setuid file) or a desti
   tt.equal(merge.result.trees, 0, 'an existing destination is merged into per file')
   tt.equal(fs.readFileSync(path.join(s, 'merge', 'mine'), 'utf8'), 'keep')
   tt.equal(merge.result.r.files, 3)
-  tt.same(fs.readdirSync(s).sort(), ['fifo', 'merge', 'setuid', 'src'], 'nothing left beside the destinations')
+  tt.same(fs.readdirSync(s).sort(), ['fifo', 'foreign', 'merge', 'setuid', 'src'], 'nothing left beside the destinations')
 })
 
 t.test('ext4: the tree clone fails (ENOTSUP) and the per-file walk copies; reflink always fails per file', async (tt) => {

@@ -11,6 +11,7 @@ import {
   foreignSetid, metaOf, openSource, renameOver, sameFile, setMeta, tempBeside, unlinkOurs, writeNew, type DataWay,
   sharedDir, splitPath, type Progress, type Source,
 } from './file'
+import { hasLayer } from './layer'
 import { call, close, closeQuietly, codeOf, fstat, lstat, lstatMaybe, canWait, sleep, type Bytes, type Steps } from './ops'
 
 export type PlacedMethod = 'clone' | 'hardlink' | 'fs' | 'readwrite' | 'none'
@@ -150,6 +151,10 @@ function* rung(source: Source, target: Bytes, how: LinkMethod, way: DataWay, o: 
 export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefined, o: PlaceOptions, shown: Bytes = target): Steps<Made> {
   const key = `${source.st.dev}:${destDir?.dev ?? '?'}`
   const ownOnly = foreignSetid(source.st) || sharedDir(destDir)
+  // The clone layer clones the opened descriptor (never a name), and the OS
+  // drops setuid/setgid from the clone: another user's setid file may be
+  // cloned through it. Into a directory others can write, still the own loop.
+  const cloneOwnOnly = hasLayer ? sharedDir(destDir) : ownOnly
   // 'never': a real copy; an empty size (a /proc file) is read to its end.
   // A sparse source: the own loop keeps its holes (fs.copyFile would fill them).
   const sparse = o.p.sparse && source.st.blocks !== undefined && source.st.blocks * 512 < source.st.size
@@ -171,7 +176,7 @@ export function* climb(source: Source, target: Bytes, destDir: fs.Stats | undefi
       last = systemError('EPERM', o.syscall, source.path, shown, 'source is setuid or setgid (not linked)')
       continue
     }
-    if (how === 'clone' && ownOnly) {
+    if (how === 'clone' && cloneOwnOnly) {
       // A clone here would be made by fs.copyFile by name: the own copy only.
       last = systemError('ENOTSUP', o.syscall, source.path, shown, "a clone into a directory others can write, or of another user's setuid file, needs the native addon (the portable engine copies those with its own loop)")
       continue
