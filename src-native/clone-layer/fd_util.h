@@ -12,41 +12,14 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../engine/unique_fd.h"
 #include "buf.h"
 
 namespace cowcopy_layer {
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.release();
-    }
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  // Not retried on EINTR: the descriptor is released either way.
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+// The engine's owned descriptor (closed exactly once): one definition for
+// both builds.
+using Fd = cowcopy::UniqueFd;
 
 // Runs `call` until it does not fail with EINTR; returns its result.
 template <typename F>
