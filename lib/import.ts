@@ -178,15 +178,21 @@ async function checkNoSymlinks(destDir: string | Buffer, parsed: Parsed): Promis
   } catch {
     return // a new destDir: nothing in it yet
   }
-  const missing: string[] = []
+  // Parents come first: a directory under a missing one is missing too (one
+  // look at its parent, not a scan of everything missing so far).
+  const missing = new Set<string>()
   for (const dir of parsed.dirs) {
-    if (missing.some((m) => dir.startsWith(m + '/'))) continue
+    const slash = dir.lastIndexOf('/')
+    if (slash > 0 && missing.has(dir.slice(0, slash))) {
+      missing.add(dir)
+      continue
+    }
     const full = Buffer.concat([root, Buffer.from('/'), Buffer.from(dir, 'latin1')])
     let st: fs.Stats
     try {
       st = await fs.promises.lstat(full)
     } catch {
-      missing.push(dir)
+      missing.add(dir)
       continue
     }
     if (st.isSymbolicLink()) {
