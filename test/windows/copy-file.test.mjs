@@ -108,6 +108,21 @@ for (const root of ROOTS) {
         assert.equal(fs.existsSync(dest), false)
       })
 
+      // No clone call Node can make here (libuv's COPYFILE_FICLONE_FORCE is
+      // ENOSYS on Windows): 'always' fails as fs does, and leaves nothing.
+      test(`${api}: reflink 'always' is fs's error for COPYFILE_FICLONE_FORCE, nothing left`, async (t) => {
+        const dir = scratch(t, root)
+        const src = path.join(dir, 'src.txt')
+        const dest = path.join(dir, 'out.txt')
+        fs.writeFileSync(src, 'data')
+        const expected = await caught(() => fs.copyFileSync(src, path.join(dir, 'fs-out.txt'), constants.COPYFILE_FICLONE_FORCE))
+        const err = await caught(() => copy(src, dest, { reflink: 'always' }))
+        assertSystemError(assert, err, ['ENOSYS', 'ENOTSUP'])
+        assert.equal(err.code, expected.code, `the same code as fs (${expected.code})`)
+        assert.equal(fs.existsSync(dest), false)
+        assert.deepEqual(leftovers(dir), [])
+      })
+
       test(`${api}: atomic, new and over an existing file`, async (t) => {
         const dir = scratch(t, root)
         const src = path.join(dir, 'a')
