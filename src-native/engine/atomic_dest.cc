@@ -30,6 +30,8 @@ constexpr size_t kHexDigits = 12;
 // "." + base + ".cowcopy-" + 12 hex digits must fit one directory entry.
 constexpr size_t kMaxTempBase = NAME_MAX - 1 - (sizeof kTempMark - 1) - kHexDigits;
 
+}  // namespace
+
 int rename_noreplace(int dir, const char* from, const char* to) {
   // The raw syscall: glibc's wrapper arrived only in 2.28.
   auto noreplace = [&] { return ::syscall(SYS_renameat2, dir, from, dir, to, RENAME_NOREPLACE); };
@@ -51,8 +53,6 @@ int rename_noreplace(int dir, const char* from, const char* to) {
   }
   return err;
 }
-
-}  // namespace
 
 std::string random_hex12() {
   unsigned char rnd[kHexDigits / 2];

@@ -71,6 +71,13 @@ class TempDest {
 // /proc/self/fd link. 0 or an errno.
 int link_fd(int fd, int dir, const char* name);
 
+// Renames `from` to `to` in `dir` only while `to` is free: RENAME_NOREPLACE,
+// else (a filesystem without it) linkat then unlinkat of `from`; a link that
+// cannot be undone that way is removed again only while `to` is still the
+// renamed inode. A directory cannot take the fallback (EPERM from linkat).
+// 0 or an errno (EEXIST: taken).
+int rename_noreplace(int dir, const char* from, const char* to);
+
 // The reason given when the directory fsync after a successful rename fails.
 extern const char* const kDirSyncReason;
 

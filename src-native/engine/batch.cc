@@ -7,6 +7,7 @@
 #include <new>
 
 #include "batch_state.h"
+#include "descriptor_budget.h"
 #include "copy_file.h"
 #include "ladder.h"
 #include "threads.h"
@@ -157,6 +158,14 @@ BatchResult copy_files_unguarded(const std::vector<std::pair<std::string, std::s
     return slash == std::string::npos ? std::string(".") : (slash == 0 ? std::string("/") : d.substr(0, slash));
   }());
   if (static_cast<size_t>(n) > pairs.size()) n = pairs.empty() ? 1 : static_cast<int>(pairs.size());
+  // Each thread holds a source, a destination, a temporary file and the
+  // destination's directory at most: the first thread's from the call's
+  // floor, the others' only while the process's descriptor budget has room.
+  constexpr size_t kPerThread = 4;
+  DescriptorShare share(kPerThread);
+  int fit = 1;
+  while (fit < n && share.try_take(kPerThread)) ++fit;
+  n = fit;
   auto body = [&] {
     LocalStats local;
     CopyRequest req = state.file_request();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "batch.h"
+#include "manifest.h"
 
 namespace cowcopy {
 
@@ -24,8 +25,5 @@ struct ImportOptions {
 // Result paths: dest_root + "/" + relPath, and the source as given.
 BatchResult import_files(const std::string& dest_root, const std::vector<std::pair<std::string, std::string>>& entries,
                          const ImportOptions& opts);
-
-// Whether rel is acceptable as above (exposed for the engine tests).
-bool valid_rel_path(const std::string& rel);
 
 }  // namespace cowcopy

@@ -7,6 +7,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "dir_listing.h"
 #include "stat_calls.h"
 #include "sys.h"
 
@@ -145,14 +146,10 @@ int check_fresh_dir(int fd, bool expect_private) {
   if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) return kReplacedErr;
   if (expect_private && (st.st_mode & 077) != 0) return kReplacedErr;
   alignas(8) char buf[512];
-  long n = retry_eintr([&] { return ::syscall(SYS_getdents64, fd, buf, sizeof buf); });
-  if (n == -1) return errno;
-  for (long off = 0; off < n;) {
-    auto* d = reinterpret_cast<struct dirent64*>(buf + off);
-    off += d->d_reclen;
-    const char* name = d->d_name;
-    if (!(name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))) return kReplacedErr;
-  }
+  bool empty = true;
+  int err = each_entry(fd, buf, sizeof buf, [&](const char*, unsigned char, uint64_t) { return empty = false; }, true);
+  if (err) return err;
+  if (!empty) return kReplacedErr;
   return 0;
 }
 

@@ -1,0 +1,128 @@
+#include "descriptor_budget.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "dir_listing.h"
+#include "sys.h"
+#include "unique_fd.h"
+
+namespace cowcopy {
+
+long open_descriptors() {
+  int fd = retry_eintr([] { return ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  if (fd == -1) return -1;
+  UniqueFd dir(fd);
+  alignas(8) char buf[4096];
+  long n = 0;
+  if (each_entry(fd, buf, sizeof buf, [&](const char*, unsigned char, uint64_t) { return ++n, true; }) != 0) {
+    return -1;
+  }
+  return n > 0 ? n - 1 : 0;  // less the one that lists them
+}
+
+namespace {
+
+struct Process {
+  std::mutex mu;
+  std::condition_variable changed;
+  size_t held = 0;   // every call's floor and what each took beyond it
+  size_t share = 0;  // what all calls together may hold (set at each admission)
+};
+
+Process& process() {
+  static Process* p = new Process;  // never destroyed: threads may outlive static destructors
+  return *p;
+}
+
+// What all calls together may hold: the limit less the descriptors others
+// have open (the process's own, as counted now, less what cowcopy holds) and
+// a margin for what the process opens meanwhile; at most 16 384.
+size_t compute_share(size_t ours) {
+  constexpr size_t kMost = 16384;
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return kMost;
+  const long open = open_descriptors();
+  const size_t limit = static_cast<size_t>(rl.rlim_cur);
+  size_t others = open < 0 ? limit / 4 : static_cast<size_t>(open);
+  others = others > ours ? others - ours : 0;
+  const size_t margin = 8 + limit / 16;
+  const size_t share = limit > others + margin ? limit - others - margin : 0;
+  return share < kMost ? share : kMost;
+}
+
+void wait_a_little(std::unique_lock<std::mutex>& lock, Process& p, int ms) {
+  // (system_clock: wait_for's steady clock needs pthread_cond_clockwait,
+  // glibc 2.30, newer than the 2.28 the prebuilds target.)
+  p.changed.wait_until(lock, std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
+}
+
+}  // namespace
+
+DescriptorShare::DescriptorShare(size_t floor, const bool* stop) : floor_(floor) {
+  Process& p = process();
+  std::unique_lock<std::mutex> lock(p.mu);
+  p.share = compute_share(p.held);
+  while (p.held != 0 && p.held + floor > p.share && !(stop && __atomic_load_n(stop, __ATOMIC_RELAXED))) {
+    wait_a_little(lock, p, 50);
+  }
+  p.held += floor;
+  held_ = 0;
+}
+
+DescriptorShare::~DescriptorShare() {
+  Process& p = process();
+  std::lock_guard<std::mutex> lock(p.mu);
+  p.held -= floor_ + (held_ > floor_ ? held_ - floor_ : 0);
+  p.changed.notify_all();
+}
+
+bool DescriptorShare::try_take(size_t n) {
+  Process& p = process();
+  std::lock_guard<std::mutex> lock(p.mu);
+  const size_t beyond_now = held_ > floor_ ? held_ - floor_ : 0;
+  const size_t beyond_then = held_ + n > floor_ ? held_ + n - floor_ : 0;
+  const size_t more = beyond_then - beyond_now;
+  if (more > 0 && p.held + more > p.share) return false;
+  p.held += more;
+  held_ += n;
+  return true;
+}
+
+void DescriptorShare::take(size_t n) {
+  Process& p = process();
+  std::lock_guard<std::mutex> lock(p.mu);
+  const size_t beyond_now = held_ > floor_ ? held_ - floor_ : 0;
+  const size_t beyond_then = held_ + n > floor_ ? held_ + n - floor_ : 0;
+  p.held += beyond_then - beyond_now;
+  held_ += n;
+}
+
+void DescriptorShare::give(size_t n) {
+  Process& p = process();
+  std::lock_guard<std::mutex> lock(p.mu);
+  const size_t beyond_now = held_ > floor_ ? held_ - floor_ : 0;
+  held_ -= n;
+  const size_t beyond_then = held_ > floor_ ? held_ - floor_ : 0;
+  p.held -= beyond_now - beyond_then;
+  p.changed.notify_all();  // (also wakes a walker waiting for its own copies)
+}
+
+void DescriptorShare::wait_for_change(int ms) {
+  Process& p = process();
+  std::unique_lock<std::mutex> lock(p.mu);
+  wait_a_little(lock, p, ms);
+}
+
+size_t DescriptorShare::held() const {
+  Process& p = process();
+  std::lock_guard<std::mutex> lock(p.mu);
+  return held_;
+}
+
+}  // namespace cowcopy

@@ -1,0 +1,46 @@
+// The descriptors cowcopy's batch calls may hold, one budget for the whole
+// process: every tree walk (copyDir, importFiles) and every batch (copyFiles)
+// draws from it, so calls running at once see each other's descriptors.
+//
+// A call is admitted with a floor it keeps until it ends: enough to always
+// make progress alone (a directory pair and the one below it, the root, one
+// copy thread's files). What it holds beyond the floor (more copy threads,
+// directories kept open ahead of or behind the walker) is taken from what is
+// left of the process's share, and when that is spent the call waits for
+// its own copies in flight, never fails: a low limit makes a copy slower,
+// never EMFILE.
+#pragma once
+
+#include <cstddef>
+
+namespace cowcopy {
+
+// Descriptors this process has open now, or -1 when that cannot be told.
+long open_descriptors();
+
+class DescriptorShare {
+ public:
+  // Waits (polling `stop`, when given) until `floor` descriptors fit the
+  // process's share, or nothing else holds any; then counts them.
+  explicit DescriptorShare(size_t floor, const bool* stop = nullptr);
+  ~DescriptorShare();
+  DescriptorShare(const DescriptorShare&) = delete;
+  DescriptorShare& operator=(const DescriptorShare&) = delete;
+
+  // Counts n more, from the floor while it lasts, else from the process's
+  // share: false (nothing counted) when that is spent.
+  bool try_take(size_t n);
+  // Counts n more even past the share (a step that cannot be put off).
+  void take(size_t n);
+  // n fewer (any thread).
+  void give(size_t n);
+  // Waits at most `ms` for another call or thread to give some back.
+  void wait_for_change(int ms);
+  size_t held() const;
+
+ private:
+  size_t floor_;
+  size_t held_ = 0;  // under the process lock
+};
+
+}  // namespace cowcopy

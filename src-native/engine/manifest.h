@@ -1,0 +1,29 @@
+// importFiles' entries: relative paths checked, and an order in which one
+// walker makes each directory once, parents first.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cowcopy {
+
+using Entries = std::vector<std::pair<std::string, std::string>>;  // (relPath, source)
+
+// relPath: '/'-separated, relative, no empty, "." or ".." components.
+bool valid_rel_path(const std::string& rel);
+
+// Length of rel's directory part ("" at the top: 0).
+size_t dir_part(const std::string& rel);
+
+// Directory parts compared component by component ('/' below every other
+// byte): a parent sorts before its children.
+int compare_dirs(std::string_view a, std::string_view b);
+
+// The entries' indices grouped by directory, parents first; within a
+// directory in the order given.
+std::vector<size_t> manifest_order(const Entries& entries);
+
+}  // namespace cowcopy
