@@ -50,6 +50,8 @@
             "engine/atomic_dest.cc",
             "engine/batch.cc",
             "engine/copy_dir.cc",
+            "engine/copy_dir_walk.cc",
+            "engine/copy_dir_follow.cc",
             "engine/symlink_copy.cc",
             "engine/walker.cc",
             "engine/dir_listing.cc",
@@ -57,6 +59,7 @@
             "engine/range.cc",
             "engine/ladder.cc",
             "engine/import_files.cc",
+            "engine/import_walk.cc",
             "engine/import_root.cc",
             "engine/manifest.cc",
             "engine/descriptor_budget.cc"

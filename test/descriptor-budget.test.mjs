@@ -150,3 +150,130 @@ onFs(t, 'tmpfs', 'importFiles: a relPath 12 000 levels deep, memory linear in de
   t.ok(r.grown < 64, `peak memory grew ${r.grown.toFixed(1)} MiB (< 64)`)
   execFileSync('rm', ['-rf', path.join(dir, 'dest')])  // deeper than fs.rmSync's paths reach
 })
+
+// A spine 100 deep where each level also has two side branches 12 deep:
+// the walker turns back at every level, and each directory it reopened on
+// the way must be closable again (else one stays open per turn: EMFILE).
+function comb(root, spine = 100, side = 12) {
+  let d = root
+  for (let i = 0; i < spine; i++) {
+    for (const s of ['a-side', 'z-side']) {
+      let p = path.join(d, s)
+      for (let k = 0; k < side; k++, p = path.join(p, 's')) {
+        fs.mkdirSync(p)
+        fs.writeFileSync(path.join(p, 'f'), 'x')
+      }
+    }
+    d = path.join(d, 'spine')
+    fs.mkdirSync(d)
+    fs.writeFileSync(path.join(d, 'f'), 'y')
+  }
+}
+
+function filesUnder(root, rel = '', out = []) {
+  for (const e of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name
+    if (e.isDirectory()) filesUnder(root, r, out)
+    else out.push(r)
+  }
+  return out
+}
+
+onFs(t, 'ext4', 'a walk that turns back at every level closes what it reopened (copyDir and importFiles, nofile=64)', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  fs.mkdirSync(src)
+  comb(src)
+  const rels = filesUnder(src)
+  fs.writeFileSync(path.join(dir, 'rels.json'), JSON.stringify(rels))
+  const r = underLimit(t, 64, `
+    import { copyDir, importFiles } from 'cowcopy'
+    import * as fs from 'node:fs'
+    const a = await copyDir(${JSON.stringify(src)}, ${JSON.stringify(path.join(dir, 'tree'))}, { concurrency: 1 })
+    const rels = JSON.parse(fs.readFileSync(${JSON.stringify(path.join(dir, 'rels.json'))}, 'utf8'))
+    const entries = rels.map((rel) => [rel, ${JSON.stringify(src)} + '/' + rel])
+    const b = await importFiles(${JSON.stringify(path.join(dir, 'import'))}, entries, { concurrency: 2 })
+    console.log(JSON.stringify([a, b].map((r) => ({ files: r.files, errors: [...new Set(r.errors.map((e) => e.error.code))] }))))
+  `, 300_000)
+  t.same(r.map((x) => x.errors), [[], []], 'no error (no EMFILE)')
+  t.same(r.map((x) => x.files), [rels.length, rels.length], `all ${rels.length} files, both calls`)
+})
+
+onFs(t, 'ext4', 'dereference: a followed directory deep in the tree, nofile=64: every directory finished, nothing lost', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  fs.mkdirSync(src)
+  chain(src, 40)
+  fs.writeFileSync(path.join(src, 'f'), 'top')
+  const elsewhere = path.join(dir, 'elsewhere')
+  fs.mkdirSync(elsewhere)
+  chain(elsewhere, 40)
+  let d = src
+  for (let i = 0; i < 40; i++) d = path.join(d, 'd')
+  fs.symlinkSync(elsewhere, path.join(d, 'link'))
+  fs.mkdirSync(path.join(src, 'z'))
+  fs.writeFileSync(path.join(src, 'z', 'f'), 'z')
+  const dest = path.join(dir, 'dest')
+  const r = underLimit(t, 64, `
+    import { copyDir } from 'cowcopy'
+    const r = await copyDir(${JSON.stringify(src)}, ${JSON.stringify(dest)}, { dereference: true, concurrency: 2 })
+    console.log(JSON.stringify({ files: r.files, errors: r.errors.map((e) => e.error.code) }))
+  `)
+  t.same(r.errors, [], 'no error')
+  t.equal(r.files, 82, 'the chain, the followed chain, the sibling and the top file')
+  const private0700 = execFileSync('find', [dest, '-type', 'd', '-perm', '0700'], { encoding: 'utf8' }).trim()
+  t.equal(private0700, '', 'no directory left 0700')
+})
+
+onFs(t, 'ext4', 'an abort under nofile=64 leaves no directory 0700 (each one made is finished)', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  let d = src
+  for (let i = 0; i < 120; i++) {
+    d = path.join(d, 'a')
+    fs.mkdirSync(d, { recursive: true })
+    for (let k = 0; k < 3; k++) fs.writeFileSync(path.join(d, `f${k}`), Buffer.alloc(256 << 10, k))
+  }
+  for (const ms of [40, 80, 120]) {
+    const dest = path.join(dir, `dest${ms}`)
+    const r = underLimit(t, 64, `
+      import { copyDir } from 'cowcopy'
+      const ac = new AbortController()
+      setTimeout(() => ac.abort(), ${ms})
+      const r = await copyDir(${JSON.stringify(src)}, ${JSON.stringify(dest)}, { concurrency: 4, signal: ac.signal, reflink: 'never' })
+        .then(() => 'resolved', (e) => e.name)
+      console.log(JSON.stringify(r))
+    `)
+    t.ok(['AbortError', 'resolved'].includes(r), `settled (${r})`)
+    const left = fs.existsSync(dest) ? execFileSync('find', [dest, '-type', 'd', '-perm', '0700'], { encoding: 'utf8' }).trim() : ''
+    t.equal(left, '', `abort at ${ms} ms: no directory left 0700`)
+  }
+})
+
+onFs(t, 'ext4', 'a call waiting for room in the budget rejects at once when aborted', async (t, dir) => {
+  const big = path.join(dir, 'big')
+  fs.mkdirSync(big)
+  execFileSync('dd', ['if=/dev/zero', `of=${path.join(big, 'f')}`, 'bs=1M', 'count=1000', 'status=none'])
+  const one = path.join(dir, 'one')
+  fs.writeFileSync(one, 'x')
+  const r = underLimit(t, 64, `
+    import { copyDir, importFiles } from 'cowcopy'
+    import * as fs from 'node:fs'
+    // Most of the limit taken: room for one call's floor, not two.
+    while (fs.readdirSync('/proc/self/fd').length - 1 < 38) fs.openSync('/dev/null', 'r')
+    const holder = copyDir(${JSON.stringify(big)}, ${JSON.stringify(path.join(dir, 'bigcopy'))}, { reflink: 'never' })
+    await new Promise((r) => setTimeout(r, 150))
+    const ac = new AbortController()
+    const t0 = Date.now()
+    const waiter = importFiles(${JSON.stringify(path.join(dir, 'imp'))}, [['a/f', ${JSON.stringify(one)}]], { signal: ac.signal, concurrency: 1 })
+    setTimeout(() => ac.abort(), 50)
+    const name = await waiter.then(() => 'resolved', (e) => e.name)
+    const waited = Date.now() - t0
+    let holderDone = false
+    holder.then(() => { holderDone = true })
+    await new Promise((r) => setImmediate(r))
+    const early = !holderDone
+    await holder
+    console.log(JSON.stringify({ name, waited, early }))
+  `)
+  t.equal(r.name, 'AbortError', 'the waiting call rejects')
+  t.ok(r.waited < 1000, `at once (after ${r.waited} ms), not when the other call ends`)
+  t.ok(r.early, 'while the other call still runs')
+})

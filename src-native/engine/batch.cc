@@ -162,7 +162,11 @@ BatchResult copy_files_unguarded(const std::vector<std::pair<std::string, std::s
   // destination's directory at most: the first thread's from the call's
   // floor, the others' only while the process's descriptor budget has room.
   constexpr size_t kPerThread = 4;
-  DescriptorShare share(kPerThread);
+  DescriptorShare share(kPerThread, opts.cancel);
+  if (share.cancelled()) {
+    state.result.fatal = ECANCELED;
+    return std::move(state.result);
+  }
   int fit = 1;
   while (fit < n && share.try_take(kPerThread)) ++fit;
   n = fit;

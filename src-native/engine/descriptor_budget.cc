@@ -40,17 +40,17 @@ Process& process() {
   return *p;
 }
 
-// What all calls together may hold: the limit less the descriptors others
-// have open (the process's own, as counted now, less what cowcopy holds) and
-// a margin for what the process opens meanwhile; at most 16 384.
-size_t compute_share(size_t ours) {
+// What all calls together may hold: the limit less every descriptor open
+// now (cowcopy's own among them: counted twice while calls run, which only
+// errs towards fewer) and a margin for what the process opens meanwhile;
+// at most 16 384.
+size_t compute_share() {
   constexpr size_t kMost = 16384;
   struct rlimit rl;
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return kMost;
   const long open = open_descriptors();
   const size_t limit = static_cast<size_t>(rl.rlim_cur);
-  size_t others = open < 0 ? limit / 4 : static_cast<size_t>(open);
-  others = others > ours ? others - ours : 0;
+  const size_t others = open < 0 ? limit / 4 : static_cast<size_t>(open);
   const size_t margin = 8 + limit / 16;
   const size_t share = limit > others + margin ? limit - others - margin : 0;
   return share < kMost ? share : kMost;
@@ -64,12 +64,17 @@ void wait_a_little(std::unique_lock<std::mutex>& lock, Process& p, int ms) {
 
 }  // namespace
 
-DescriptorShare::DescriptorShare(size_t floor, const bool* stop) : floor_(floor) {
+DescriptorShare::DescriptorShare(size_t floor, const int64_t* cancel) : floor_(floor) {
   Process& p = process();
   std::unique_lock<std::mutex> lock(p.mu);
-  p.share = compute_share(p.held);
-  while (p.held != 0 && p.held + floor > p.share && !(stop && __atomic_load_n(stop, __ATOMIC_RELAXED))) {
+  p.share = compute_share();
+  while (p.held != 0 && p.held + floor > p.share) {
+    if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0) {
+      cancelled_ = true;
+      break;
+    }
     wait_a_little(lock, p, 50);
+    p.share = compute_share();
   }
   p.held += floor;
   held_ = 0;

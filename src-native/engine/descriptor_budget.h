@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace cowcopy {
 
@@ -20,9 +21,11 @@ long open_descriptors();
 
 class DescriptorShare {
  public:
-  // Waits (polling `stop`, when given) until `floor` descriptors fit the
-  // process's share, or nothing else holds any; then counts them.
-  explicit DescriptorShare(size_t floor, const bool* stop = nullptr);
+  // Waits until `floor` descriptors fit the process's share, nothing else
+  // holds any, or the word `cancel` points to is set (then cancelled() is
+  // true: the caller stops before touching anything); counts them.
+  explicit DescriptorShare(size_t floor, const int64_t* cancel = nullptr);
+  bool cancelled() const { return cancelled_; }
   ~DescriptorShare();
   DescriptorShare(const DescriptorShare&) = delete;
   DescriptorShare& operator=(const DescriptorShare&) = delete;
@@ -41,6 +44,7 @@ class DescriptorShare {
  private:
   size_t floor_;
   size_t held_ = 0;  // under the process lock
+  bool cancelled_ = false;
 };
 
 }  // namespace cowcopy

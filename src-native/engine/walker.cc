@@ -81,7 +81,6 @@ void Walker::run(std::shared_ptr<DirNode> root, int copy_threads, bool dirs_firs
   try {
     walk();
     flush();
-    climb_to(0);
   } catch (...) {
     state_.fail(current_exception_errno(), kExceptionReason);
   }
@@ -91,6 +90,13 @@ void Walker::run(std::shared_ptr<DirNode> root, int copy_threads, bool dirs_firs
   work();  // the walk is done: help drain the queue
   for (auto& t : threads) t.join();
   if (started > 0) share_.give(static_cast<size_t>(4 * started));
+  // Only the path is left open: the directories on it that were closed are
+  // opened again on the way up, and every one is finished.
+  try {
+    climb_to(0);
+  } catch (...) {
+    state_.fail(current_exception_errno(), kExceptionReason);
+  }
   path_.clear();
   state_.merge(walker_stats_);
 }
@@ -212,52 +218,97 @@ bool Walker::room_for_dir() {
   }
 }
 
-// Opens `parent` again through "..", from its child (open): it must be the
-// same directory, on both sides, as when it was first opened.
-int Walker::reopen_parent(DirNode& child, DirNode& parent) {
-  auto up = [](int fd, UniqueFd& out, uint64_t dev, uint64_t ino) {
-    int raw = retry_eintr([&] { return ::openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
-    if (raw == -1) return errno;
-    out = UniqueFd(raw);
-    struct stat st;
-    if (sys_fstat(raw, &st) == -1) return errno;
-    if (static_cast<uint64_t>(st.st_dev) != dev || static_cast<uint64_t>(st.st_ino) != ino) return kReplacedErr;
-    return 0;
-  };
-  if (!room_for_dir()) return ECANCELED;
+// Counts one directory's descriptors for a reopening that cannot be put
+// off: on the way back up (or out, after a stop) every directory must be
+// finished, so the walker does not wait for room that a stop would deny.
+void Walker::take_for_reopen() {
+  if (state_.should_stop() || !room_for_dir()) share_.take(static_cast<size_t>(per_dir_));
+}
+
+namespace {
+
+// `out` = openat(dir, name) proved to be (dev, ino).
+int open_proved(int dir, const char* name, int flags, uint64_t dev, uint64_t ino, UniqueFd& out) {
+  int raw = retry_eintr([&] { return ::openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags); });
+  if (raw == -1) return errno;
+  out = UniqueFd(raw);
+  struct stat st;
+  if (sys_fstat(raw, &st) == -1) return errno;
+  if (static_cast<uint64_t>(st.st_dev) != dev || static_cast<uint64_t>(st.st_ino) != ino) return kReplacedErr;
+  return 0;
+}
+
+}  // namespace
+
+// Opens path_[i] again: through ".." from path_[i + 1] when that is open
+// (one step, the usual way back up), else down by name from the nearest
+// open directory above it, each level proved by identity. A directory
+// reached through a followed link (dereference) has another "..": only down.
+int Walker::reopen(size_t i) {
+  DirNode& node = *path_[i];
+  const uint64_t sdev = static_cast<uint64_t>(node.st.st_dev), sino = static_cast<uint64_t>(node.st.st_ino);
+  take_for_reopen();
   UniqueFd src, dst;
-  int err = 0;
-  if (child.src.valid()) {
-    err = up(child.src.get(), src, static_cast<uint64_t>(parent.st.st_dev), static_cast<uint64_t>(parent.st.st_ino));
+  int err = ENOENT;
+  if (i + 1 < path_.size() && path_[i + 1]->open() && !path_[i + 1]->followed) {
+    const DirNode& child = *path_[i + 1];
+    err = child.src.valid() ? open_proved(child.src.get(), "..", 0, sdev, sino, src) : 0;
+    if (err == 0) err = open_proved(child.dst.get(), "..", 0, node.dst_dev, node.dst_ino, dst);
   }
-  if (err == 0) err = up(child.dst.get(), dst, parent.dst_dev, parent.dst_ino);
+  if (err) {
+    size_t a = i;
+    while (a > 0 && !path_[a - 1]->open()) --a;
+    // path_[a - 1] is open (the root always is); path_[a .. i] are closed.
+    UniqueFd s_at, d_at;
+    int s_fd = path_[a - 1]->src.get(), d_fd = path_[a - 1]->dst.get();
+    err = 0;
+    for (size_t k = a; k <= i && err == 0; ++k) {
+      DirNode& n = *path_[k];
+      UniqueFd s_next, d_next;
+      if (per_dir_ == 2) {
+        err = open_proved(s_fd, n.name.c_str(), n.followed ? 0 : O_NOFOLLOW, static_cast<uint64_t>(n.st.st_dev),
+                          static_cast<uint64_t>(n.st.st_ino), s_next);
+      }
+      if (err == 0) err = open_proved(d_fd, n.name.c_str(), O_NOFOLLOW, n.dst_dev, n.dst_ino, d_next);
+      s_at = std::move(s_next);
+      d_at = std::move(d_next);
+      s_fd = s_at.get();
+      d_fd = d_at.get();
+    }
+    if (err == 0) {
+      src = std::move(s_at);
+      dst = std::move(d_at);
+    }
+  }
   if (err) {
     share_.give(static_cast<size_t>(per_dir_));
     return err;
   }
-  parent.src = std::move(src);
-  parent.dst = std::move(dst);
-  opened(parent);
+  node.src = std::move(src);
+  node.dst = std::move(dst);
+  opened(node);
   return 0;
 }
 
 int Walker::climb_to(size_t depth) {
+  int result = 0;
   while (path_.size() > depth + 1) {
-    DirNode& child = *path_.back();
-    DirNode& parent = *path_[path_.size() - 2];
-    if (!parent.open()) {
-      if (int err = reopen_parent(child, parent)) {
-        // Moved since: nothing more goes into it, and its metadata is not set.
+    const size_t i = path_.size() - 2;
+    DirNode& parent = *path_[i];
+    if (!parent.open() && !parent.lost) {
+      if (int err = reopen(i)) {
+        // Moved or replaced since: nothing more goes into it, its metadata
+        // is not set (reported), and the walk goes on above it.
+        parent.lost = true;
         parent.finish_pending = false;
-        if (err != ECANCELED) finish_failed(parent, err);
-        path_.pop_back();
-        if (closed_upto_ > path_.size()) closed_upto_ = path_.size();
-        return err;
+        finish_failed(parent, err);
+        result = err;
       }
     }
     path_.pop_back();
-    if (closed_upto_ > path_.size()) closed_upto_ = path_.size();
+    if (closed_upto_ > path_.size() - 1) closed_upto_ = path_.size() - 1;
   }
+  if (path_.back()->lost) return result ? result : kReplacedErr;
   return 0;
 }
 

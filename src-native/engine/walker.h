@@ -50,6 +50,8 @@ struct DirNode {
   bool private_ = false;  // nobody else can create or rename a name in it
   bool acl = false;       // has (inherited) a default ACL
   bool finish_pending = true;  // false: nothing to do when it is done
+  bool followed = false;       // reached through a symlink (dereference)
+  bool lost = false;           // could not be reopened: moved or replaced since
   std::atomic<int> pins{0};    // chunks of its files handed over and not yet placed
   int fds = 0;                 // descriptors it holds (counted in the walker's share)
 
@@ -107,8 +109,8 @@ class Walker {
   // directories above the current one first; false when the call stops.
   bool room_for_dir();
   // Makes path_ end at index `depth`, reopening each directory on the way
-  // up that was closed. 0, or the errno that left path_ longer (the
-  // directory above could not be proved to be the same one).
+  // up that was closed. 0, or an errno when path_[depth] could not be
+  // proved to be the same directory (it is marked lost; nothing goes in).
   int climb_to(size_t depth);
   // Counts the descriptors a node just opened holds (already taken by room_for_dir).
   void opened(DirNode& node);
@@ -122,7 +124,8 @@ class Walker {
  private:
   void work();
   bool evict_one();
-  int reopen_parent(DirNode& child, DirNode& parent);
+  int reopen(size_t i);
+  void take_for_reopen();
 
   DescriptorShare& share_;
   const int per_dir_;
