@@ -12,9 +12,13 @@
 // of the ladder, pnpm 11's own importer replayed in Node (worker threads, 4
 // packages in flight), a hardlink loop, @reflink/reflink, cowcopy copyFiles
 // (today's API: the directories made in JS first), and the C per-file floor
-// (bench/c-loop.c) with 1 and 2 threads. Medians of ROUNDS interleaved,
-// shuffled rounds; files/s and the ratio to the best C floor of the same
-// method, all measured in the same run. Destinations are removed and the
+// (bench/c-loop.c) with 1 and 2 threads, and the same loop making the
+// system calls importFiles makes per file and per directory ("C loop, same
+// checks": c-loop.c's checked mode). Medians of ROUNDS interleaved, shuffled
+// rounds; files/s and the ratios to the best C floor and to the best C loop
+// with the same checks of the same method, all measured in the same run.
+// COWCOPY_BENCH_BASELINE=<cowcopy.node or a checkout> adds importFiles with
+// that build (docs/benchmarks.md). Destinations are removed and the
 // filesystem synced between contenders, untimed. Needs the npm registry only
 // for the first install: without it (and without the cache) it says so and
 // exits 0.
@@ -114,9 +118,8 @@ if (!isMainThread) {
 }
 
 // ---------------------------------------------------------------------------
-const cowcopy = require('..')
 const reflinkPkg = require('@reflink/reflink')
-const { fsType, median, shuffled, settle, testMounts } = require('./common')
+const { buildCLoop, fsType, loadBaseline, median, shuffled, settle, testMounts, thisBuild } = require('./common')
 
 const ROOT = path.join(__dirname, '..')
 const CACHE = process.env.COWCOPY_BENCH_STORE || '/var/tmp/cowcopy-bench-store'
@@ -165,13 +168,15 @@ function tool(spec) {
   return r.stdout.trim()
 }
 
-function ensureSeed() {
+// The store's key, or what onSkip returns when it cannot be made (by
+// default: say why and exit 0).
+function ensureSeed(onSkip = skip) {
   const ready = path.join(CACHE, 'ready')
   const want = fixtureHash()
   if (fs.existsSync(ready) && fs.readFileSync(ready, 'utf8') === want) return want
   const node = tool(NODE_SPEC)
   const pnpm = tool(PNPM_SPEC)
-  if (!node || !pnpm) skip(`could not install ${NODE_SPEC} and ${PNPM_SPEC} with test/fixtures/tool.sh (is the npm registry reachable?)`)
+  if (!node || !pnpm) return onSkip(`could not install ${NODE_SPEC} and ${PNPM_SPEC} with test/fixtures/tool.sh (is the npm registry reachable?)`)
   const project = path.join(CACHE, 'project')
   fs.rmSync(project, { recursive: true, force: true })
   fs.mkdirSync(project, { recursive: true })
@@ -187,7 +192,7 @@ function ensureSeed() {
   // Offline first: the store may be warm from an earlier run.
   let r = spawnSync(nodeBin, [...args, '--offline'], { cwd: project, env, encoding: 'utf8', timeout: 600_000 })
   if (r.status !== 0) {
-    if (!registryReachable()) skip('the npm registry is unreachable and the store cache is not ready')
+    if (!registryReachable()) return onSkip('the npm registry is unreachable and the store cache is not ready')
     console.error(`installing the store in ${CACHE} (pnpm ${PNPM_SPEC}, once)`)
     r = spawnSync(nodeBin, args, { cwd: project, env, encoding: 'utf8', timeout: 600_000 })
     if (r.status !== 0) throw new Error(`pnpm install failed:\n${r.stdout}${r.stderr}`)
@@ -322,36 +327,39 @@ function jobFor(storeDir, derived) {
   return { packages, dirs: sortedDirs, vstore: path.join(storeDir, 'project', 'node_modules', '.pnpm') }
 }
 
-function contenders(kind, job, opts) {
+function contenders(kind, job, opts, cowcopy, base) {
   const FICLONE_FORCE = fs.constants.COPYFILE_FICLONE_FORCE
   const cow = kind === 'btrfs' || kind === 'xfs'
   // The copy rung on btrfs/XFS (where clones work) only with --all: it writes
   // the store's bytes again every round and nobody picks it there.
   const methods = cow ? (opts.all ? ['clone', 'hardlink', 'copy'] : ['clone', 'hardlink']) : ['hardlink', 'copy']
   const list = []
-  const hasImport = typeof cowcopy.importFiles === 'function'
-  const importOne = (dest, p, method) => checked(cowcopy.importFiles(path.join(dest, p.rel), p.entries, { link: [method] }))
   for (const method of methods) {
-    // importFiles, per package, as a package manager calls it.
-    // Per package (as pnpm calls its importer), and all packages in one
-    // call (one walk, one thread pool: what a caller gets by batching).
+    // importFiles per package (as pnpm calls its importer), and all
+    // packages in one call (one walk, one thread pool: what a caller gets by
+    // batching); with the baseline build too when there is one.
     const patterns = opts.all ? ['all', 4, 16, 64, 'one call'] : ['all', 'one call']
-    for (const pat of patterns) {
-      const name = pat === 'all' ? `cowcopy importFiles, all ${job.packages.length} packages in flight`
-        : pat === 'one call' ? 'cowcopy importFiles, one call for all packages'
-        : `cowcopy importFiles, ${pat} packages in flight`
-      list.push({
-        name, method, kind: 'cowcopy', missing: !hasImport,
-        run: pat === 'all' ? (d) => Promise.all(job.packages.map((p) => importOne(d, p, method)))
-          : pat === 'one call' ? (d) => {
-            const all = new Map()
-            for (const p of job.packages) for (const [rel, s] of p.entries) all.set(`${p.rel}/${rel}`, s)
-            return checked(cowcopy.importFiles(d, all, { link: [method] }))
-          }
-          : (d) => inFlight(pat, job.packages, (p) => importOne(d, p, method)),
-      })
+    for (const [lib, suffix] of [[cowcopy, ''], ...(base ? [[base, ' (baseline build)']] : [])]) {
+      const hasImport = typeof lib.importFiles === 'function'
+      const importOne = (dest, p) => checked(lib.importFiles(path.join(dest, p.rel), p.entries, { link: [method] }))
+      for (const pat of patterns) {
+        const name = pat === 'all' ? `cowcopy importFiles, all ${job.packages.length} packages in flight`
+          : pat === 'one call' ? 'cowcopy importFiles, one call for all packages'
+          : `cowcopy importFiles, ${pat} packages in flight`
+        list.push({
+          name: name + suffix, method, kind: 'cowcopy', missing: !hasImport, baseline: Boolean(suffix),
+          run: pat === 'all' ? (d) => Promise.all(job.packages.map((p) => importOne(d, p)))
+            : pat === 'one call' ? (d) => {
+              const all = new Map()
+              for (const p of job.packages) for (const [rel, s] of p.entries) all.set(`${p.rel}/${rel}`, s)
+              return checked(lib.importFiles(d, all, { link: [method] }))
+            }
+            : (d) => inFlight(pat, job.packages, (p) => importOne(d, p)),
+        })
+      }
     }
     for (const threads of [1, 2]) list.push({ name: `C floor, ${threads} thread${threads > 1 ? 's' : ''}`, method, kind: 'c', threads })
+    for (const threads of [1, 2]) list.push({ name: `C loop, same checks, ${threads} thread${threads > 1 ? 's' : ''}`, method, kind: 'c', checks: true, threads })
   }
   // pnpm's own importer: its clone on btrfs/XFS, its copy on ext4; its hardlink everywhere.
   for (const method of opts.all ? [cow ? 'clone' : 'copy', 'hardlink'] : [cow ? 'clone' : 'copy']) {
@@ -435,22 +443,30 @@ function contenders(kind, job, opts) {
   return list.filter((c) => (!c.all || opts.all) && (!opts.only || opts.only.test(`${c.name} ${c.method}`)))
 }
 
-function buildC() {
-  const out = path.join(os.tmpdir(), `cowcopy-c-floor-${process.pid}`)
-  try {
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-pthread', '-o', out, path.join(__dirname, 'c-loop.c')], { stdio: 'pipe' })
-    return out
-  } catch (err) {
-    console.error(`(no C compiler, or c-loop.c failed to build: the C floor is left out)\n${err.stderr || ''}`)
-    return null
+// One job list per method (and per kind of C loop), written once, outside
+// the timing. checks: c-loop.c's checked mode, every directory by its
+// parent's number, every file by its directory's.
+function writeCList(file, dest, job, method, checks = false) {
+  const lines = []
+  if (checks) {
+    const index = new Map()
+    for (const d of job.dirs) {
+      if (d === '') lines.push(`I\t${dest}`)
+      else lines.push(`d\t${index.get(path.posix.dirname(d) === '.' ? '' : path.posix.dirname(d))}\t${path.posix.basename(d)}`)
+      index.set(d, index.size)
+    }
+    const letter = { clone: 'k', copy: 'c', hardlink: 'h' }[method]
+    for (const p of job.packages) {
+      for (const [rel, s] of p.entries) {
+        const where = path.posix.dirname(`${p.rel}/${rel}`)
+        lines.push(`${letter}\t${index.get(where)}\t${s}\t${path.posix.basename(rel)}`)
+      }
+    }
+  } else {
+    const letter = { clone: 'K', copy: 'C', hardlink: 'H' }[method]
+    lines.push(...job.dirs.map((d) => `D\t${d ? path.join(dest, d) : dest}`))
+    for (const p of job.packages) for (const [rel, s] of p.entries) lines.push(`${letter}\t${s}\t${path.join(dest, p.rel, rel)}`)
   }
-}
-
-// One job list per method, written once, outside the timing.
-function writeCList(file, dest, job, method) {
-  const letter = { clone: 'K', copy: 'C', hardlink: 'H' }[method]
-  const lines = job.dirs.map((d) => `D\t${d ? path.join(dest, d) : dest}`)
-  for (const p of job.packages) for (const [rel, s] of p.entries) lines.push(`${letter}\t${s}\t${path.join(dest, p.rel, rel)}`)
   fs.writeFileSync(file, lines.join('\n') + '\n')
 }
 
@@ -486,18 +502,19 @@ function rmTree(dir) {
   execFileSync('rm', ['-rf', dir])
 }
 
-async function benchFs(mount, storeDir, derived, cBin, opts) {
+async function benchFs(mount, storeDir, derived, cBin, opts, cowcopy, base) {
   const kind = fsType(mount)
   const job = jobFor(storeDir, derived)
   const work = fs.mkdtempSync(path.join(mount, 'cowcopy-store-work-'))
   try {
     const dest = path.join(work, 'dest')
-    const list = contenders(kind, job, opts).filter((c) => c.kind !== 'c' || cBin)
+    const list = contenders(kind, job, opts, cowcopy, base).filter((c) => c.kind !== 'c' || cBin)
     const cLists = {}
+    const cList = (c) => `${c.method}${c.checks ? '-checks' : ''}`
     for (const c of list) {
-      if (c.kind === 'c' && !cLists[c.method]) {
-        cLists[c.method] = path.join(work, `c-${c.method}.txt`)
-        writeCList(cLists[c.method], dest, job, c.method)
+      if (c.kind === 'c' && !cLists[cList(c)]) {
+        cLists[cList(c)] = path.join(work, `c-${cList(c)}.txt`)
+        writeCList(cLists[cList(c)], dest, job, c.method, c.checks)
       }
     }
     // Warm-up, untimed: the first clone of a file on XFS marks it shared (a
@@ -522,7 +539,7 @@ async function benchFs(mount, storeDir, derived, cBin, opts) {
         let ms
         try {
           if (c.kind === 'c') {
-            ms = Number(execFileSync(cBin, [cLists[c.method], String(c.threads)], { encoding: 'utf8' })) / 1000
+            ms = Number(execFileSync(cBin, [cLists[cList(c)], String(c.threads)], { encoding: 'utf8' })) / 1000
           } else {
             const t0 = process.hrtime.bigint()
             await c.run(dest, pool)
@@ -547,23 +564,24 @@ async function benchFs(mount, storeDir, derived, cBin, opts) {
 
 function table(kind, rows, derived, scaleFiles) {
   const floors = {}
+  const checks = {}
   for (const r of rows) {
-    if (r.kind === 'c' && !(floors[r.method]?.median <= r.median)) floors[r.method] = r
+    const best = r.checks ? checks : floors
+    if (r.kind === 'c' && !(best[r.method]?.median <= r.median)) best[r.method] = r
   }
   const out = []
-  out.push(`| ${kind} | method | median ms | files/s | vs best C floor |`)
-  out.push('|---|---|---:|---:|---:|')
+  out.push(`| ${kind} | method | median ms | files/s | vs best C floor | vs best C same checks |`)
+  out.push('|---|---|---:|---:|---:|---:|')
   const order = ['clone', 'hardlink', 'copy']
   const sorted = [...rows].sort((a, b) => order.indexOf(a.method) - order.indexOf(b.method) || (a.kind === 'c') - (b.kind === 'c'))
   for (const r of sorted) {
     if (r.missing) {
-      out.push(`| ${r.name} | ${r.method} | missing (no importFiles in this build) | | |`)
+      out.push(`| ${r.name} | ${r.method} | missing (no importFiles in this build) | | | |`)
       continue
     }
     const files = r.scale ? scaleFiles : derived.files
-    const floor = floors[r.method]
-    const ratio = r.scale ? '(other job)' : floor ? `${(r.median / floor.median).toFixed(2)}×${r === floor ? ' (best)' : ''}` : '-'
-    out.push(`| ${r.name} | ${r.method} | ${r.median.toFixed(1)} | ${Math.round(files / (r.median / 1000))} | ${ratio} |`)
+    const ratio = (best) => (r.scale ? '(other job)' : best ? `${(r.median / best.median).toFixed(2)}×${r === best ? ' (best)' : ''}` : '-')
+    out.push(`| ${r.name} | ${r.method} | ${r.median.toFixed(1)} | ${Math.round(files / (r.median / 1000))} | ${ratio(floors[r.method])} | ${ratio(checks[r.method])} |`)
   }
   return out.join('\n')
 }
@@ -573,17 +591,24 @@ function targets(kind, rows) {
   const best = (re, method) => rows.filter((r) => !r.missing && r.method === method && re.test(r.name)).sort((a, b) => a.median - b.median)[0]
   const lines = []
   const cow = kind === 'btrfs' || kind === 'xfs'
+  const ours = (r) => !r.baseline
+  const short = (r) => r.name.replace('cowcopy importFiles, ', '').replace(' (baseline build)', '')
   for (const method of cow ? ['clone', 'hardlink', 'copy'] : ['hardlink', 'copy']) {
-    const imp = best(/importFiles/, method)
     const floor = best(/^C floor/, method)
-    if (imp && floor) lines.push(`- importFiles ${method} (${imp.name.replace('cowcopy importFiles, ', '')}): ${(imp.median / floor.median).toFixed(2)}× the best C floor (target ≤ 1.05×)`)
+    const same = best(/^C loop, same checks/, method)
+    for (const pat of [/importFiles, one call/, /importFiles, all \d+ packages/]) {
+      const imp = rows.find((r) => !r.missing && !r.baseline && r.method === method && pat.test(r.name))
+      const old = rows.find((r) => !r.missing && r.baseline && r.method === method && pat.test(r.name))
+      if (imp && same) lines.push(`- importFiles ${method} (${short(imp)}): ${(imp.median / same.median).toFixed(2)}× the best C loop with the same checks (${same.threads} thread${same.threads > 1 ? 's' : ''})${/one call/.test(imp.name) ? ' (target ≤ 1.05×)' : ''}${floor ? `; ${(imp.median / floor.median).toFixed(2)}× the best C floor (no checks)` : ''}`)
+      if (old && same) lines.push(`- importFiles ${method}, baseline build (${short(old)}): ${(old.median / same.median).toFixed(2)}× the best C loop with the same checks; this build / the baseline build: ${imp ? (imp.median / old.median).toFixed(2) : '-'}× (below 1: this build is faster)`)
+    }
   }
   const pnpmM = cow ? 'clone' : 'copy'
   const pnpm = find(/pnpm's count/, pnpmM) || best(/^pnpm/, pnpmM)
-  const impC = best(/importFiles/, pnpmM)
+  const impC = rows.filter((r) => !r.missing && ours(r) && r.method === pnpmM && /importFiles/.test(r.name)).sort((a, b) => a.median - b.median)[0]
   if (pnpm && impC) lines.push(`- pnpm 11's ${pnpmM} replayed (${pnpm.workers} worker${pnpm.workers > 1 ? 's' : ''}) / importFiles ${pnpmM} (${impC.name.replace('cowcopy importFiles, ', '')}): ${(pnpm.median / impC.median).toFixed(2)}×${cow ? ' (target ≥ 2×)' : ''}`)
   const loop = find(/linkSync loop/, 'hardlink')
-  const impH = best(/importFiles/, 'hardlink')
+  const impH = rows.filter((r) => !r.missing && ours(r) && r.method === 'hardlink' && /importFiles/.test(r.name)).sort((a, b) => a.median - b.median)[0]
   if (loop && impH) lines.push(`- the fs.linkSync loop / importFiles hardlink (${impH.name.replace('cowcopy importFiles, ', '')}): ${(loop.median / impH.median).toFixed(2)}× (target > 1×)`)
   const cd = rows.find((r) => r.scale && !r.missing)
   const cdFloor = best(/^C floor/, cd?.method)
@@ -599,10 +624,13 @@ async function main() {
   const want = ensureSeed()
   const derived = deriveEntries()
   const scaleFiles = countFiles(path.join(CACHE, 'project', 'node_modules', '.pnpm')).files
-  const cBin = buildC()
+  const cBin = buildCLoop()
+  const me = thisBuild()
+  const base = loadBaseline()
   const cmd = `node bench/store.js${opts.rounds !== 9 ? ` --rounds ${opts.rounds}` : ''}${opts.fs.join(',') !== 'btrfs,xfs,ext4' ? ` --fs ${opts.fs.join(',')}` : ''}${opts.only ? ` --only '${opts.only.source}'` : ''}${opts.all ? ' --all' : ''}`
   const cores = os.availableParallelism()
-  console.log(`\nA real pnpm store (\`${cmd}\`): bench/store-project installed by ${PNPM_SPEC} with package-import-method=hardlink; ${derived.packages.length} packages, ${derived.files} files placed per import (${derived.storeFiles} distinct store files, ${(derived.storeBytes / 2 ** 20).toFixed(0)} MiB), all packages into an empty directory on the same filesystem. Median of ${opts.rounds} shuffled rounds, ${cores} cores, Node ${process.version}. vs best C floor = this time / the faster of the 1- and 2-thread C loops of the same method (below 1: faster than the floor).${opts.all ? ` The copyDir row copies the whole .pnpm tree (${scaleFiles} files plus its symlinks and pnpm's .bin shims), a different job.` : ''}\n`)
+  console.log(`\nA real pnpm store (\`${cmd}\`): bench/store-project installed by ${PNPM_SPEC} with package-import-method=hardlink; ${derived.packages.length} packages, ${derived.files} files placed per import (${derived.storeFiles} distinct store files, ${(derived.storeBytes / 2 ** 20).toFixed(0)} MiB), all packages into an empty directory on the same filesystem. Median of ${opts.rounds} shuffled rounds, ${cores} cores, Node ${process.version}. vs best C floor = this time / the faster of the 1- and 2-thread C loops of the same method (below 1: faster than the floor); vs best C same checks = this time / the faster of the C loops making importFiles's system calls.${opts.all ? ` The copyDir row copies the whole .pnpm tree (${scaleFiles} files plus its symlinks and pnpm's .bin shims), a different job.` : ''}`)
+  console.log(`This build: ${me.file} (sources ${me.sourceHash})${base ? `; baseline build: ${base.spec} (sources ${base.sourceHash})` : ''}.\n`)
   const copies = []
   try {
     for (const mount of mounts) {
@@ -610,7 +638,7 @@ async function main() {
       const storeDir = ensureMountCopy(mount, want)
       copies.push(storeDir)
       console.error(`${fsType(mount)}: store ready in ${((Date.now() - t1) / 1000).toFixed(1)} s`)
-      const rows = await benchFs(mount, storeDir, derived, cBin, opts)
+      const rows = await benchFs(mount, storeDir, derived, cBin, opts, me.lib, base?.lib)
       const kind = fsType(mount)
       console.log(table(kind, rows, derived, scaleFiles))
       console.log('')
@@ -618,7 +646,6 @@ async function main() {
       console.log('')
     }
   } finally {
-    if (cBin) fs.rmSync(cBin, { force: true })
     if (!opts.keep) for (const d of copies) rmTree(d)
   }
   console.log(`(whole run: ${((Date.now() - t0) / 1000).toFixed(0)} s)`)
@@ -631,5 +658,5 @@ if (require.main === module) {
   })
 }
 
-// For ad-hoc profiling (strace, perf) of one contender.
-module.exports = { CACHE, contenders, deriveEntries, jobFor, pnpmImport }
+// For ad-hoc profiling (strace, perf) of one contender, and bench/syscalls.js.
+module.exports = { CACHE, contenders, deriveEntries, ensureMountCopy, ensureSeed, jobFor, pnpmImport, writeCList }
