@@ -2,6 +2,7 @@
 #pragma once
 
 #include <dirent.h>
+#include <sys/types.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
