@@ -1,16 +1,15 @@
-// The only file that knows N-API: converts arguments, runs the engine inline
-// (Sync) or on a libuv worker thread (promise), and turns its result into a
-// plain object. Node-style errors are built in lib/errors.ts from that object.
+// The addon's entry: copyFileSync and copyFile (arguments in, the engine
+// inline or as an AsyncJob, the result out), and the other bindings'
+// registration. Node-style errors are built by lib/errors.ts's factory.
 #include <napi.h>
 
-#include <cerrno>
-#include <exception>
 #include <memory>
-#include <new>
-#include <string>
+#include <utility>
 
+#include "async_job.h"
 #include "binding_util.h"
 #include "engine/copy_file.h"
+#include "engine/exceptions.h"
 
 namespace {
 
@@ -59,12 +58,9 @@ Napi::Value CopyFileSync(const Napi::CallbackInfo& info) {
   CopyResult r;
   try {
     r = cowcopy::copy_file(req);
-  } catch (const std::bad_alloc&) {
+  } catch (...) {
     r = CopyResult();
-    r.err = ENOMEM;
-  } catch (const std::exception& e) {
-    Napi::Error::New(env, std::string("cowcopy native: ") + e.what()).ThrowAsJavaScriptException();
-    return env.Undefined();
+    r.err = cowcopy::current_exception_errno();
   }
   out[0] = r.err;
   out[1] = static_cast<double>(r.method);
@@ -72,38 +68,25 @@ Napi::Value CopyFileSync(const Napi::CallbackInfo& info) {
   return r.reason ? Napi::String::New(env, r.reason) : env.Undefined();
 }
 
-// One promise copy. Raw napi_async_work rather than Napi::AsyncWorker: the
-// latter allocates a resource object and a persistent reference per call,
-// which a batch of 10 000 small clones pays for 10 000 times.
-struct CopyJob {
-  napi_async_work work = nullptr;
-  napi_deferred deferred = nullptr;
-  napi_ref control = nullptr;  // keeps the control array alive while the copy runs
+// One promise copy.
+class CopyJob : public cowcopy_napi::AsyncJob {
+ public:
+  CopyJob() : AsyncJob("copyfile") {}
   CopyRequest req;
-  CopyResult result;
-  std::string failure;  // set when the engine threw (it does not, but never let it escape)
-};
 
-void ExecuteCopy(napi_env, void* data) {
-  auto* job = static_cast<CopyJob*>(data);
-  try {
-    job->result = cowcopy::copy_file(job->req);
-  } catch (const std::bad_alloc&) {
-    job->result = CopyResult();
-    job->result.err = ENOMEM;
-  } catch (const std::exception& e) {
-    job->failure = std::string("cowcopy native: ") + e.what();
-  } catch (...) {
-    job->failure = "cowcopy native: unknown failure";
-  }
-}
+ private:
+  CopyResult result_;
 
-Napi::Value settle_value(Napi::Env env, CopyJob& job, bool& ok) {
-  ok = false;
-  if (!job.failure.empty()) return Napi::Error::New(env, job.failure).Value();
-  const CopyResult& r = job.result;
-  if (r.err == 0) {
-    ok = true;
+  void run() override { result_ = cowcopy::copy_file(req); }
+
+  Napi::Value settle(Napi::Env env, int thrown, bool& ok) override {
+    if (thrown) {
+      result_ = CopyResult();
+      result_.err = thrown;
+    }
+    const CopyResult& r = result_;
+    ok = r.err == 0;
+    if (!ok) return make_error(env, r.err, r.reason, req.src, req.dest);
     // lib/ registers a factory: its object literal is cheaper than two
     // property sets from here (each interns its key and changes the map).
     const Napi::FunctionReference& make = env.GetInstanceData<cowcopy_napi::AddonData>()->make_result;
@@ -116,39 +99,7 @@ Napi::Value settle_value(Napi::Env env, CopyJob& job, bool& ok) {
     o.Set("bytes", static_cast<double>(r.bytes));
     return o;
   }
-  return make_error(env, r.err, r.reason, job.req.src, job.req.dest);
-}
-
-void CompleteCopy(napi_env raw_env, napi_status status, void* data) {
-  std::unique_ptr<CopyJob> job(static_cast<CopyJob*>(data));
-  Napi::Env env(raw_env);
-  Napi::HandleScope scope(env);
-  napi_value value;
-  bool ok = false;
-  try {
-    if (status == napi_cancelled) {
-      value = Napi::Error::New(env, "cowcopy native: copy cancelled").Value();
-    } else {
-      value = settle_value(env, *job, ok);
-    }
-  } catch (const Napi::Error& e) {
-    value = e.Value();
-    ok = false;
-  } catch (...) {
-    // Out of memory building the result: no exception may reach Node-API.
-    ok = false;
-    napi_value msg = nullptr;
-    napi_create_string_utf8(raw_env, "ENOMEM: out of memory, copyfile", NAPI_AUTO_LENGTH, &msg);
-    if (napi_create_error(raw_env, nullptr, msg, &value) != napi_ok) napi_get_undefined(raw_env, &value);
-  }
-  if (ok) {
-    napi_resolve_deferred(raw_env, job->deferred, value);
-  } else {
-    napi_reject_deferred(raw_env, job->deferred, value);
-  }
-  if (job->control) napi_delete_reference(raw_env, job->control);
-  napi_delete_async_work(raw_env, job->work);
-}
+};
 
 Napi::Value CopyFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -156,24 +107,13 @@ Napi::Value CopyFile(const Napi::CallbackInfo& info) {
   if (!read_request(info, job->req)) return env.Undefined();
   if (info.Length() > 3 && !info[3].IsUndefined()) {
     int64_t* words = cowcopy_napi::control_words(info[3], 3);
-    if (!words || napi_create_reference(env, info[3], 1, &job->control) != napi_ok) {
+    if (!words || !job->hold(env, info[3])) {
       Napi::TypeError::New(env, "cowcopy native: bad control array").ThrowAsJavaScriptException();
       return env.Undefined();
     }
     job->req.control = cowcopy::Control(&words[0], &words[1]);
   }
-  napi_value promise;
-  // A reference to a string needs Node-API 10; a fresh one-byte string is cheap.
-  Napi::String name = Napi::String::New(env, "cowcopy.copyFile");
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, nullptr, name, ExecuteCopy, CompleteCopy,
-                             job.get(), &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    Napi::Error::New(env, "cowcopy native: could not queue the copy").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  job.release();  // CompleteCopy owns it now (and the control reference)
-  return Napi::Value(env, promise);
+  return cowcopy_napi::AsyncJob::queue(env, std::move(job), "cowcopy.copyFile");
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

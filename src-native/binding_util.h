@@ -78,7 +78,7 @@ bool valid_utf8(const std::string& s);
 // are valid UTF-8 (and `as_buffer` is false), else a Buffer of the bytes.
 Napi::Value path_value(Napi::Env env, const std::string& p, bool as_buffer = false);
 
-// copyFiles and copyDir (batch_binding.cc).
+// copyFiles, copyDir, importFiles, resetLinkMemory (batch_binding.cc).
 void register_batch(Napi::Env env, Napi::Object exports);
 
 // cloneRange, copyRange, dedupeRange, probe (range_binding.cc).

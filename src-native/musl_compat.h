@@ -6,9 +6,9 @@
 //  - musl 1.2.4 names getdents64's `struct dirent64` only under
 //    _LARGEFILE64_SOURCE (it is `struct dirent`: off_t is always 64-bit).
 //  - musl declares ioctl(int, int, ...), glibc ioctl(int, unsigned long, ...),
-//    and range.cc keeps a pointer of glibc's type. Every `ioctl` below this
-//    header is a same-named wrapper with glibc's type that passes the one
-//    argument on as musl's ioctl itself reads it (va_arg as void*).
+//    and range_dedupe.cc keeps a pointer of glibc's type. Every `ioctl` below
+//    this header is a same-named wrapper with glibc's type that passes the
+//    one argument on as musl's ioctl itself reads it (va_arg as void*).
 #pragma once
 #if defined(__linux__) && defined(__cplusplus)
 #define _LARGEFILE64_SOURCE 1

@@ -1,7 +1,7 @@
 // Range operations: clone (FICLONERANGE), copy (copy_file_range, falling
-// back to pread/pwrite), dedupe (FIDEDUPERANGE), and probe (what a
-// directory's filesystem can do, by trying). The *_range functions work on
-// open descriptors and close none; the *_files functions open paths (through
+// back to pread/pwrite), dedupe (FIDEDUPERANGE). The *_range functions
+// (range_clone_copy.cc, range_dedupe.cc) work on open descriptors and close
+// none; the *_files functions (range_files.cc) open paths (through
 // open_path) or take held descriptors, and close what they opened or held.
 #pragma once
 
@@ -64,10 +64,6 @@ struct RangeFile {
   int hold_err = 0;  // by_fd: why it could not be duplicated (EBADF, EMFILE)
 };
 
-// Inside a catch: the errno the exception being handled stands for
-// (std::bad_alloc ENOMEM, std::system_error its code, anything else EIO).
-int current_exception_errno() noexcept;
-
 // Duplicates `fd` now, on the calling thread.
 void hold_fd(RangeFile& f, int fd);
 
@@ -83,19 +79,5 @@ RangeError copy_files(RangeFile& src, uint64_t src_off, RangeFile& dst, uint64_t
 // of the file and for root).
 RangeError dedupe_files(RangeFile& src, uint64_t off, uint64_t len, std::vector<RangeFile>& files,
                         std::vector<DedupeTarget>& targets);
-
-struct ProbeResult {
-  std::string fs_type;
-  uint64_t block_size = 0;
-  bool clone = false;
-  bool dedupe = false;
-  bool copy_file_range = false;
-};
-
-// Tries each operation on two temporary files in dir (anonymous O_TMPFILE, or
-// names removed right after they are made): nothing is ever left behind.
-RangeError probe(const std::string& dir, ProbeResult& out);
-
-const char* fs_type_name(unsigned long magic);
 
 }  // namespace cowcopy
