@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "copy_dir_walk.h"
+#include "exceptions.h"
 #include "open_path.h"
 #include "stat_calls.h"
 #include "sys.h"

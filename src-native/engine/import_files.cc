@@ -14,6 +14,7 @@
 
 #include "import_root.h"
 #include "import_walk.h"
+#include "exceptions.h"
 #include "open_path.h"
 #include "stat_calls.h"
 #include "sys.h"

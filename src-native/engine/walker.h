@@ -21,6 +21,7 @@
 
 #include "batch_state.h"
 #include "descriptor_budget.h"
+#include "exceptions.h"
 #include "unique_fd.h"
 #include "work_queue.h"
 
@@ -138,7 +139,5 @@ class Walker {
   int threads_ = 1;
   size_t closed_upto_ = 1;            // path_[1 .. closed_upto_) are known closed
 };
-
-int current_exception_errno() noexcept;
 
 }  // namespace cowcopy
