@@ -74,7 +74,7 @@ const NOT_SYSCALL_SITES = new Set([
   '__cxa_pure_virtual', '__cxa_rethrow', '__cxa_thread_atexit', '__cxa_throw', '__cxa_throw_bad_array_new_length',
   '__errno_location', '__gmon_start__', '__gxx_personality_v0', '__isoc99_sscanf', '__tls_get_addr',
   '_ITM_deregisterTMCloneTable', '_ITM_registerTMCloneTable', '_Unwind_Resume', '__stack_chk_fail',
-  'clock_gettime', 'getpid', 'memcpy', 'memmove', 'memset', 'memcmp', 'strcmp', 'strlen', 'strncmp', 'snprintf',
+  'clock_gettime', 'getpid', 'memchr', 'memcpy', 'memmove', 'memset', 'memcmp', 'strcmp', 'strlen', 'strncmp', 'snprintf',
   'pthread_join', 'pthread_mutex_lock', 'pthread_mutex_unlock', 'pthread_cond_wait', 'pthread_cond_timedwait', 'pthread_cond_signal',
   'pthread_cond_broadcast', 'pthread_once', 'pthread_self', 'pthread_key_create', 'pthread_getspecific',
   'pthread_setspecific', 'pthread_sigmask', 'sigemptyset', 'sigfillset', 'malloc', 'free', 'calloc', 'realloc',

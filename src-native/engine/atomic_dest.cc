@@ -36,10 +36,12 @@ int rename_noreplace(int dir, const char* from, const char* to) {
   // The raw syscall: glibc's wrapper arrived only in 2.28.
   auto noreplace = [&] { return ::syscall(SYS_renameat2, dir, from, dir, to, RENAME_NOREPLACE); };
   if (retry_eintr(noreplace) == 0) return 0;
-  if (errno != EINVAL && errno != ENOSYS) return errno;
+  const int refused = errno;
+  if (refused != EINVAL && refused != ENOSYS) return refused;
   // The filesystem cannot do RENAME_NOREPLACE: linkat() fails on an existing
-  // name just the same; then the temporary name goes.
-  if (retry_eintr([&] { return ::linkat(dir, from, dir, to, 0); }) == -1) return errno;
+  // name just the same; then the temporary name goes. A directory cannot be
+  // linked (EPERM): then the rename's own answer stands.
+  if (retry_eintr([&] { return ::linkat(dir, from, dir, to, 0); }) == -1) return errno == EPERM ? refused : errno;
   if (retry_eintr([&] { return ::unlinkat(dir, from, 0); }) == 0) return 0;
   // The temporary name would stay as a hidden second name of the
   // destination: undo the link (only while `to` is still our file) and fail;

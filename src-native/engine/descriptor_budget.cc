@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <new>
 
 #include "dir_listing.h"
 #include "sys.h"
@@ -35,10 +36,12 @@ struct Process {
   size_t share = 0;  // what all calls together may hold (set at each admission)
 };
 
-Process& process() {
-  static Process* p = new Process;  // never destroyed: threads may outlive static destructors
-  return *p;
-}
+// Built when the addon loads, never destroyed: a copy thread may still run
+// while the process exits. (Not a function-local static: no init guard.)
+alignas(Process) unsigned char g_storage[sizeof(Process)];
+Process* const g_process = new (g_storage) Process;
+
+Process& process() { return *g_process; }
 
 // What all calls together may hold: the limit less every descriptor open
 // now (cowcopy's own among them: counted twice while calls run, which only
