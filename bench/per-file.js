@@ -1,5 +1,5 @@
 'use strict'
-// Per-file cost of a single-file clone (issue 14): a loop of N clones of one
+// Per-file cost of a single-file clone: a loop of N clones of one
 // small file into an empty directory, on btrfs and XFS, by cowcopy, by
 // @reflink/reflink and by Node's own fs with COPYFILE_FICLONE_FORCE. Sync
 // loops, promise loops awaiting one call at a time, and 4 calls in flight.
