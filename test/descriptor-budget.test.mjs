@@ -15,8 +15,10 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 // Runs `script` (an ES module importing cowcopy) under a descriptor limit;
 // its last line of output is JSON.
 function underLimit(t, nofile, script, timeout = 120_000) {
-  const run = spawnSync('prlimit', [`--nofile=${nofile}:${nofile}`, process.execPath, '--input-type=module', '-e', script],
-    { encoding: 'utf8', cwd: ROOT, timeout, maxBuffer: 64 << 20 })
+  // Without tap's loader hooks (which it adds to NODE_OPTIONS of every child
+  // it sees spawned): they open files of their own later, under the limit.
+  const run = spawnSync('env', ['-u', 'NODE_OPTIONS', 'prlimit', `--nofile=${nofile}:${nofile}`, process.execPath,
+    '--input-type=module', '-e', script], { encoding: 'utf8', cwd: ROOT, timeout, maxBuffer: 64 << 20 })
   t.equal(run.status, 0, `child exited 0 (${run.signal || ''} ${run.stderr.slice(-2000)})`)
   return JSON.parse(run.stdout.trim().split('\n').pop() || 'null')
 }
@@ -276,4 +278,46 @@ onFs(t, 'ext4', 'a call waiting for room in the budget rejects at once when abor
   t.equal(r.name, 'AbortError', 'the waiting call rejects')
   t.ok(r.waited < 1000, `at once (after ${r.waited} ms), not when the other call ends`)
   t.ok(r.early, 'while the other call still runs')
+})
+
+// A call alone with only a little more than its floor free: the floor pays
+// for one copier's files, so a second copy thread (copyFiles) or a directory
+// held beyond it (copyDir, importFiles run inline) must come from elsewhere,
+// or wait. A limit of 40 with 5 (copyFiles) or 9 (the walks) spare.
+onFs(t, 'ext4', 'a call with little more than its floor free: no EMFILE (copyFiles, copyDir, importFiles)', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  fs.mkdirSync(src)
+  for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(src, `f${i}`), Buffer.alloc(4 << 20, i))
+  const tree = path.join(dir, 'tree')
+  fs.mkdirSync(tree)
+  chain(tree, 30)
+  for (let b = 0; b < 3; b++) {
+    fs.mkdirSync(path.join(tree, `w${b}`, 'x', 'y'), { recursive: true })
+    for (let k = 0; k < 3; k++) fs.writeFileSync(path.join(tree, `w${b}`, 'x', 'y', `f${k}`), `${k}`)
+  }
+  const run = (spare, body) => underLimit(t, 40, `
+    import { copyFiles, copyDir, importFiles } from 'cowcopy'
+    import * as fs from 'node:fs'
+    const src = ${JSON.stringify(src)}, tree = ${JSON.stringify(tree)}, out = ${JSON.stringify(dir)} + '/out' + Math.random()
+    fs.mkdirSync(out)
+    const codes = (r) => r.errors.map((e) => e.error.code)
+    ${body}
+  `)
+  const a = run(5, `
+    const pairs = fs.readdirSync(src).map((n) => [src + '/' + n, out + '/' + n])
+    for (const [s, d] of pairs) fs.copyFileSync(s, d)  // existing: each replaced through a temporary file
+    while (fs.readdirSync('/proc/self/fd').length - 1 < 40 - 5) fs.openSync('/dev/null', 'r')
+    const r = await copyFiles(pairs, { overwrite: true })
+    console.log(JSON.stringify({ files: r.files, errors: codes(r) }))
+  `)
+  t.same(a, { files: 20, errors: [] }, 'copyFiles, 5 spare: every file, no EMFILE')
+  const b = run(9, `
+    const walk = (d, b = '', o = []) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) { const r = b ? b + '/' + e.name : e.name; if (e.isDirectory()) walk(d + '/' + e.name, r, o); else o.push(r) } return o }
+    const entries = walk(tree).map((r) => [r, tree + '/' + r])
+    while (fs.readdirSync('/proc/self/fd').length - 1 < 40 - 9) fs.openSync('/dev/null', 'r')
+    const c = await copyDir(tree, out + '/c')
+    const i = await importFiles(out + '/i', entries)
+    console.log(JSON.stringify({ files: [c.files, i.files], errors: [...codes(c), ...codes(i)] }))
+  `)
+  t.same(b, { files: [39, 39], errors: [] }, 'copyDir and importFiles, 9 spare: every file, no EMFILE')
 })

@@ -167,8 +167,8 @@ BatchResult copy_files_unguarded(const std::vector<std::pair<std::string, std::s
     state.result.fatal = ECANCELED;
     return std::move(state.result);
   }
-  int fit = 1;
-  while (fit < n && share.try_take(kPerThread)) ++fit;
+  int fit = 1;  // the calling thread: the floor
+  while (fit < n && share.try_take_extra(kPerThread)) ++fit;
   n = fit;
   auto body = [&] {
     LocalStats local;

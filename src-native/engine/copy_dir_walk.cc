@@ -151,6 +151,7 @@ bool CopyDirWalk::open_child(const PendingDir& p) {
     report(*parent, p.name, err, reason);
     return false;
   };
+  if (!parent->src.valid()) return fail(kReplacedErr, kMovedReason);  // its source was moved meanwhile
   // Followed (dereference): O_DIRECTORY opens nothing but a directory,
   // and it must be the one follow_link found there.
   const int nofollow = p.follow ? 0 : O_NOFOLLOW;

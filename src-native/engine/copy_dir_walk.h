@@ -67,7 +67,14 @@ class CopyDirWalk : public Walker {
   // was there keeps them, destDir included; it gets the timestamps, as with
   // cp -p.
   int finish(DirNode& n) override {
-    const Preserve& p = state_.opts.preserve;
+    Preserve p = state_.opts.preserve;
+    if (n.created && !n.src.valid() && p.xattrs) {
+      // The source was moved while the walker had it closed: all but the
+      // extended attributes, from what was seen when it was opened.
+      p.xattrs = false;
+      int err = finish_metadata(-1, n.dst.get(), n.st, p, true);
+      return err ? err : kReplacedErr;
+    }
     if (n.created) return finish_metadata(n.src.get(), n.dst.get(), n.st, p, true);
     if (!p.timestamps) return 0;
     struct timespec times[2] = {n.st.st_atim, n.st.st_mtim};

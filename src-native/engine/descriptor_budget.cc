@@ -86,7 +86,24 @@ DescriptorShare::DescriptorShare(size_t floor, const int64_t* cancel) : floor_(f
 DescriptorShare::~DescriptorShare() {
   Process& p = process();
   std::lock_guard<std::mutex> lock(p.mu);
-  p.held -= floor_ + (held_ > floor_ ? held_ - floor_ : 0);
+  p.held -= floor_ + (held_ > floor_ ? held_ - floor_ : 0) + extra_;
+  p.changed.notify_all();
+}
+
+bool DescriptorShare::try_take_extra(size_t n) {
+  Process& p = process();
+  std::lock_guard<std::mutex> lock(p.mu);
+  if (p.held + n > p.share) return false;
+  p.held += n;
+  extra_ += n;
+  return true;
+}
+
+void DescriptorShare::give_extra(size_t n) {
+  Process& p = process();
+  std::lock_guard<std::mutex> lock(p.mu);
+  p.held -= n;
+  extra_ -= n;
   p.changed.notify_all();
 }
 

@@ -37,13 +37,19 @@ class DescriptorShare {
   void take(size_t n);
   // n fewer (any thread).
   void give(size_t n);
+  // Counts n more from the process's share only, never from the floor
+  // (copy threads beyond the first, which the floor does not cover): false
+  // when the share has no room. give_extra gives them back.
+  bool try_take_extra(size_t n);
+  void give_extra(size_t n);
   // Waits at most `ms` for another call or thread to give some back.
   void wait_for_change(int ms);
   size_t held() const;
 
  private:
   size_t floor_;
-  size_t held_ = 0;  // under the process lock
+  size_t held_ = 0;   // under the process lock
+  size_t extra_ = 0;  // taken by try_take_extra, not yet given back
   bool cancelled_ = false;
 };
 

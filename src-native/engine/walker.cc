@@ -55,20 +55,21 @@ void Walker::opened(DirNode& node) { node.fds = per_dir_; }
 
 void Walker::run(std::shared_ptr<DirNode> root, int copy_threads, bool dirs_first) {
   walker_req_ = request();
-  // Each copy thread holds a source, a destination and a temporary file at
-  // most (and a directory's, for a replaced name): 4 descriptors, the first
-  // thread's from the call's floor. Fewer threads when the budget is short.
+  // Whoever places files holds a source, a destination and a temporary file
+  // at most (and a directory's, for a replaced name): 4 descriptors. The
+  // first copier's (a copy thread, or the walker itself) are the floor's;
+  // more copy threads only while the process's share has room.
+  share_.take(4);
   int n = 0;
   if (copy_threads > 1) {
-    while (n < copy_threads && share_.try_take(4)) ++n;
-    if (n == 1) {
-      share_.give(4);
-      n = 0;
-    }
+    n = 1;
+    while (n < copy_threads && share_.try_take_extra(4)) ++n;
+    if (n == 1) n = 0;  // one copier: the walker itself
   }
   std::vector<Thread> threads(static_cast<size_t>(n));
   const int started = start_all(threads, [this] { work(); });
-  if (started < n) share_.give(static_cast<size_t>(4 * (n - started)));
+  const int extra = started > 0 ? started - 1 : 0;
+  if (n > 1 && n - 1 > extra) share_.give_extra(static_cast<size_t>(4 * (n - 1 - extra)));
   inline_ = started == 0;
   threads_ = started > 0 ? started : 1;
   // btrfs: directories made while the copy threads create files slow every
@@ -87,9 +88,14 @@ void Walker::run(std::shared_ptr<DirNode> root, int copy_threads, bool dirs_firs
   held_.clear();
   if (state_.should_stop()) queue_.abandon();
   else queue_.close();
-  work();  // the walk is done: help drain the queue
+  // The walk is done: the walker helps drain the queue when its own
+  // copies fit (with no copy thread the floor's are its own).
+  const bool help = inline_ || share_.try_take_extra(4);
+  if (help) work();
   for (auto& t : threads) t.join();
-  if (started > 0) share_.give(static_cast<size_t>(4 * started));
+  if (help && !inline_) share_.give_extra(4);
+  if (extra > 0) share_.give_extra(static_cast<size_t>(4 * extra));
+  share_.give(4);
   // Only the path is left open: the directories on it that were closed are
   // opened again on the way up, and every one is finished.
   try {
@@ -240,46 +246,47 @@ int open_proved(int dir, const char* name, int flags, uint64_t dev, uint64_t ino
 
 }  // namespace
 
-// Opens path_[i] again: through ".." from path_[i + 1] when that is open
-// (one step, the usual way back up), else down by name from the nearest
-// open directory above it, each level proved by identity. A directory
-// reached through a followed link (dereference) has another "..": only down.
+// One side of path_[i] (its source, or its destination) opened again:
+// through ".." from path_[i + 1]'s same side when that is open (the usual
+// way back up; not from a directory reached through a followed link, whose
+// ".." is elsewhere), else down by name from the nearest directory above
+// whose side is open (the root's always is), each level proved by identity.
+int Walker::reopen_side(size_t i, bool source, UniqueFd& out) {
+  auto fd_of = [source](const DirNode& n) { return source ? n.src.get() : n.dst.get(); };
+  auto dev_of = [source](const DirNode& n) { return source ? static_cast<uint64_t>(n.st.st_dev) : n.dst_dev; };
+  auto ino_of = [source](const DirNode& n) { return source ? static_cast<uint64_t>(n.st.st_ino) : n.dst_ino; };
+  const DirNode& node = *path_[i];
+  if (i + 1 < path_.size() && fd_of(*path_[i + 1]) >= 0 && !(source && path_[i + 1]->followed) &&
+      open_proved(fd_of(*path_[i + 1]), "..", 0, dev_of(node), ino_of(node), out) == 0) {
+    return 0;
+  }
+  size_t a = i;
+  while (a > 0 && fd_of(*path_[a - 1]) < 0) --a;
+  if (a == 0) return EBADF;
+  UniqueFd at;
+  int fd = fd_of(*path_[a - 1]);
+  for (size_t k = a; k <= i; ++k) {
+    const DirNode& n = *path_[k];
+    const int follow = source && n.followed ? 0 : O_NOFOLLOW;
+    UniqueFd next;
+    if (int err = open_proved(fd, n.name.c_str(), follow, dev_of(n), ino_of(n), next)) return err;
+    at = std::move(next);
+    fd = at.get();
+  }
+  out = std::move(at);
+  return 0;
+}
+
+// Opens path_[i] again. Without its destination it is lost (nothing more
+// goes in, its metadata is not set); without only its source (moved by
+// whoever owns it), it is finished from what was seen at its first open,
+// and nothing more is copied into it.
 int Walker::reopen(size_t i) {
   DirNode& node = *path_[i];
-  const uint64_t sdev = static_cast<uint64_t>(node.st.st_dev), sino = static_cast<uint64_t>(node.st.st_ino);
   take_for_reopen();
   UniqueFd src, dst;
-  int err = ENOENT;
-  if (i + 1 < path_.size() && path_[i + 1]->open() && !path_[i + 1]->followed) {
-    const DirNode& child = *path_[i + 1];
-    err = child.src.valid() ? open_proved(child.src.get(), "..", 0, sdev, sino, src) : 0;
-    if (err == 0) err = open_proved(child.dst.get(), "..", 0, node.dst_dev, node.dst_ino, dst);
-  }
-  if (err) {
-    size_t a = i;
-    while (a > 0 && !path_[a - 1]->open()) --a;
-    // path_[a - 1] is open (the root always is); path_[a .. i] are closed.
-    UniqueFd s_at, d_at;
-    int s_fd = path_[a - 1]->src.get(), d_fd = path_[a - 1]->dst.get();
-    err = 0;
-    for (size_t k = a; k <= i && err == 0; ++k) {
-      DirNode& n = *path_[k];
-      UniqueFd s_next, d_next;
-      if (per_dir_ == 2) {
-        err = open_proved(s_fd, n.name.c_str(), n.followed ? 0 : O_NOFOLLOW, static_cast<uint64_t>(n.st.st_dev),
-                          static_cast<uint64_t>(n.st.st_ino), s_next);
-      }
-      if (err == 0) err = open_proved(d_fd, n.name.c_str(), O_NOFOLLOW, n.dst_dev, n.dst_ino, d_next);
-      s_at = std::move(s_next);
-      d_at = std::move(d_next);
-      s_fd = s_at.get();
-      d_fd = d_at.get();
-    }
-    if (err == 0) {
-      src = std::move(s_at);
-      dst = std::move(d_at);
-    }
-  }
+  int err = reopen_side(i, false, dst);
+  const int src_err = err == 0 && per_dir_ == 2 ? reopen_side(i, true, src) : 0;
   if (err) {
     share_.give(static_cast<size_t>(per_dir_));
     return err;
@@ -287,6 +294,7 @@ int Walker::reopen(size_t i) {
   node.src = std::move(src);
   node.dst = std::move(dst);
   opened(node);
+  if (src_err) finish_failed(node, src_err);
   return 0;
 }
 

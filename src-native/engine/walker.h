@@ -126,6 +126,7 @@ class Walker {
   void work();
   bool evict_one();
   int reopen(size_t i);
+  int reopen_side(size_t i, bool source, UniqueFd& out);
   void take_for_reopen();
 
   DescriptorShare& share_;
