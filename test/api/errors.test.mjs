@@ -6,7 +6,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { copyFile, copyFileSync, reflinkSync, constants } from 'cowcopy'
-import { needMounts, onFs, tmpScratch } from './helpers.mjs'
+import { needMounts, onFs, tmpScratch } from '../helpers.mjs'
 
 const FIELDS = ['name', 'message', 'code', 'errno', 'syscall', 'path', 'dest']
 const pick = (e) => Object.fromEntries(FIELDS.map((k) => [k, e?.[k]]))

@@ -7,7 +7,7 @@ import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
 import * as path from 'node:path'
 import * as esm from 'cowcopy'
-import { tmpScratch } from './helpers.mjs'
+import { tmpScratch } from '../helpers.mjs'
 
 const require = createRequire(import.meta.url)
 

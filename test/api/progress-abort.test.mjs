@@ -1,10 +1,35 @@
 // onProgress and AbortSignal on the promise API: the sequence of progress
-// calls, aborts before and during a 1 GiB copy, and what is left behind.
+// calls, aborts before and during a 1 GiB copy, and what is left behind; the
+// portable engine's abort; a signal that is not an AbortSignal (a rejection,
+// never a synchronous throw); one signal shared by many calls (one
+// listener at most); a throwing onProgress (a batch rejects and stops; a
+// throw on the final call cannot undo a complete copy).
 import t from 'tap'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { copyFile, copyFileSync, reflink } from 'cowcopy'
-import { makeFile, onFs, sameBytes } from './helpers.mjs'
+import { copyFile, copyFileSync, reflink, copyDir, copyFiles } from 'cowcopy'
+import { makeFile, onFs, sameBytes, cowChild } from '../helpers.mjs'
+import { spawnSync } from 'node:child_process'
+import * as os from 'node:os'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { getEventListeners } from 'node:events'
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const DIST = path.join(root, 'dist', 'index.js')
+
+const require = createRequire(import.meta.url)
+const cow = require(DIST)
+
+/** Runs CommonJS `code` in a child node; `args` become process.argv[1..]. */
+function runNode(code, args = [], opts = {}) {
+  return spawnSync(process.execPath, ['-e', code, '--', ...args], {
+    encoding: 'utf8',
+    timeout: 20000,
+    ...opts,
+    env: { ...process.env, ...opts.env },
+  })
+}
 
 const GiB = 2 ** 30
 
@@ -147,7 +172,7 @@ t.test('the sync API refuses signal and onProgress', async (t) => {
 // (they stay, complete); the file in progress was removed.
 t.test('an aborted copyFiles / copyDir / importFiles reports what it completed', async (t) => {
   const c = await import('cowcopy')
-  const dirs = (await import('./helpers.mjs')).needMounts(t, 'ext4')
+  const dirs = (await import('../helpers.mjs')).needMounts(t, 'ext4')
   if (!dirs) return
   const dir = fs.mkdtempSync(path.join(dirs[0], 'abort-result-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -197,4 +222,158 @@ t.test('an aborted copyFiles / copyDir / importFiles reports what it completed',
     t.equal(err.result, undefined, 'staged: nothing stays, so no result')
     t.notOk(fs.existsSync(path.join(dir, 'staged')))
   }
+})
+
+// Without the addon, abort still rejects with an AbortError and removes
+// the destination the call created.
+onFs(t, 'ext4', 'fallback: abort during the copy rejects with AbortError and removes what it created', async (t, dir) => {
+  const big = path.join(dir, 'big')
+  makeFile(big, 256 << 20)
+  const r = cowChild(t, `
+    const fs = require('fs')
+    const out = (x) => console.log(JSON.stringify(x))
+    ;(async () => {
+      for (const [dest, opts] of [[${JSON.stringify(path.join(dir, 'new'))}, {}], [${JSON.stringify(path.join(dir, 'atomic'))}, { atomic: true }]]) {
+        const ac = new AbortController()
+        setTimeout(() => ac.abort(), 20)
+        try { out({ resolved: await cow.copyFile(${JSON.stringify(big)}, dest, { ...opts, reflink: 'never', signal: ac.signal }) }) }
+        catch (e) { out({ name: e.name, exists: fs.existsSync(dest) }) }
+      }
+      // Over an existing file, in place: stopped between chunks.
+      const dest = ${JSON.stringify(path.join(dir, 'existing'))}
+      fs.writeFileSync(dest, 'old')
+      const ac = new AbortController()
+      setTimeout(() => ac.abort(), 20)
+      try { out({ resolved: await cow.copyFile(${JSON.stringify(big)}, dest, { signal: ac.signal }) }) }
+      catch (e) { out({ name: e.name, exists: fs.existsSync(dest), partial: fs.statSync(dest).size < ${256 << 20} }) }
+    })()
+  `, { env: { COWCOPY_NATIVE: '0' }, timeout: 30000 })
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+  t.same(lines, [
+    { name: 'AbortError', exists: false },
+    { name: 'AbortError', exists: false },
+    { name: 'AbortError', exists: true, partial: true },
+  ], r.stderr)
+  t.same(fs.readdirSync(dir).sort(), ['big', 'existing'], 'no temporary file left')
+})
+
+// A signal is an AbortSignal-like object with addEventListener; a bad
+// one (or one whose getters throw) is a rejection, never a synchronous throw,
+// and no progress timer is started for a call that never runs.
+t.test('signal validation: rejections, no synchronous throw, no leaked timer', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-signal-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const src = path.join(dir, 'src')
+  fs.writeFileSync(src, 'x')
+  const cases = {
+    plain: [{ aborted: false }, { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }],
+    getterThrows: [{ get aborted() { throw new Error('boom from getter') }, addEventListener() {}, removeEventListener() {} }, { message: 'boom from getter' }],
+    addThrows: [{ aborted: false, addEventListener() { throw new Error('boom from addEventListener') }, removeEventListener() {} }, { message: 'boom from addEventListener' }],
+  }
+  let progressCalls = 0
+  for (const [name, [signal, want]] of Object.entries(cases)) {
+    let p
+    t.doesNotThrow(() => { p = cow.copyFile(src, path.join(dir, name), { signal, onProgress: () => progressCalls++ }) }, `${name}: no synchronous throw`)
+    await t.rejects(p, want, `${name}: rejects`)
+  }
+  await new Promise((r) => setTimeout(r, 350))
+  t.equal(progressCalls, 0, 'onProgress never called for a copy that never ran')
+  t.same(fs.readdirSync(dir), ['src'], 'nothing created')
+  // Sync API: the same validation, thrown.
+  t.throws(() => cow.copyFileSync(src, path.join(dir, 'x'), { signal: { aborted: false } }), { code: 'ERR_INVALID_ARG_VALUE' })
+  // A real AbortSignal still works.
+  t.match(await cow.copyFile(src, path.join(dir, 'ok'), { signal: new AbortController().signal }), { bytes: 1 })
+})
+
+// A throw from onProgress once the copy is complete (its final call)
+// cannot undo it: the promise resolves and the error is rethrown as an
+// uncaught exception, as a throwing callback's error is in Node.
+onFs(t, 'xfs', 'onProgress throwing on its final call: the promise resolves, the error is uncaught', async (t, dir) => {
+  fs.writeFileSync(path.join(dir, 'src'), 'NEW')
+  fs.writeFileSync(path.join(dir, 'existing'), 'OLD')
+  for (const env of [{}, { COWCOPY_NATIVE: '0' }]) {
+    const r = cowChild(t, `
+      const out = (x) => console.log(JSON.stringify(x))
+      process.on('uncaughtException', (e) => out({ uncaught: e.message }))
+      ;(async () => {
+        for (const [dest, opts] of [[${JSON.stringify(path.join(dir, 'created'))}, {}], [${JSON.stringify(path.join(dir, 'existing'))}, { atomic: true }]]) {
+          try { out({ resolved: await cow.copyFile(${JSON.stringify(path.join(dir, 'src'))}, dest, { ...opts, onProgress() { throw new Error('stop!') } }) }) }
+          catch (e) { out({ rejected: e.message }) }
+          await new Promise((r) => setTimeout(r, 10))
+        }
+      })()
+    `, { env })
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    // Both engines clone on XFS and say so (the portable one through COPYFILE_FICLONE_FORCE).
+    const m = 'clone'
+    t.same(lines, [
+      { resolved: { method: m, bytes: 3 } }, { uncaught: 'stop!' },
+      { resolved: { method: m, bytes: 3 } }, { uncaught: 'stop!' },
+    ], `${JSON.stringify(env)}: ${r.stderr}`)
+    t.equal(fs.readFileSync(path.join(dir, 'created'), 'utf8'), 'NEW')
+    t.equal(fs.readFileSync(path.join(dir, 'existing'), 'utf8'), 'NEW')
+    fs.rmSync(path.join(dir, 'created'))
+    fs.writeFileSync(path.join(dir, 'existing'), 'OLD')
+  }
+})
+
+// A throwing onProgress in copyFiles/copyDir rejects the call's promise and
+// stops the copy; thrown from a bare setInterval, it would kill the process.
+onFs(t, 'ext4', 'a throwing batch onProgress rejects the promise and stops the copy', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  fs.mkdirSync(src)
+  // 2 GiB of holes written densely: far longer than the 100 ms first poll.
+  fs.writeFileSync(path.join(src, 'big'), '')
+  fs.truncateSync(path.join(src, 'big'), 2 ** 31)
+  for (const how of ['copyFiles', 'copyDir']) {
+    const dest = path.join(dir, `dest-${how}`)
+    const r = runNode(
+      `const c = require(process.argv[1]); const [how, src, dest] = process.argv.slice(2);
+      const boom = new Error('boom from onProgress')
+      const opts = { sparse: false, reflink: 'never', onProgress() { throw boom } }
+      const p = how === 'copyFiles' ? c.copyFiles([[src + '/big', dest]], opts) : c.copyDir(src, dest, opts)
+      p.then(() => console.log('resolved'), (e) => console.log(e === boom ? 'rejected with the callback error' : 'rejected: ' + e.stack))`,
+      [DIST, how, src, dest],
+    )
+    t.equal(r.status, 0, `${how}: the process lives (${r.stderr})`)
+    t.equal(r.stdout, 'rejected with the callback error\n', how)
+    const left = how === 'copyFiles' ? fs.existsSync(dest) : fs.existsSync(path.join(dest, 'big'))
+    t.notOk(left, `${how}: the file in progress was stopped and removed`)
+  }
+})
+
+// One AbortSignal shared by many calls holds one listener at most, and
+// none once they are done.
+onFs(t, 'tmpfs', 'one AbortSignal for 20 concurrent copies: no MaxListeners warning, no listener left', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  fs.mkdirSync(src)
+  fs.writeFileSync(path.join(src, 'f'), Buffer.alloc(1 << 20, 7))
+  const warnings = []
+  const onWarning = (w) => warnings.push(w)
+  process.on('warning', onWarning)
+  t.teardown(() => process.off('warning', onWarning))
+  const ac = new AbortController()
+  const calls = []
+  for (let i = 0; i < 20; i++) {
+    calls.push(copyFile(path.join(src, 'f'), path.join(dir, `c${i}`), { signal: ac.signal }))
+    calls.push(copyFile(path.join(src, 'f'), path.join(dir, `p${i}`), { signal: ac.signal, onProgress() {} }))
+    calls.push(copyFiles([[path.join(src, 'f'), path.join(dir, `b${i}`)]], { signal: ac.signal }))
+    calls.push(copyDir(src, path.join(dir, `d${i}`), { signal: ac.signal }))
+  }
+  t.ok(getEventListeners(ac.signal, 'abort').length <= 1, 'at most one listener while they run')
+  await Promise.all(calls)
+  await new Promise((res) => setImmediate(res))
+  t.same(warnings.map(String), [], 'no warning')
+  t.equal(getEventListeners(ac.signal, 'abort').length, 0, 'no listener left')
+  // Still aborts every call that shares it.
+  const big = path.join(dir, 'big')
+  fs.writeFileSync(big, Buffer.alloc(64 << 20, 1))
+  const running = Array.from({ length: 12 }, (_, i) =>
+    copyFile(big, path.join(dir, `a${i}`), { signal: ac.signal, reflink: 'never', sparse: false }).then(() => 'done', (e) => e.name))
+  ac.abort()
+  const outcomes = await Promise.all(running)
+  t.ok(outcomes.every((o) => o === 'AbortError' || o === 'done'), outcomes.join(','))
+  t.ok(outcomes.includes('AbortError'), 'aborted')
+  t.equal(getEventListeners(ac.signal, 'abort').length, 0, 'no listener left after the abort')
+  t.same(warnings.map(String), [])
 })

@@ -5,8 +5,8 @@ import t from 'tap'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyFiles } from 'cowcopy'
-import { allShared, onFs, openFds } from './helpers.mjs'
-import { DEFAULT_THREADS } from './engines.mjs'
+import { allShared, onFs, openFds } from '../helpers.mjs'
+import { DEFAULT_THREADS } from '../engines.mjs'
 
 function pairsIn(dir, n) {
   fs.mkdirSync(path.join(dir, 'in'))

@@ -1,14 +1,15 @@
 // The cowcopy command, run as a child process on real filesystems: options,
-// exit codes, error text, --json, probe, dedupe, Ctrl-C, and the progress bar
-// drawn in a real pseudo-terminal (script(1)).
+// exit codes, error text, --json, probe, dedupe, Ctrl-C, the progress bar
+// drawn in a real pseudo-terminal (script(1)), and control characters in
+// printed names. (Signals and what they leave: signals.test.mjs.)
 import t from 'tap'
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { allShared, diffTrees, interruptOnceOpen, makeFile, makeTree, noneShared, onFs } from './helpers.mjs'
+import { allShared, diffTrees, interruptOnceOpen, makeFile, makeTree, noneShared, onFs } from '../helpers.mjs'
 
-const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js')
+const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli.js')
 const run = (args, opts = {}) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', ...opts })
 
 t.test('help, version, usage errors (exit 2)', async (t) => {
@@ -172,4 +173,22 @@ onFs(t, 'ext4', '--progress draws a bar on a terminal, nothing without one', asy
   const plain = run(['--progress', '--reflink=never', big, path.join(dir, 'copy2')])
   t.equal(plain.stdout, '', 'not a TTY: nothing extra')
   t.equal(plain.status, 0)
+})
+
+// C1 control characters in printed names are escaped as C0 and DEL are.
+onFs(t, 'ext4', 'C1 control characters in names are escaped (CSI cannot drive the terminal)', async (t, dir) => {
+  const name = 'a\u009b31mred\u0085b'
+  const src = path.join(dir, name)
+  fs.writeFileSync(src, 'x')
+  const r = run(['-v', src, path.join(dir, 'copy')])
+  t.equal(r.status, 0, r.stderr)
+  t.notMatch(r.stdout, /[\u0080-\u009f]/, 'no raw C1 character printed')
+  t.match(r.stdout, `'${path.join(dir, 'a\\u009b31mred\\u0085b')}'`)
+  const e = run([path.join(dir, 'missing\u009bx'), path.join(dir, 'c2')])
+  t.equal(e.status, 1)
+  t.notMatch(e.stderr, /[\u0080-\u009f]/)
+  t.match(e.stderr, /missing\\u009bx/)
+  // C0 and DEL are escaped too.
+  const n = run(['-v', src, path.join(dir, 'new\nline\x7f')])
+  t.match(n.stdout, /new\\x0aline\\x7f/)
 })

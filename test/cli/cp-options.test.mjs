@@ -1,7 +1,7 @@
-// The cowcopy command as cp: the defects found by running coreutils' own
-// tests/cp scripts against it (names that are not UTF-8, ACLs under -p, a
-// symlink operand under -r, contradictory options, --json for every operand,
-// file names that look like subcommands) and cp's options (-a -d -P -L -H -f
+// The cowcopy command as cp: what coreutils' own tests/cp scripts check
+// (names that are not UTF-8, ACLs under -p, a symlink operand under -r,
+// contradictory options, --json for every operand, file names that look
+// like subcommands) and cp's options (-a -d -P -L -H -f
 // -l -s -u -t -T --remove-destination --preserve --no-preserve --parents).
 // COWCOPY_CLI runs another build of the command (to see these fail first).
 import t from 'tap'
@@ -9,9 +9,9 @@ import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { makeFile, onFs } from './helpers.mjs'
+import { makeFile, onFs } from '../helpers.mjs'
 
-const cli = process.env.COWCOPY_CLI || path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js')
+const cli = process.env.COWCOPY_CLI || path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli.js')
 const run = (args, opts = {}) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', ...opts })
 // Through bash, for arguments that are not UTF-8 ($'\xff'): spawn takes strings only.
 const sh = (script, cwd) => spawnSync('bash', ['-c', script, 'sh', process.execPath, cli], { cwd, encoding: 'utf8' })

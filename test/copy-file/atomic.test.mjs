@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyFile, copyFileSync } from 'cowcopy'
-import { allShared, makeFile, onFs, sameBytes } from './helpers.mjs'
+import { allShared, makeFile, onFs, sameBytes } from '../helpers.mjs'
 
 for (const fsName of ['ext4', 'xfs', 'btrfs', 'tmpfs']) {
   onFs(t, fsName, 'atomic replace of an existing destination', async (t, dir) => {

@@ -4,8 +4,8 @@ import t from 'tap'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyFile, copyFileSync } from 'cowcopy'
-import { makeFile, needMounts, noneShared, sameBytes } from './helpers.mjs'
-import { COPY_METHODS } from './engines.mjs'
+import { makeFile, needMounts, noneShared, sameBytes } from '../helpers.mjs'
+import { COPY_METHODS } from '../engines.mjs'
 
 const pairs = [
   ['btrfs', 'xfs'],

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyFile, copyFileSync } from 'cowcopy'
-import { allShared, makeFile, noneShared, onFs } from './helpers.mjs'
+import { allShared, makeFile, noneShared, onFs } from '../helpers.mjs'
 
 const GiB = 1 << 30
 

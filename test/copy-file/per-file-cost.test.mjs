@@ -1,4 +1,4 @@
-// Issue 14, per-file cost: what one cloned file costs in system calls (read
+// Per-file cost: what one cloned file costs in system calls (read
 // with strace, never guessed), and that creating a new destination with its
 // final mode (no fchmod) leaves every mode exactly as fs.copyFile would,
 // under any umask, for every entry point.
@@ -8,9 +8,9 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { copyFile, copyFileSync, copyFiles } from 'cowcopy'
-import { onFs } from './helpers.mjs'
+import { onFs } from '../helpers.mjs'
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const DIST = path.join(root, 'dist', 'index.js')
 
 const HAVE_STRACE = spawnSync('strace', ['-V'], { encoding: 'utf8' }).status === 0

@@ -5,8 +5,8 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyFile, copyFileSync } from 'cowcopy'
-import { allShared, makeFile, onFs } from './helpers.mjs'
-import { PORTABLE, TIME_SLACK_NS } from './engines.mjs'
+import { allShared, makeFile, onFs } from '../helpers.mjs'
+import { PORTABLE, TIME_SLACK_NS } from '../engines.mjs'
 
 const isRoot = process.getuid() === 0
 

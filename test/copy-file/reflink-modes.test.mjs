@@ -5,8 +5,8 @@ import t from 'tap'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyFile, copyFileSync, reflink, reflinkSync, constants } from 'cowcopy'
-import { COW_FS, FS_NAMES, allShared, extents, makeFile, noneShared, onFs, sameBytes } from './helpers.mjs'
-import { COPY_METHODS } from './engines.mjs'
+import { COW_FS, FS_NAMES, allShared, extents, makeFile, noneShared, onFs, sameBytes } from '../helpers.mjs'
+import { COPY_METHODS } from '../engines.mjs'
 
 const SIZE = (1 << 20) + 12345 // not block-aligned: the tail must come along too
 

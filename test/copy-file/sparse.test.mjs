@@ -6,7 +6,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { copyFile, copyFileSync } from 'cowcopy'
-import { onFs, readAt } from './helpers.mjs'
+import { onFs, readAt } from '../helpers.mjs'
 
 const GiB = 2 ** 30
 const MiB = 2 ** 20

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyFile, copyFileSync } from 'cowcopy'
-import { makeFile, sameBytes, tmpScratch } from './helpers.mjs'
+import { makeFile, sameBytes, tmpScratch } from '../helpers.mjs'
 
 t.test('/proc and /sys files copy their real content, not st_size bytes', async (t) => {
   const d = tmpScratch(t)

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyFile, copyFileSync, reflinkSync } from 'cowcopy'
-import { fsDir, openFds, tmpScratch } from './helpers.mjs'
+import { fsDir, openFds, tmpScratch } from '../helpers.mjs'
 
 t.test('no descriptor leaks on any outcome', async (t) => {
   const d = tmpScratch(t)

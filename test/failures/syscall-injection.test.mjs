@@ -1,4 +1,4 @@
-// Fault injection at every syscall site (issue 12; after SQLite's I/O-error
+// Fault injection at every syscall site (in the manner of SQLite's I/O-error
 // tests and xfstests' dm-error): test/fault/shim.c, an LD_PRELOAD library
 // built here, counts the libc calls the addon makes in one operation (a dry
 // run), then fails each call site in turn with EIO, ENOSPC, EDQUOT, EINTR or
@@ -19,13 +19,13 @@ import { createRequire } from 'node:module'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { MARK, SCENARIOS } from './fault/driver.mjs'
-import { fsDir } from './helpers.mjs'
+import { MARK, SCENARIOS } from '../fault/driver.mjs'
+import { fsDir } from '../helpers.mjs'
 
-const HERE = path.dirname(fileURLToPath(import.meta.url))
-const ROOT = path.dirname(HERE)
-const DRIVER = path.join(HERE, 'fault', 'driver.mjs')
-const SHIM_SRC = path.join(HERE, 'fault', 'shim.c')
+const TEST_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const ROOT = path.dirname(TEST_DIR)
+const DRIVER = path.join(TEST_DIR, 'fault', 'driver.mjs')
+const SHIM_SRC = path.join(TEST_DIR, 'fault', 'shim.c')
 
 const BUDGET_ENV = process.env.COWCOPY_FAULT_BUDGET || '3000'
 const BUDGET = BUDGET_ENV === 'all' ? Infinity : Number(BUDGET_ENV)
@@ -46,7 +46,7 @@ const FALLBACK = {
 }
 // What filesystems that are not mounted here answer a clone or an in-kernel
 // copy (the README's table of them): OpenZFS 2.2's block cloning says EAGAIN
-// while the source has unsynced data (openzfs/zfs#15170), once or for a
+// while the source has unsynced data, once or for a
 // while; NFS 4.2, SMB3 and CephFS servers say EXDEV, EOPNOTSUPP or EINVAL,
 // also after part of the file went over (a server restarting, two exports),
 // and return short counts. Each is "go on with the next method": the run
@@ -83,9 +83,9 @@ const NOT_SYSCALL_SITES = new Set([
   'fgets', 'fclose', 'fread', 'fscanf', 'fileno',
 ])
 
-// Known defects of issue 12 that other helpers are fixing right now. A
-// violation matching an entry is reported as expected instead of failing.
-// EMPTY THIS LIST as the fixes land (each entry names its issue item).
+// Known open defects, each entry with its number (item): a violation
+// matching an entry is reported as expected instead of failing. Remove an
+// entry when its defect is fixed; the list is empty when none is open.
 const KNOWN = []
 
 // Not defects: when the fault hits the cleanup itself (the unlink that
@@ -805,10 +805,10 @@ t.test('fault injection at every syscall site', async (t) => {
       const msg =
         `${g.what} at ${g.site} (${g.n}x: ${[...g.scenarios].join(' ')}; ${[...g.fss].join(' ')}; ${[...g.faults].join(' ')}): ` +
         `e.g. ${g.scenario} on ${g.fs} with ${g.spec}: ${g.detail}`
-      if (g.item) t.comment(`expected (issue 12 item ${g.item}): ${msg}`)
+      if (g.item) t.comment(`expected (known defect ${g.item}): ${msg}`)
       else t.fail(msg, { repro })
     }
     const known = violations.filter((v) => v.item).length
-    t.pass(`${violations.length - known} unexpected violations, ${known} known (issue 12 items in KNOWN), ${cleanupFailed} files left because the fault hit their cleanup`)
+    t.pass(`${violations.length - known} unexpected violations, ${known} known (listed in KNOWN), ${cleanupFailed} files left because the fault hit their cleanup`)
   })
 })

@@ -6,7 +6,18 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyFile, copyFileSync } from 'cowcopy'
-import { fsDir, makeFile, onFs } from './helpers.mjs'
+import { fsDir, makeFile, onFs, cowChild } from '../helpers.mjs'
+import * as os from 'node:os'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const dist = path.join(root, 'dist', 'index.js')
+
+const require = createRequire(import.meta.url)
+const cow = require(dist)
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
 
 function freeBlocks(dir) {
   execFileSync('sync', ['-f', dir])
@@ -89,4 +100,51 @@ onFs(t, 'ext4', 'EFBIG when the file size limit (ulimit -f) is hit', async (t, d
     t.same(JSON.parse(r.stdout), { code: 'EFBIG', syscall: 'copyfile' }, `${reflink}: EFBIG (${r.stderr.trim()})`)
     t.notOk(fs.existsSync(dest), `${reflink}: destination removed`)
   }
+})
+
+// Without the addon too, a failed copy must not delete an existing destination.
+t.test('fallback: a failed copy over an existing destination leaves it in place', { skip: !isRoot && 'needs root (mount)' }, async (t) => {
+  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-small-'))
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt])
+  const srcDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-src-'))
+  t.teardown(() => {
+    spawnSync('umount', [mnt])
+    fs.rmSync(mnt, { recursive: true, force: true })
+    fs.rmSync(srcDir, { recursive: true, force: true })
+  })
+  const src = path.join(srcDir, 'src4m')
+  fs.writeFileSync(src, Buffer.alloc(4 << 20, 0x5a))
+  const dest = path.join(mnt, 'dest')
+  for (const call of ['copyFileSync', 'copyFile']) {
+    fs.writeFileSync(dest, 'precious old content\n')
+    fs.linkSync(dest, path.join(mnt, 'link'))
+    const r = cowChild(t, `
+      ;(async () => {
+        try { await cow.${call}(${JSON.stringify(src)}, ${JSON.stringify(dest)}); console.log('"resolved"') }
+        catch (e) { console.log(JSON.stringify(e.code)) }
+      })()
+    `, { env: { COWCOPY_NATIVE: '0' } })
+    t.equal(r.stdout.trim(), '"ENOSPC"', `${call}: ENOSPC (${r.stderr})`)
+    t.ok(fs.existsSync(dest), `${call}: the existing destination is still there`)
+    t.equal(fs.statSync(dest).ino, fs.statSync(path.join(mnt, 'link')).ino, `${call}: the same file, written in place`)
+    fs.rmSync(dest)
+    fs.rmSync(path.join(mnt, 'link'))
+  }
+  // A successful overwrite: the portable engine replaces the destination by
+  // a temporary file and a rename (a new inode), the source's bytes and mode.
+  const small = path.join(srcDir, 'small')
+  fs.writeFileSync(small, 'new bytes')
+  fs.chmodSync(small, 0o640)
+  fs.writeFileSync(dest, 'old and longer content')
+  const ino = fs.statSync(dest).ino
+  const r = cowChild(t, `cow.copyFile(${JSON.stringify(small)}, ${JSON.stringify(dest)}).then((r) => console.log(JSON.stringify(r)))`, { env: { COWCOPY_NATIVE: '0' } })
+  t.same(JSON.parse(r.stdout), { method: 'fs', bytes: 9 })
+  t.equal(fs.readFileSync(dest, 'utf8'), 'new bytes')
+  t.not(fs.statSync(dest).ino, ino, 'replaced, not written in place')
+  t.equal(fs.statSync(dest).mode & 0o777, 0o640)
+  t.same(fs.readdirSync(mnt).filter((n) => n.startsWith('.')), [], 'no temporary file left')
+  // A hard link of the source as destination: nothing truncated.
+  fs.linkSync(small, path.join(srcDir, 'same'))
+  cowChild(t, `cow.copyFileSync(${JSON.stringify(small)}, ${JSON.stringify(path.join(srcDir, 'same'))})`, { env: { COWCOPY_NATIVE: '0' } })
+  t.equal(fs.readFileSync(small, 'utf8'), 'new bytes', 'a hard link of the source is left alone')
 })

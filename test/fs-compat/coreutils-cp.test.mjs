@@ -11,10 +11,10 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fsDir } from './helpers.mjs'
+import { fsDir } from '../helpers.mjs'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
-const root = path.join(here, 'coreutils')
+const testDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.join(testDir, 'coreutils')
 
 const EXPECTED_PASS = [
   'cp-HL', 'cp-deref', 'cp-parents', 'cross-dev-symlink', 'deref-slink', 'dir-rm-dest', 'dir-slash',
@@ -63,7 +63,7 @@ const SKIPPED = {
 const HAVE_SCRIPTS = fs.existsSync(path.join(root, 'tests', 'cp')) && fs.existsSync(path.join(root, 'tests', 'init.sh'))
 if (!HAVE_SCRIPTS) t.comment('coreutils tests/cp are not in test/coreutils/tests (not in the repository: see test/coreutils/README.md)')
 const scripts = HAVE_SCRIPTS ? fs.readdirSync(path.join(root, 'tests', 'cp')).filter((f) => f.endsWith('.sh')).map((f) => f.slice(0, -3)).sort() : []
-const cli = path.join(here, '..', 'dist', 'cli.js')
+const cli = path.join(testDir, '..', 'dist', 'cli.js')
 const workDir = fsDir('btrfs').dir ?? os.tmpdir()
 
 t.test('every vendored script is listed once', { skip: !HAVE_SCRIPTS && 'coreutils tests/cp are not in the repository (test/coreutils/README.md)' }, async (t) => {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { copyDir } from 'cowcopy'
 import { fileURLToPath } from 'node:url'
-import { diffTrees, onFs, openFds } from './helpers.mjs'
+import { diffTrees, onFs, openFds } from '../helpers.mjs'
 
 const write = (file, data, mode = 0o644) => {
   fs.writeFileSync(file, data, { mode })
@@ -181,7 +181,7 @@ onFs(t, 'tmpfs', 'dereference follows through descriptors (strace)', async (t, d
   fs.symlinkSync('../outside', path.join(dir, 'src', 'lf'))
   fs.symlinkSync('/dev/zero', path.join(dir, 'src', 'z'))
   fs.symlinkSync('sub', path.join(dir, 'src', 'ld'))
-  const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js')
+  const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'index.js')
   const script = `require(${JSON.stringify(entry)}).copyDir('src', 'dst', { dereference: true, concurrency: 1 }).then((r) => console.log(r.files))`
   const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=openat,open', process.execPath, '-e', script], { cwd: dir, encoding: 'utf8' })
   t.equal(r.stdout.trim(), '3', 'lf, sub/g, ld/g')
@@ -201,7 +201,7 @@ onFs(t, 'tmpfs', 'dereference without /proc: followed files still copied', async
   fs.mkdirSync(path.join(dir, 'src'))
   write(path.join(dir, 'outside'), 'o', 0o640)
   fs.symlinkSync('../outside', path.join(dir, 'src', 'lf'))
-  const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js')
+  const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'index.js')
   const script = `require(${JSON.stringify(entry)}).copyDir('src', 'dst', { dereference: true }).then((r) => console.log(JSON.stringify([require('fs').existsSync('/proc/self'), r.files, r.errors.map((e) => e.error.message)])))`
   const r = spawnSync('unshare', ['-m', 'sh', '-c', 'umount -l /proc && exec "$0" -e "$1"', process.execPath, script], { cwd: dir, encoding: 'utf8' })
   t.same(JSON.parse(r.stdout || 'null'), [false, 1, []], r.stderr)

@@ -13,13 +13,13 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { allShared, fsDir, noneShared } from './helpers.mjs'
-import { makeFixtures } from './node-fs/make-fixtures.mjs'
+import { allShared, fsDir, noneShared } from '../helpers.mjs'
+import { makeFixtures } from '../node-fs/make-fixtures.mjs'
 import cowfs from 'cowcopy/fs'
 import cowcopy from 'cowcopy'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
-const parallel = path.join(here, 'node-fs', 'parallel')
+const testDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const parallel = path.join(testDir, 'node-fs', 'parallel')
 const FILES = ['test-fs-cp.mjs', 'test-fs-copyfile.js', 'test-fs-copyfile-respect-permissions.js']
 const engine = cowcopy.native ? 'native' : 'portable'
 
@@ -223,9 +223,9 @@ t.test(`${engine} engine: cp and cpSync fail as fs.promises.cp does`, async (t) 
 
 // A deep tree a path can still name (1 500 levels, a 3 KB path):
 // fs.promises.cp copies it (each level an await, not a stack frame), so cp
-// and fs.promises.cp must too, and cpSync with them. The walk nested by
-// yield* ran out of stack from about 1 300 levels on (a RangeError and half
-// a tree); now the depth is bounded by PATH_MAX alone (1 900 levels copied
+// and fs.promises.cp must too, and cpSync with them. A walk nested by
+// yield* runs out of stack from about 1 300 levels on (a RangeError and half
+// a tree): the depth must be bounded by PATH_MAX alone (1 900 levels copied
 // by hand, where Node 20's own cpSync runs out of stack).
 t.test(`${engine} engine: fs.promises.cp and cpSync copy a 1 500-deep tree`, async (t) => {
   const dir = fsDir('tmpfs').dir ?? os.tmpdir()

@@ -1,15 +1,15 @@
-// Fourth attack round on importFiles (attacked commit 99bb304: directories
-// made ahead of the copy threads on btrfs, bounded by a descriptor budget).
-// Each test failed on that commit and passes since. The real filesystems at
-// /var/tmp/cowcopy-mounts.
+// On btrfs importFiles makes directories ahead of the copy threads, each
+// held open, within a descriptor budget: the budget is what the process has
+// left (a process may hold most of its descriptors already: a package
+// manager's sockets and files), and every import running at once shares it.
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { onFs } from './helpers.mjs'
+import { onFs } from '../helpers.mjs'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 // Runs `script` (an ES module importing cowcopy) under a descriptor limit;
 // its last line of output is JSON.
@@ -20,12 +20,12 @@ function underLimit(t, nofile, script) {
   return JSON.parse(run.stdout.trim().split('\n').pop())
 }
 
-// import.cc dirs_ahead_budget: a quarter of RLIMIT_NOFILE (64 of 256), as if
-// the process held no descriptor of its own. On btrfs the walker makes that
-// many directories (each held open) before a copy thread gets a file: in a
-// process that already has most of its descriptors open (a package
-// manager's sockets and files), the walker runs out first and every entry
-// past that fails with EMFILE, where the commit before placed them all.
+// The budget (import.cc dirs_ahead_budget) counts the descriptors the
+// process already holds: a quarter of RLIMIT_NOFILE (64 of 256) taken as if
+// it held none would let the walker, which makes that many directories
+// (each held open) before a copy thread gets a file, run out first in a
+// process with most of its descriptors open, and every entry past that
+// would fail with EMFILE.
 onFs(t, 'btrfs', 'directories made ahead fit in the descriptors the process has left', async (t, dir) => {
   const src = path.join(dir, 'f')
   fs.writeFileSync(src, 'content\n')
@@ -45,10 +45,10 @@ onFs(t, 'btrfs', 'directories made ahead fit in the descriptors the process has 
   t.equal(fs.readdirSync(path.join(dest, 'lib')).length, 150, 'every directory made')
 })
 
-// Several imports run at once (libuv's pool runs 4 calls together; pnpm
-// imports packages in parallel): each call took its own quarter of the
-// limit, so 4 calls on btrfs could hold every descriptor in directories
-// made ahead. The budget is the process's: what all calls hold together.
+// Several imports run at once (libuv's pool runs 4 calls together; package
+// managers import packages in parallel): a quarter of the limit per call
+// would let 4 calls on btrfs hold every descriptor in directories made
+// ahead. The budget is the process's: what all calls hold together.
 onFs(t, 'btrfs', 'concurrent imports share one directory budget', async (t, dir) => {
   const src = path.join(dir, 'f')
   fs.writeFileSync(src, 'content\n')

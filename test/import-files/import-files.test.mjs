@@ -7,11 +7,11 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { importFiles, copyDir, copyFiles, copyFileSync } from 'cowcopy'
-import { native } from '../dist/native.js'
-import { parseBatch } from '../dist/batch.js'
-import { portableImportFiles } from '../dist/portable/import.js'
-import { allShared, needMounts, onFs, openFds } from './helpers.mjs'
-import { PORTABLE } from './engines.mjs'
+import { native } from '../../dist/native.js'
+import { parseBatch } from '../../dist/batch.js'
+import { portableImportFiles } from '../../dist/portable/import.js'
+import { allShared, needMounts, onFs, openFds } from '../helpers.mjs'
+import { PORTABLE } from '../engines.mjs'
 
 // The engine itself, past lib/'s checks (as after a race, or a caller that
 // skipped them): the native binding, or the portable engine's entry point.

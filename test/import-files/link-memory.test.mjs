@@ -1,17 +1,21 @@
-// Attacks on importFiles and the link ladder that once succeeded (each test
-// failed on the attacked commit, ae52c37..58b54c3; attack scripts were kept
-// out of the package). Each states the behaviour the fix gives. Run as root (setpriv for the
-// other users); the real filesystems at /var/tmp/cowcopy-mounts.
+// What importFiles remembers for the process after a failure: a rung that
+// fails between two devices is not tried again there (the next rung places
+// the files), but a failure that belongs to one file, one directory or one
+// mount -- another user's NODATACOW file, a foreign file under
+// protected_hardlinks, an immutable or append-only store file, an immutable
+// destination directory, EXDEV between two mounts of one filesystem -- must
+// not turn clones or hardlinks off for later imports. Each import runs in a
+// fresh process (fresh memory). As root: setpriv for the other users,
+// unshare for a private bind mount.
 import t from 'tap'
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { importFiles } from 'cowcopy'
-import { onFs, writeBigFile } from './helpers.mjs'
-import { PORTABLE } from './engines.mjs'
+import { importFiles, copyDir } from 'cowcopy'
+import { onFs } from '../helpers.mjs'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']
 const isRoot = process.getuid?.() === 0
 
@@ -24,49 +28,22 @@ function child(code, { as } = {}) {
   return { status: r.status, signal: r.signal, out: r.stdout.trim(), err: r.stderr }
 }
 
-// import.cc remove_tree(): one recursion per directory level with an 8 KiB
-// buffer on the stack; libuv's worker has 8 MiB.
-onFs(t, 'xfs', 'stage: a failed import with a 4096-deep entry rejects, it does not crash the process', async (t, dir) => {
-  fs.writeFileSync(path.join(dir, 'src'), 'x')
-  const r = child(`
-    const deep = Array(4096).fill('d').join('/') + '/f'
-    await importFiles(${JSON.stringify(dir + '/dest')}, [[deep, ${JSON.stringify(dir + '/src')}], [deep + 'z', ${JSON.stringify(dir + '/missing')}]], { stage: true })
-    console.log(JSON.stringify({ resolved: true }))`)
-  t.equal(r.signal, null, 'no signal (SIGSEGV on the attacked commit)')
-  // Past PATH_MAX the portable engine cannot open by path (engines.mjs DIFFERENCES.pathMax).
-  t.same(JSON.parse(r.out || '{}'), { rejected: PORTABLE ? 'ENAMETOOLONG' : 'ENOENT' }, 'rejects with the failed entry\'s error')
-  t.same(fs.readdirSync(dir).filter((n) => n.includes('cowcopy')), [], 'no staging directory left')
-  spawnSync('rm', ['-rf', dir]) // a 4096-deep leftover is too deep for fs.rmSync
-})
+// An importFiles script in a fresh process (fresh link memory), optionally
+// wrapped by a command (setpriv, unshare). Its last line of stdout, parsed.
+function runImport(code, wrap = []) {
+  const script = `const { importFiles, copyDir } = require(${JSON.stringify(ROOT)});\nconst { execFileSync } = require('node:child_process');\n(async () => { ${code} })().catch((e) => { console.log(JSON.stringify({ rejected: e.code, message: e.message })) })`
+  const argv = [...wrap, process.execPath, '-e', script]
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' })
+  const lines = r.stdout.trim().split('\n')
+  try {
+    return JSON.parse(lines[lines.length - 1])
+  } catch {
+    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
+  }
+}
 
-// A file is written in place under its final name: a killed run may leave it
-// partial, and overwrite: false kept it as `existing` under a new marker.
-// Now a destination whose marker is missing is placed again in full.
-onFs(t, 'ext4', 'a killed import leaves no partial file that a re-import with a marker certifies', async (t, dir) => {
-  const big = path.join(dir, 'big')
-  writeBigFile(big) // 512 MiB, no holes
-  fs.writeFileSync(path.join(dir, 'pkg.json'), '{}')
-  const dest = path.join(dir, 'nm', 'pkg')
-  const entries = [['package.json', path.join(dir, 'pkg.json')], ['lib/big.bin', big]]
-  const c = spawn(process.execPath, ['-e', `require(${JSON.stringify(ROOT)}).importFiles(${JSON.stringify(dest)}, ${JSON.stringify(entries)}, { marker: 'package.json' })`])
-  const exited = new Promise((r) => c.on('exit', r))
-  const target = path.join(dest, 'lib', 'big.bin')
-  // Killed once its directories exist, while the 512 MiB file is being copied.
-  for (let i = 0; i < 100000 && !fs.existsSync(path.join(dest, 'lib')); i++) await new Promise((r) => setImmediate(r))
-  await new Promise((r) => setTimeout(r, 30))
-  c.kill('SIGKILL')
-  await exited
-  t.ok(fs.existsSync(path.join(dest, 'lib')), 'the first import was killed after making its directories')
-  t.notOk(fs.existsSync(path.join(dest, 'package.json')) && !fs.existsSync(target), 'no marker without the file')
-  const r = await importFiles(dest, entries, { marker: 'package.json' })
-  t.same(r.errors, [])
-  t.equal(fs.statSync(target).size, 512 << 20, 'lib/big.bin is whole once the marker says the import finished')
-  t.equal(fs.statSync(dest).mode & 0o777, 0o777 & ~process.umask(), 'the package directory is not left 0700')
-  t.equal(fs.statSync(path.join(dest, 'lib')).mode & 0o777, 0o777 & ~process.umask(), 'lib/ is not left 0700')
-})
-
-// ladder.cc / copy_file.cc: EINVAL from one NODATACOW file is remembered as
-// "no clones between these devices" for the process.
+// EINVAL from one NODATACOW file is that file's answer: it must not be
+// remembered as "no clones between these devices" (ladder.cc, copy_file.cc).
 onFs(t, 'btrfs', 'one NODATACOW file of another user does not turn clones off for the process', async (t, dir) => {
   if (!isRoot) return t.skip('needs root')
   const store = path.join(dir, 'store')
@@ -87,8 +64,8 @@ onFs(t, 'btrfs', 'one NODATACOW file of another user does not turn clones off fo
   }
 })
 
-// ladder.cc hardlink(): EPERM (protected_hardlinks, one file of another user)
-// is remembered as "no hardlinks between these devices".
+// EPERM from protected_hardlinks (one file of another user) must not be
+// remembered as "no hardlinks between these devices" (ladder.cc hardlink()).
 onFs(t, 'ext4', 'an importer that is not root keeps hardlinking after one foreign file', async (t, dir) => {
   if (!isRoot) return t.skip('needs root')
   fs.chmodSync(dir, 0o755)
@@ -133,59 +110,49 @@ onFs(t, 'ext4', 'one immutable destination directory does not turn hardlinks off
   t.equal(out.methods.hardlink, 20, 'the next package is still hardlinked')
 })
 
-// ladder.cc:138 follows a symlink at the source; ladder.cc:184 refuses only
-// setuid/setgid, not file capabilities.
-onFs(t, 'xfs', 'the hardlink rung never links a file with capabilities', async (t, dir) => {
-  if (!isRoot) return t.skip('needs root')
-  const bin = path.join(dir, 'capbin')
-  fs.copyFileSync('/bin/true', bin)
-  execFileSync('setcap', ['cap_net_raw+ep', bin])
-  const dest = path.join(dir, 'dest')
-  const r = await importFiles(dest, [['tool', bin]], { link: ['hardlink', 'copy'] })
-  t.same(r.errors, [])
-  if (PORTABLE) {
-    // Node cannot read security.capability (engines.mjs DIFFERENCES.fileCapabilities,
-    // README: "file capabilities: no"): the portable rung links it as any file.
-    t.equal(fs.statSync(path.join(dest, 'tool')).ino, fs.statSync(bin).ino, 'linked: the portable engine cannot see the capability')
-    return
-  }
-  t.not(fs.statSync(path.join(dest, 'tool')).ino, fs.statSync(bin).ino, 'copied, not another name of the privileged file')
-  t.equal(spawnSync('getcap', [path.join(dest, 'tool')], { encoding: 'utf8' }).stdout.trim(), '', 'no capability in the destination')
-})
-
-// ladder.cc:143 links first, checks for setuid after (a window in which the
-// setuid file has a name in the destination directory: attack/hardlink-setuid-race.mjs
-// grabs it). Seen with strace: no linkat may succeed on a setuid source.
-onFs(t, 'xfs', 'the hardlink rung never gives a setuid file a name, even briefly', async (t, dir) => {
-  if (spawnSync('strace', ['-V']).status !== 0) return t.skip('strace is not installed')
-  const suid = path.join(dir, 'su')
-  fs.copyFileSync('/bin/true', suid)
-  fs.chmodSync(suid, 0o4755)
-  const log = path.join(dir, 'strace.log')
-  const code = `require(${JSON.stringify(ROOT)}).importFiles(${JSON.stringify(dir + '/dest')}, [['tool', ${JSON.stringify(suid)}]], { link: ['hardlink', 'copy'] }).then((r) => console.log(r.files))`
-  const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=linkat', '-o', log, process.execPath, '-e', code], { encoding: 'utf8' })
-  t.equal(r.stdout.trim(), '1', 'the file was placed (copied)')
-  const links = fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('linkat(') && l.includes('/su"') && / = 0$/.test(l))
-  t.same(links, [], 'no successful linkat of the setuid source')
-})
-
-// copy_file.cc:40 / ladder.cc:138: a store file is opened following symlinks.
-onFs(t, 'xfs', 'a symlink planted as a store file is not followed out of the store', async (t, dir) => {
-  if (!isRoot) return t.skip('needs root')
-  fs.chmodSync(dir, 0o755)
-  const priv = path.join(dir, 'root-only')
-  fs.mkdirSync(priv, { mode: 0o700 })
-  fs.writeFileSync(path.join(priv, 'secret'), 'TOP-SECRET\n', { mode: 0o644 })
+// EPERM from linkat is remembered for the devices when the caller owns the
+// file (ladder.cc) -- but an immutable or append-only file (chattr +i / +a:
+// vfs_link's IS_IMMUTABLE/IS_APPEND) says EPERM for itself only.
+onFs(t, 'xfs', 'one immutable store file does not turn hardlinks off for the process', async (t, dir) => {
+  if (!isRoot) return t.skip('needs root (chattr +i)')
   const store = path.join(dir, 'store')
   fs.mkdirSync(store)
-  fs.chmodSync(store, 0o1777)
-  execFileSync('setpriv', [...NOBODY, 'ln', '-s', path.join(priv, 'secret'), path.join(store, 'aa11')])
-  execFileSync('setpriv', [...NOBODY, 'ln', '-s', '/proc/self/maps', path.join(store, 'bb22')])
-  for (const link of [['clone', 'copy'], ['hardlink', 'copy']]) {
-    const dest = path.join(dir, 'pkg-' + link[0])
-    const r = await importFiles(dest, [['README', path.join(store, 'aa11')], ['maps', path.join(store, 'bb22')]], { link })
-    t.equal(r.files, 0, `${JSON.stringify(link)}: neither symlinked store file was placed`)
-    const read = spawnSync('setpriv', [...NOBODY, 'cat', path.join(dest, 'README'), path.join(dest, 'maps')], { encoding: 'utf8' })
-    t.notMatch(read.stdout, /TOP-SECRET|node/, 'the other user reads nothing of them')
+  for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(store, `f${i}`), `file ${i}\n`)
+  fs.writeFileSync(path.join(store, 'locked'), 'locked\n')
+  fs.writeFileSync(path.join(store, 'append'), 'append\n')
+  execFileSync('chattr', ['+i', path.join(store, 'locked')])
+  execFileSync('chattr', ['+a', path.join(store, 'append')])
+  t.teardown(() => spawnSync('chattr', ['-i', '-a', path.join(store, 'locked'), path.join(store, 'append')]))
+  for (const poison of ['locked', 'append']) {
+    const r = runImport(`
+      const store = ${JSON.stringify(store)}, dir = ${JSON.stringify(dir)}, link = ['hardlink', 'copy']
+      const p = await importFiles(dir + '/poison-${poison}', [['x', store + '/${poison}']], { link })
+      const r = await importFiles(dir + '/pkg-${poison}', Array.from({ length: 20 }, (_, i) => ['f' + i, store + '/f' + i]), { link })
+      console.log(JSON.stringify({ poisonErrors: p.errors.length, hardlink: r.methods.hardlink }))`)
+    t.equal(r.poisonErrors, 0, `${poison}: the ${poison} file itself is placed (copied)`)
+    t.equal(r.hardlink, 20, `${poison}: the next package is still hardlinked`)
   }
+})
+
+// EXDEV is remembered for (st_dev, st_dev) (ladder.cc), but linkat also
+// refuses across two mounts of one filesystem (a bind mount: same st_dev):
+// one import from a store seen through a bind mount must not stop every
+// later import on that filesystem from hardlinking.
+onFs(t, 'xfs', 'EXDEV between two mounts of one filesystem does not turn hardlinks off for it', async (t, dir) => {
+  if (!isRoot || spawnSync('unshare', ['-m', 'true']).status !== 0) return t.skip('needs root and unshare -m')
+  const store = path.join(dir, 'store')
+  const view = path.join(dir, 'view')
+  fs.mkdirSync(store)
+  fs.mkdirSync(view)
+  for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(store, `f${i}`), `file ${i}\n`)
+  const r = runImport(`
+    const store = ${JSON.stringify(store)}, view = ${JSON.stringify(view)}, dir = ${JSON.stringify(dir)}, link = ['hardlink', 'copy']
+    execFileSync('mount', ['--bind', store, view])
+    const a = await importFiles(dir + '/a', [['f0', view + '/f0']], { link })
+    const b = await importFiles(dir + '/b', Array.from({ length: 10 }, (_, i) => ['f' + i, store + '/f' + i]), { link })
+    execFileSync('umount', [view])
+    console.log(JSON.stringify({ viaBind: a.methods.hardlink, copiedViaBind: a.files, hardlink: b.methods.hardlink }))`,
+  ['unshare', '-m', '--propagation', 'private'])
+  t.equal(r.copiedViaBind, 1, 'the file seen through the bind mount is placed (copied: EXDEV is genuine there)')
+  t.equal(r.hardlink, 10, 'an import within one mount still hardlinks')
 })

@@ -1,21 +1,77 @@
-// Third attack round on importFiles (attacked commit fe533a7): the marker
-// rule, files written in place, dest_dir_fresh. Each test failed on that
-// commit and passes since. The real filesystems at /var/tmp/cowcopy-mounts.
+// importFiles' marker and stage when an import dies or fails: a killed
+// import, or a killed re-import into a destination that has its marker,
+// leaves no partial file that a later import with the marker certifies; a
+// marker relPath longer than PATH_MAX does not certify one either; a failed
+// staged import with a 4096-deep entry rejects and removes its staging
+// directory instead of crashing.
 import t from 'tap'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { importFiles } from 'cowcopy'
-import { onFs, writeBigFile } from './helpers.mjs'
 import { fileURLToPath } from 'node:url'
+import { importFiles } from 'cowcopy'
+import { onFs, writeBigFile } from '../helpers.mjs'
+import { PORTABLE } from '../engines.mjs'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']
+const isRoot = process.getuid?.() === 0
 
-// import.cc:576: the marker rule is one fstatat of the marker's whole
-// relPath, and only ENOENT forces the re-import. A relPath longer than
-// PATH_MAX says ENAMETOOLONG: the destination passes for complete, a partial
-// file a killed import left is kept as "existing", and the marker (reached
-// one component at a time) is placed over it.
+// Runs an importFiles script in a fresh process (fresh link memory; a crash
+// stays there). Resolves { status, signal, out }.
+function child(code, { as } = {}) {
+  const script = `const { importFiles } = require(${JSON.stringify(ROOT)});\n(async () => { ${code} })().catch((e) => { console.log(JSON.stringify({ rejected: e.code })) })`
+  const argv = as ? ['setpriv', [...as, process.execPath, '-e', script]] : [process.execPath, ['-e', script]]
+  const r = spawnSync(argv[0], argv[1], { encoding: 'utf8' })
+  return { status: r.status, signal: r.signal, out: r.stdout.trim(), err: r.stderr }
+}
+
+// import.cc remove_tree(): one recursion per directory level with an 8 KiB
+// buffer on the stack; libuv's worker has 8 MiB.
+onFs(t, 'xfs', 'stage: a failed import with a 4096-deep entry rejects, it does not crash the process', async (t, dir) => {
+  fs.writeFileSync(path.join(dir, 'src'), 'x')
+  const r = child(`
+    const deep = Array(4096).fill('d').join('/') + '/f'
+    await importFiles(${JSON.stringify(dir + '/dest')}, [[deep, ${JSON.stringify(dir + '/src')}], [deep + 'z', ${JSON.stringify(dir + '/missing')}]], { stage: true })
+    console.log(JSON.stringify({ resolved: true }))`)
+  t.equal(r.signal, null, 'no signal (no SIGSEGV)')
+  // Past PATH_MAX the portable engine cannot open by path (engines.mjs DIFFERENCES.pathMax).
+  t.same(JSON.parse(r.out || '{}'), { rejected: PORTABLE ? 'ENAMETOOLONG' : 'ENOENT' }, 'rejects with the failed entry\'s error')
+  t.same(fs.readdirSync(dir).filter((n) => n.includes('cowcopy')), [], 'no staging directory left')
+  spawnSync('rm', ['-rf', dir]) // a 4096-deep leftover is too deep for fs.rmSync
+})
+
+// A file is written in place under its final name, so a killed run may
+// leave it partial: a destination whose marker is missing is placed again in
+// full, never kept as `existing` under a new marker.
+onFs(t, 'ext4', 'a killed import leaves no partial file that a re-import with a marker certifies', async (t, dir) => {
+  const big = path.join(dir, 'big')
+  writeBigFile(big) // 512 MiB, no holes
+  fs.writeFileSync(path.join(dir, 'pkg.json'), '{}')
+  const dest = path.join(dir, 'nm', 'pkg')
+  const entries = [['package.json', path.join(dir, 'pkg.json')], ['lib/big.bin', big]]
+  const c = spawn(process.execPath, ['-e', `require(${JSON.stringify(ROOT)}).importFiles(${JSON.stringify(dest)}, ${JSON.stringify(entries)}, { marker: 'package.json' })`])
+  const exited = new Promise((r) => c.on('exit', r))
+  const target = path.join(dest, 'lib', 'big.bin')
+  // Killed once its directories exist, while the 512 MiB file is being copied.
+  for (let i = 0; i < 100000 && !fs.existsSync(path.join(dest, 'lib')); i++) await new Promise((r) => setImmediate(r))
+  await new Promise((r) => setTimeout(r, 30))
+  c.kill('SIGKILL')
+  await exited
+  t.ok(fs.existsSync(path.join(dest, 'lib')), 'the first import was killed after making its directories')
+  t.notOk(fs.existsSync(path.join(dest, 'package.json')) && !fs.existsSync(target), 'no marker without the file')
+  const r = await importFiles(dest, entries, { marker: 'package.json' })
+  t.same(r.errors, [])
+  t.equal(fs.statSync(target).size, 512 << 20, 'lib/big.bin is whole once the marker says the import finished')
+  t.equal(fs.statSync(dest).mode & 0o777, 0o777 & ~process.umask(), 'the package directory is not left 0700')
+  t.equal(fs.statSync(path.join(dest, 'lib')).mode & 0o777, 0o777 & ~process.umask(), 'lib/ is not left 0700')
+})
+
+// The marker rule must not take an error other than ENOENT for "complete":
+// for a marker relPath longer than PATH_MAX one fstatat of the whole path
+// says ENAMETOOLONG, and a partial file a killed import left would then be
+// kept as "existing" with the marker (reached one component at a time)
+// placed over it.
 onFs(t, 'xfs', 'a marker relPath longer than PATH_MAX does not certify a partial file', async (t, dir) => {
   const base = path.join(dir, 'long')
   fs.mkdirSync(base)
@@ -50,12 +106,11 @@ onFs(t, 'xfs', 'a marker relPath longer than PATH_MAX does not certify a partial
   }
 })
 
-// The marker rule covers a destination without its marker only. One WITH
-// its marker (a complete import) that lost a file is re-imported with
-// overwrite: false by writing the missing file in place, under its final
-// name (import.cc request(): O_EXCL, not atomic), while the old marker keeps
-// saying "complete". Killed during that write, the partial file is kept as
-// `existing` by every later re-import, which reports success.
+// A destination WITH its marker (a complete import) that lost a file is
+// re-imported with overwrite: false while the old marker keeps saying
+// "complete". Killed during that write, the missing file must be absent or
+// whole: a partial one would be kept as `existing` by every later
+// re-import, which would report success.
 onFs(t, 'ext4', 'a killed re-import into a marked destination leaves no partial file the marker certifies', async (t, dir) => {
   const big = path.join(dir, 'big')
   writeBigFile(big) // 512 MiB, no holes

@@ -8,8 +8,8 @@ import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { diffTrees, fsDir, listFiles, makeFile, makeTree, unsharedFiles } from './helpers.mjs'
-import { how, ROOT, runChild } from './portable/child.mjs'
+import { diffTrees, fsDir, listFiles, makeFile, makeTree, unsharedFiles } from '../helpers.mjs'
+import { how, ROOT, runChild } from '../portable/child.mjs'
 
 const shim = (() => {
   try {
@@ -177,11 +177,10 @@ report({ one: one ?? null, two, err, clones: layer.counters().fileClones - befor
 
 // Many tree clones at once in a process short of descriptors (one per
 // libuv worker): a clone or its walk that runs out of them must still leave
-// no holder (and no partial tree in one) beside the destination. The layer
-// used to hold one descriptor per level in both walks and in its cleanup, so
-// that a cleanup started when the process had none left gave up (a
-// timing-dependent failure: several rounds; test/engine/clone_layer_test.cc
-// pins it down exactly).
+// no holder (and no partial tree in one) beside the destination: a layer
+// that held one descriptor per level in both walks and in its cleanup would
+// give up a cleanup started when the process had none left (timing-dependent:
+// several rounds; test/engine/clone_layer_test.cc pins it down exactly).
 t.test('btrfs: concurrent deep tree clones short of descriptors leave no holder', async (tt) => {
   const s = onMount(tt, 'btrfs')
   if (!s) return

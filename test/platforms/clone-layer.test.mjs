@@ -9,9 +9,9 @@ import { createRequire } from 'node:module'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { allShared, fsDir, onFs, openFds } from './helpers.mjs'
+import { allShared, fsDir, onFs, openFds } from '../helpers.mjs'
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
 const { errno: E } = os.constants
 

@@ -11,9 +11,9 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { allShared, makeFile, onFs, sameBytes } from './helpers.mjs'
+import { allShared, makeFile, onFs, sameBytes } from '../helpers.mjs'
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const hostSource = path.join(root, 'test', 'musl', 'host.c')
 const prebuild = (arch, libc) => path.join(root, 'prebuilds', `linux-${arch}`, `cowcopy.${libc}.node`)
 const FLAG_REFLINK_ALWAYS = 1 // lib/validate.ts: reflink mode in the low bits, 'always' = 1

@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { dedupeRange, dedupeRangeSync } from 'cowcopy'
-import { extents, needMounts, onFs, writeSynced as write } from './helpers.mjs'
+import { extents, needMounts, onFs, writeSynced as write } from '../helpers.mjs'
 
 const KiB = 1024
 const MiB = 1024 * KiB

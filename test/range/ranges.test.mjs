@@ -7,8 +7,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { cloneRange, cloneRangeSync, copyRange, copyRangeSync, dedupeRange, dedupeRangeSync, probe, probeSync } from 'cowcopy'
-import { extents, needMounts, onFs, openFds, readAt, writeSynced as write } from './helpers.mjs'
-import { PORTABLE } from './engines.mjs'
+import { extents, needMounts, onFs, openFds, readAt, writeSynced as write } from '../helpers.mjs'
+import { PORTABLE } from '../engines.mjs'
 
 // FICLONERANGE and FIDEDUPERANGE are ioctls Node cannot make: on the
 // portable engine each test of them asserts that instead (test/engines.mjs).

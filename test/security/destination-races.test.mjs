@@ -1,6 +1,5 @@
 // Attacks on copyDir from a destination directory another user can write,
-// found by an adversarial review and made deterministic here: the moment the
-// attacker needs is produced by a tiny LD_PRELOAD shim (built by this test)
+// made deterministic: the moment the attacker needs is produced by a tiny LD_PRELOAD shim (built by this test)
 // that acts right after the addon's own mkdirat/mkdir/symlinkat returns (or
 // the portable engine's mkdir/symlink), as a racer watching with inotify
 // would. The real syscalls run; only the timing is forced.
@@ -10,11 +9,11 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { onFs } from './helpers.mjs'
-import { copyDir } from '../dist/index.js'
-import { LAYER, PORTABLE } from './engines.mjs'
+import { onFs } from '../helpers.mjs'
+import { copyDir } from '../../dist/index.js'
+import { LAYER, PORTABLE } from '../engines.mjs'
 
-const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const asRoot = process.getuid() === 0 ? {} : { skip: 'needs root (the attack is on root copying)' }
 
 // SWAP_MKDIR=<name>: after mkdirat/mkdir of a directory whose last component

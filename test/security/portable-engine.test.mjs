@@ -1,4 +1,4 @@
-// Issue 12, the fs fallback (COWCOPY_NATIVE=0) under a root copier: a batch
+// The portable engine (COWCOPY_NATIVE=0) under a root copier: a batch
 // never writes through, chowns or chmods a symlink or hard link planted at a
 // destination name; every metadata call goes through a descriptor the call
 // opened; no staging directory; a copy into a directory other users can
@@ -9,9 +9,9 @@ import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { onFs } from './helpers.mjs'
+import { onFs } from '../helpers.mjs'
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const DIST = path.join(root, 'dist', 'index.js')
 
 /** Runs CommonJS `code` in a child node with COWCOPY_NATIVE=0; `args` become process.argv[1..]. */
@@ -54,10 +54,10 @@ function unchanged(t, file, what) {
   t.equal(st.mode & 0o7777, 0o600, `${what}: canary mode unchanged`)
 }
 
-// F1: fsCopyFiles opened an existing destination without O_NOFOLLOW and then
-// chowned/chmodded/utimed it by name: root wrote into and gave away the file
-// a planted symlink pointed at.
-onFs(t, 'ext4', 'F1: copyFiles never writes through, chowns or chmods a symlink planted at the destination', async (t, dir) => {
+// An existing destination is opened O_NOFOLLOW and never chowned, chmodded
+// or utimed by name: otherwise root writes into and gives away the file a
+// planted symlink points at.
+onFs(t, 'ext4', 'copyFiles never writes through, chowns or chmods a symlink planted at the destination', async (t, dir) => {
   if (!asRoot(t)) return
   const target = canary(dir)
   const src = path.join(dir, 'src')
@@ -95,11 +95,11 @@ onFs(t, 'ext4', 'F1: copyFiles never writes through, chowns or chmods a symlink 
   t.same(fs.readdirSync(dst).filter((n) => n.startsWith('.')), [], 'no temporary left')
 })
 
-// F2/F3: no staging directory any more; a copy into a directory other users
+// No staging directory; a copy into a directory other users
 // can write goes through the fallback's own create (so reflink 'always',
 // which only fs.copyFile could clone, fails with ENOTSUP and leaves nothing),
 // and the setuid bit of another user's file is never on any name.
-onFs(t, 'btrfs', 'F2/F3: a shared (0777) destination directory: own O_EXCL create, no staging directory, no setuid bit', async (t, dir) => {
+onFs(t, 'btrfs', 'a shared (0777) destination directory: own O_EXCL create, no staging directory, no setuid bit', async (t, dir) => {
   if (!asRoot(t)) return
   const src = path.join(dir, 'suid')
   fs.writeFileSync(src, '#!/bin/sh\necho hi\n')
@@ -159,7 +159,7 @@ onFs(t, 'btrfs', 'F2/F3: a shared (0777) destination directory: own O_EXCL creat
   t.same(fs.readdirSync(dir).filter((n) => n.startsWith('.')), [], 'none beside the directory either')
 })
 
-// Step 3: fs.copyFile in a private directory, then the name opened
+// fs.copyFile in a private directory, then the name opened
 // O_NOFOLLOW and checked before any metadata on that descriptor.
 onFs(t, 'ext4', 'a private directory: fs.copyFile, then ownership and times on the descriptor', async (t, dir) => {
   if (!asRoot(t)) return

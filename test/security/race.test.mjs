@@ -1,4 +1,4 @@
-// Race tests (issue 12): while copyDir / copyFile run, a racing process (a
+// Race tests: while copyDir / copyFile run, a racing process (a
 // small C program, test/race/racer.c, run as another user with setpriv)
 // swaps files and directories for symlinks to the outside, renames and
 // truncates. Canary files outside the source and the destination prove that
@@ -6,8 +6,8 @@
 // Node-style and no call may hang. The copy runs in a child process
 // (test/race/copier.mjs), as root and as uid 65534.
 //
-// KNOWN_OPEN: issue 12 items whose fix is not merged yet; their assertions
-// are `todo` (reported, not failing). COWCOPY_RACE_KNOWN_OPEN='' runs them
+// KNOWN_OPEN: numbers of the race cases whose defect is known and open;
+// their assertions are `todo` (reported, not failing). COWCOPY_RACE_KNOWN_OPEN='' runs them
 // as real failures. COWCOPY_RACE_SCALE multiplies every time budget.
 import t from 'tap'
 import { execFileSync, spawn } from 'node:child_process'
@@ -15,18 +15,18 @@ import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fsDir } from './helpers.mjs'
-import { PORTABLE } from './engines.mjs'
+import { fsDir } from '../helpers.mjs'
+import { PORTABLE } from '../engines.mjs'
 
 const KNOWN_OPEN = (process.env.COWCOPY_RACE_KNOWN_OPEN ?? '')
   .split(',')
   .filter(Boolean)
   .map(Number)
-const todo = (item) => (KNOWN_OPEN.includes(item) ? `issue 12 item ${item} is open (KNOWN_OPEN in test/race.test.mjs)` : false)
+const todo = (item) => (KNOWN_OPEN.includes(item) ? `known defect ${item} is open (KNOWN_OPEN in test/security/race.test.mjs)` : false)
 
 const SCALE = Number(process.env.COWCOPY_RACE_SCALE ?? 1)
-const here = path.dirname(fileURLToPath(import.meta.url))
-const COPIER = path.join(here, 'race', 'copier.mjs')
+const testDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const COPIER = path.join(testDir, 'race', 'copier.mjs')
 const ROOT = 0
 const NOBODY = 65534
 const OTHER = 65533 // the racer when the copier itself is unprivileged
@@ -54,7 +54,7 @@ if (!missing) {
   const buildDir = fs.mkdtempSync('/tmp/cowcopy-racer-')
   t.teardown(() => fs.rmSync(buildDir, { recursive: true, force: true }))
   RACER = path.join(buildDir, 'racer')
-  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', RACER, path.join(here, 'race', 'racer.c')])
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', RACER, path.join(testDir, 'race', 'racer.c')])
   fs.chmodSync(buildDir, 0o755)
 }
 
