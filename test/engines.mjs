@@ -38,10 +38,11 @@ export const DIFFERENCES = {
  * others a second time without the addon), and why.
  */
 export const NATIVE_ONLY_SUITES = {
-  'cli, trust-cli': 'the command line, on top of the API that both engines run',
-  'cp-parity': 'counts the native walk\'s syscalls under strace (O_PATH opens)',
-  'dedupe-tail': 'FIDEDUPERANGE: ENOSYS on the portable engine (test/portable/ranges)',
-  'fault-injection': 'fault shims and native internals (C++ exceptions, O_TMPFILE, NOCOW in-place clones); their portable counterparts are test/portable/ and the COWCOPY_NATIVE=0 children of trust-attack and trust-fallback',
+  'cli/': 'the command line, on top of the API that both engines run',
+  'fs-compat/cp-parity': 'counts the native walk\'s syscalls under strace (O_PATH opens)',
+  'range/dedupe-tail': 'FIDEDUPERANGE: ENOSYS on the portable engine (test/portable/ranges)',
+  'copy-file/blocking-read': 'the native engine\'s own EAGAIN for a read that would block; the portable engine passes on libuv\'s',
+  'failures/syscall-injection': 'fault shims and native internals (C++ exceptions, O_TMPFILE, NOCOW in-place clones); their portable counterparts are test/portable/ and the COWCOPY_NATIVE=0 children of security/portable-engine, failures/terminal-errors and api/progress-abort',
 }
 
 /** Methods a byte copy (not a clone) may report on this engine. */

@@ -1,9 +1,12 @@
 // Shared test helpers: where the real filesystems are, scratch directories,
 // FIEMAP through filefrag, fd counts. No mocks: every check reads the kernel.
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js')
 
 export const MOUNT_ROOT = process.env.COWCOPY_MOUNT_ROOT || '/var/tmp/cowcopy-mounts'
 
@@ -295,4 +298,20 @@ export function writeBigFile(file, mib = 512) {
   } finally {
     fs.closeSync(fd)
   }
+}
+
+/**
+ * Runs CommonJS `script` in a child node with the package (dist/index.js)
+ * loaded as `cow`; a hang is killed after `timeout` ms, and the child must
+ * have finished by itself. Returns spawnSync's result.
+ */
+export function cowChild(t, script, { env = {}, timeout = 10000 } = {}) {
+  const r = spawnSync(process.execPath, ['-e', `const cow = require(${JSON.stringify(DIST)});\n${script}`], {
+    encoding: 'utf8',
+    timeout,
+    killSignal: 'SIGKILL',
+    env: { ...process.env, ...env },
+  })
+  t.equal(r.signal, null, `the child finished within ${timeout} ms (stderr: ${r.stderr})`)
+  return r
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sanitizers (issue 12): builds the addon with -fsanitize=address,undefined in
+# Sanitizers: builds the addon with -fsanitize=address,undefined in
 # its own directory (a copy of package.json and src-native; src-native/build/
 # is left alone), runs the native-heavy tests against it with libasan
 # preloaded into Node, then builds and runs the C++ engine tests
@@ -8,7 +8,7 @@
 # engine test, or when the sanitized addon is not the one the tests load.
 #
 #   bash test/sanitize.sh                  # everything (CI: .ci/run)
-#   bash test/sanitize.sh test/range.test.mjs   # only these test files
+#   bash test/sanitize.sh test/range/ranges.test.mjs   # only these test files
 #   bash test/sanitize.sh --clone-layer    # only the clone layer's C++ test
 #
 # Needs the test mounts (test/fixtures/mounts.sh) like the tests themselves.
@@ -151,9 +151,10 @@ reports() {
 if [ $# -gt 0 ]; then
   tests=("$@")
 else
-  tests=(test/copy-file.test.mjs test/copy-dir.test.mjs test/copy-files.test.mjs test/range.test.mjs
-    test/sparse.test.mjs test/special-files.test.mjs test/atomic.test.mjs test/preserve.test.mjs
-    test/progress-abort.test.mjs test/race.test.mjs)
+  tests=(test/copy-file/reflink-modes.test.mjs test/copy-dir/tree.test.mjs test/batch/copy-files.test.mjs
+    test/range/ranges.test.mjs test/copy-file/sparse.test.mjs test/copy-file/special-files.test.mjs
+    test/copy-file/atomic.test.mjs test/copy-file/preserve.test.mjs test/api/progress-abort.test.mjs
+    test/security/race.test.mjs)
 fi
 
 echo "== sanitize: ${#tests[@]} test files under ASan + UBSan (libasan preloaded into node)"

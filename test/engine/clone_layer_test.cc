@@ -2,7 +2,7 @@
 // Linux shim built with -DCOWCOPY_SHIM_HOOKS, on real filesystems: argv[1]
 // is a scratch directory on btrfs; the ext4 mount is found beside it
 // (COWCOPY_MOUNT_ROOT, default /var/tmp/cowcopy-mounts). Built and run by
-// test/clone-layer.test.mjs and test/sanitize.sh.
+// test/platforms/clone-layer.test.mjs and test/sanitize.sh.
 #include <fcntl.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>

@@ -1,6 +1,6 @@
 // copy_file() from C++ with no Node: the batch-side rules (replace_by_rename,
 // source and destination OpenRules) checked on a real filesystem before any
-// binding sets them. Built and run by test/trust-copy-file.test.mjs with a
+// binding sets them. Built and run by test/copy-file/engine.test.mjs with a
 // scratch directory as argv[1].
 #include <fcntl.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
 // The fallback table, row by row, from C++ with no Node: which errno lets a
 // method hand over to the next, and which must surface. Built and run by
-// test/fallback-table.test.mjs.
+// test/copy-file/engine.test.mjs.
 #include <cerrno>
 #include <cstdio>
 #include <initializer_list>

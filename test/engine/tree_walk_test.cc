@@ -1,8 +1,8 @@
-// copy_tree when the walk throws (issue 12, item 17): a filter that throws
-// std::bad_alloc (as a vector or string growing on the walker thread would)
-// must end the call with ENOMEM, with the copy threads joined, not blocked
-// on a queue nobody closes. Run by test/trust-tree.test.mjs with a timeout;
-// argv[1] is a scratch directory on a real filesystem.
+// copy_tree when the walk throws: a filter that throws std::bad_alloc (as a
+// vector or string growing on the walker thread would) must end the call with
+// ENOMEM, with the copy threads joined, not blocked on a queue nobody closes.
+// Run by test/failures/exceptions.test.mjs with a timeout; argv[1] is a
+// scratch directory on a real filesystem.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -5,7 +5,7 @@
 // error, both snapshots and the open descriptors before and after. The shim
 // only touches the addon's own calls, so the snapshots (Node's fs) are exact.
 // `node driver.mjs --serve` does the same for a stream of jobs on stdin.
-// test/fault-injection.test.mjs imports SCENARIOS and judges the outcome.
+// test/failures/syscall-injection.test.mjs imports SCENARIOS and judges the outcome.
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'

@@ -4,7 +4,7 @@
 // counts them or fails one of them. Node's and libuv's own calls pass
 // through untouched.
 //
-// Built by test/fault-injection.test.mjs:
+// Built by test/failures/syscall-injection.test.mjs:
 //   gcc -shared -fPIC -O2 -Wall -Wextra -Werror -o shim.so shim.c -ldl -lpthread
 //
 // Environment:

@@ -1,5 +1,4 @@
-// Model-based fuzzing of cowcopy with fast-check (issue 12, "The machinery
-// that keeps it true"). A run builds a small world on a real filesystem
+// Model-based fuzzing of cowcopy with fast-check. A run builds a small world on a real filesystem
 // (sources under src/, destinations under dst/, both with a deep directory
 // chain so paths reach the 1024-byte native path buffer), then applies a
 // random sequence of operations. The model holds dst/ as a tree of Buffers:
@@ -9,10 +8,10 @@
 // boundary, 255-byte names, names of 234-255 bytes with `atomic`, paths over
 // 4096 bytes, non-UTF-8 bytes through Buffer paths.
 //
-// A discrepancy that is one of issue 12's known, in-flight defects is looked
-// up in KNOWN_DEFECTS (keyed by the issue's item number): it is reported as a
-// finding and the model resyncs from disk, instead of failing the run. Set
-// COWCOPY_FUZZ_STRICT=1 to fail on those too. Remove entries as items land.
+// A discrepancy that is a known, open defect is looked up in KNOWN_DEFECTS
+// (keyed by the defect's number): it is reported as a finding and the model
+// resyncs from disk, instead of failing the run. Set COWCOPY_FUZZ_STRICT=1
+// to fail on those too. Remove an entry when its defect is fixed.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import fc from 'fast-check'
@@ -21,12 +20,12 @@ import {
   dedupeRange, copyFiles, copyDir, probeSync,
 } from 'cowcopy'
 
-/** Issue 12 items the fuzzer still meets; a check that hits one records it instead of failing. */
+/** Known open defects the fuzzer still meets; a check that hits one records it instead of failing. */
 export const KNOWN_DEFECTS = {}
 
 /**
- * Discrepancies the fuzzer found that issue 12 does not list yet (reported
- * with the fuzzer; gated like the items above until they are filed and fixed).
+ * Discrepancies the fuzzer found that are not filed as defects yet (gated
+ * like the entries above until they are filed and fixed).
  */
 export const UNFILED_DEFECTS = {}
 Object.assign(KNOWN_DEFECTS, UNFILED_DEFECTS)
@@ -400,7 +399,7 @@ class World {
       throw new Known()
     }
     if (what.length > 3000) what = `${what.slice(0, 1500)} ... ${what.slice(-1500)}`
-    throw new Discrepancy(`${op.op}: ${what}${item ? ` [issue 12 item ${item}]` : ''}`)
+    throw new Discrepancy(`${op.op}: ${what}${item ? ` [known defect ${item}]` : ''}`)
   }
 
   resync() {
@@ -901,7 +900,7 @@ export function fsInfo(dir) {
 
 /**
  * Runs the property on one filesystem directory. Returns fast-check's run
- * details plus `findings` (known defects met, by issue item) and `report`
+ * details plus `findings` (known defects met, by defect number) and `report`
  * (the failure text with seed and shrunk case, or null).
  */
 export async function fuzzDir(dir, { runs, seed, log = () => {}, timeout = 0 }) {

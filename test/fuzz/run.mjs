@@ -1,6 +1,6 @@
 // npm run fuzz -- --runs N [--seed S] [--fs btrfs,xfs,ext4,tmpfs]
-// The same property as test/fuzz.test.mjs, for longer runs. Prints the seed
-// and the shrunk case of a failure, and the known issue-12 defects met.
+// The same property as test/fuzz/fuzz.test.mjs, for longer runs. Prints the seed
+// and the shrunk case of a failure, and the known defects met.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -29,7 +29,7 @@ for (const name of values.fs.split(',')) {
     const { details, report, findings } = await fuzzDir(scratch, { runs, seed })
     console.log(`# ${name}: ${details.numRuns} runs, seed ${seed}, ${((Date.now() - t0) / 1000).toFixed(1)} s: ${details.failed ? 'FAILED' : 'ok'}`)
     for (const [item, f] of [...findings].sort((a, b) => String(a[0]).localeCompare(String(b[0]), 'en', { numeric: true }))) {
-      console.log(`#   known defect, ${typeof item === 'number' ? `issue 12 item ${item}` : `unfiled '${item}'`} (${KNOWN_DEFECTS[item]}): met ${f.count}x, e.g. ${f.example}`)
+      console.log(`#   known defect, ${typeof item === 'number' ? `defect ${item}` : `unfiled '${item}'`} (${KNOWN_DEFECTS[item]}): met ${f.count}x, e.g. ${f.example}`)
     }
     if (report) {
       failed = true

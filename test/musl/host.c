@@ -11,7 +11,7 @@
  * prints one JSON line: {"api":N,"sourceHash":"...","exports":N,
  * "reason":"..."|null,"out":[errno,method,bytes]}. Exit status 0 when the
  * call returned (whatever out[0] says), 1 when loading or calling failed.
- * Built by test/musl.test.mjs with -rdynamic (the addon resolves napi_*
+ * Built by test/platforms/musl.test.mjs with -rdynamic (the addon resolves napi_*
  * against this executable, as against node).
  */
 #include <dlfcn.h>

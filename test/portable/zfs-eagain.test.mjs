@@ -1,5 +1,5 @@
 // OpenZFS 2.2+ answers copy_file_range with EAGAIN while block cloning cannot
-// proceed (openzfs/zfs#15170). libuv, under fs.copyFile, passes that on as
+// proceed. libuv, under fs.copyFile, passes that on as
 // the copy's failure; the portable engine copies such a file with its own
 // read/write loop instead, and says so (method 'readwrite'). The answer is
 // injected into libuv's own copy_file_range by the fault shim

@@ -1,6 +1,6 @@
 'use strict'
 // The scratch directory of a vendored test: NODE_TEST_DIR as the runner
-// (../../node-fs.test.mjs) sets it, on the filesystem under test.
+// (test/fs-compat/node-fs.test.mjs) sets it, on the filesystem under test.
 const fs = require('fs')
 const path = require('path')
 

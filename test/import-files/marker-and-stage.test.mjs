@@ -1,0 +1,143 @@
+// importFiles' marker and stage when an import dies or fails: a killed
+// import, or a killed re-import into a destination that has its marker,
+// leaves no partial file that a later import with the marker certifies; a
+// marker relPath longer than PATH_MAX does not certify one either; a failed
+// staged import with a 4096-deep entry rejects and removes its staging
+// directory instead of crashing.
+import t from 'tap'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { importFiles } from 'cowcopy'
+import { onFs, writeBigFile } from '../helpers.mjs'
+import { PORTABLE } from '../engines.mjs'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']
+const isRoot = process.getuid?.() === 0
+
+// Runs an importFiles script in a fresh process (fresh link memory; a crash
+// stays there). Resolves { status, signal, out }.
+function child(code, { as } = {}) {
+  const script = `const { importFiles } = require(${JSON.stringify(ROOT)});\n(async () => { ${code} })().catch((e) => { console.log(JSON.stringify({ rejected: e.code })) })`
+  const argv = as ? ['setpriv', [...as, process.execPath, '-e', script]] : [process.execPath, ['-e', script]]
+  const r = spawnSync(argv[0], argv[1], { encoding: 'utf8' })
+  return { status: r.status, signal: r.signal, out: r.stdout.trim(), err: r.stderr }
+}
+
+// import.cc remove_tree(): one recursion per directory level with an 8 KiB
+// buffer on the stack; libuv's worker has 8 MiB.
+onFs(t, 'xfs', 'stage: a failed import with a 4096-deep entry rejects, it does not crash the process', async (t, dir) => {
+  fs.writeFileSync(path.join(dir, 'src'), 'x')
+  const r = child(`
+    const deep = Array(4096).fill('d').join('/') + '/f'
+    await importFiles(${JSON.stringify(dir + '/dest')}, [[deep, ${JSON.stringify(dir + '/src')}], [deep + 'z', ${JSON.stringify(dir + '/missing')}]], { stage: true })
+    console.log(JSON.stringify({ resolved: true }))`)
+  t.equal(r.signal, null, 'no signal (no SIGSEGV)')
+  // Past PATH_MAX the portable engine cannot open by path (engines.mjs DIFFERENCES.pathMax).
+  t.same(JSON.parse(r.out || '{}'), { rejected: PORTABLE ? 'ENAMETOOLONG' : 'ENOENT' }, 'rejects with the failed entry\'s error')
+  t.same(fs.readdirSync(dir).filter((n) => n.includes('cowcopy')), [], 'no staging directory left')
+  spawnSync('rm', ['-rf', dir]) // a 4096-deep leftover is too deep for fs.rmSync
+})
+
+// A file is written in place under its final name, so a killed run may
+// leave it partial: a destination whose marker is missing is placed again in
+// full, never kept as `existing` under a new marker.
+onFs(t, 'ext4', 'a killed import leaves no partial file that a re-import with a marker certifies', async (t, dir) => {
+  const big = path.join(dir, 'big')
+  writeBigFile(big) // 512 MiB, no holes
+  fs.writeFileSync(path.join(dir, 'pkg.json'), '{}')
+  const dest = path.join(dir, 'nm', 'pkg')
+  const entries = [['package.json', path.join(dir, 'pkg.json')], ['lib/big.bin', big]]
+  const c = spawn(process.execPath, ['-e', `require(${JSON.stringify(ROOT)}).importFiles(${JSON.stringify(dest)}, ${JSON.stringify(entries)}, { marker: 'package.json' })`])
+  const exited = new Promise((r) => c.on('exit', r))
+  const target = path.join(dest, 'lib', 'big.bin')
+  // Killed once its directories exist, while the 512 MiB file is being copied.
+  for (let i = 0; i < 100000 && !fs.existsSync(path.join(dest, 'lib')); i++) await new Promise((r) => setImmediate(r))
+  await new Promise((r) => setTimeout(r, 30))
+  c.kill('SIGKILL')
+  await exited
+  t.ok(fs.existsSync(path.join(dest, 'lib')), 'the first import was killed after making its directories')
+  t.notOk(fs.existsSync(path.join(dest, 'package.json')) && !fs.existsSync(target), 'no marker without the file')
+  const r = await importFiles(dest, entries, { marker: 'package.json' })
+  t.same(r.errors, [])
+  t.equal(fs.statSync(target).size, 512 << 20, 'lib/big.bin is whole once the marker says the import finished')
+  t.equal(fs.statSync(dest).mode & 0o777, 0o777 & ~process.umask(), 'the package directory is not left 0700')
+  t.equal(fs.statSync(path.join(dest, 'lib')).mode & 0o777, 0o777 & ~process.umask(), 'lib/ is not left 0700')
+})
+
+// The marker rule must not take an error other than ENOENT for "complete":
+// for a marker relPath longer than PATH_MAX one fstatat of the whole path
+// says ENAMETOOLONG, and a partial file a killed import left would then be
+// kept as "existing" with the marker (reached one component at a time)
+// placed over it.
+onFs(t, 'xfs', 'a marker relPath longer than PATH_MAX does not certify a partial file', async (t, dir) => {
+  const base = path.join(dir, 'long')
+  fs.mkdirSync(base)
+  try {
+    const store = path.join(base, 'store')
+    fs.mkdirSync(store)
+    fs.writeFileSync(path.join(store, 'a'), Buffer.alloc(100000, 0x61))
+    fs.writeFileSync(path.join(store, 'pkg'), '{"name":"x"}')
+    const deep = Array(25).fill('d'.repeat(200)).join('/')
+    const marker = deep + '/package.json'
+    const dest = path.join(base, 'dest')
+    fs.mkdirSync(dest)
+    fs.writeFileSync(path.join(dest, 'a'), Buffer.alloc(5000, 0x61)) // a killed import's partial file, no marker
+    const r = await importFiles(dest, [['a', path.join(store, 'a')], [marker, path.join(store, 'pkg')]], { marker })
+    const cwd = process.cwd()
+    let placed
+    try {
+      process.chdir(dest)
+      for (const seg of deep.split('/')) process.chdir(seg)
+      placed = fs.existsSync('package.json')
+    } catch (err) {
+      // The portable engine opens by path: past PATH_MAX its directories were never made.
+      if (err.code !== 'ENOENT') throw err
+      placed = false
+    } finally {
+      process.chdir(cwd)
+    }
+    const size = fs.statSync(path.join(dest, 'a')).size
+    t.notOk(placed && size !== 100000, `the marker is not placed over a partial file (a: ${size} bytes, existing ${r.existing}, marker placed ${placed})`)
+  } finally {
+    execFileSync('rm', ['-rf', base]) // fs.rmSync stops at ENAMETOOLONG
+  }
+})
+
+// A destination WITH its marker (a complete import) that lost a file is
+// re-imported with overwrite: false while the old marker keeps saying
+// "complete". Killed during that write, the missing file must be absent or
+// whole: a partial one would be kept as `existing` by every later
+// re-import, which would report success.
+onFs(t, 'ext4', 'a killed re-import into a marked destination leaves no partial file the marker certifies', async (t, dir) => {
+  const big = path.join(dir, 'big')
+  writeBigFile(big) // 512 MiB, no holes
+  fs.writeFileSync(path.join(dir, 'pkg.json'), '{}')
+  const dest = path.join(dir, 'pkg')
+  const entries = [['package.json', path.join(dir, 'pkg.json')], ['lib/big.bin', big]]
+  const target = path.join(dest, 'lib', 'big.bin')
+  // Killed while the child copies (it exits by SIGKILL, not by finishing):
+  // the missing file is then either absent or whole, never partial.
+  let killed = false
+  for (let attempt = 0; attempt < 10 && !killed; attempt++) {
+    fs.rmSync(dest, { recursive: true, force: true })
+    const first = await importFiles(dest, entries, { marker: 'package.json' })
+    t.same(first.errors, [])
+    fs.rmSync(target) // a file of a complete package goes missing
+    const c = spawn(process.execPath, ['-e', `require(${JSON.stringify(ROOT)}).importFiles(${JSON.stringify(dest)}, ${JSON.stringify(entries)}, { marker: 'package.json' })`])
+    const exited = new Promise((r) => c.on('exit', (code, signal) => r(signal)))
+    await new Promise((r) => setTimeout(r, 150 + 50 * attempt))
+    c.kill('SIGKILL')
+    killed = (await exited) === 'SIGKILL'
+    if (!killed) continue
+    let size = -1
+    try { size = fs.statSync(target).size } catch {}
+    t.ok(size === -1 || size === 512 << 20, `after the kill lib/big.bin is absent or whole (size ${size})`)
+  }
+  if (!killed) return t.skip('the child finished before every kill')
+  const r = await importFiles(dest, entries, { marker: 'package.json' })
+  t.same(r.errors, [])
+  t.equal(fs.statSync(target).size, 512 << 20, 'lib/big.bin is whole while the marker says the import finished')
+})

@@ -1,0 +1,163 @@
+// Entries another user plants where a copy will meet them: a symlink at a
+// destination file or directory (copyDir merging, copyFiles) is replaced or
+// refused, never written through; a symlink planted as a store file is not
+// followed out of the store; the target of a link copyDir dereferences is
+// copied, never hardlinked; a directory planted at a file's name in a
+// directory importFiles made fails that entry instead of passing as
+// existing under the marker. As root, setpriv for the other users.
+import t from 'tap'
+import { execFileSync, spawnSync, spawn } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { copyDir, copyFiles, importFiles } from 'cowcopy'
+import { onFs } from '../helpers.mjs'
+
+const write = (file, data, mode = 0o644) => {
+  fs.writeFileSync(file, data, { mode })
+  fs.chmodSync(file, mode)
+}
+const modeOf = (p) => fs.lstatSync(p).mode & 0o7777
+const errorFor = (r, name) => r.errors.find((e) => path.basename(e.src) === name)
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']
+const isRoot = process.getuid?.() === 0
+
+// An importFiles script in a fresh process (fresh link memory), optionally
+// wrapped by a command (setpriv, unshare). Its last line of stdout, parsed.
+function child(code, wrap = []) {
+  const script = `const { importFiles, copyDir } = require(${JSON.stringify(ROOT)});\nconst { execFileSync } = require('node:child_process');\n(async () => { ${code} })().catch((e) => { console.log(JSON.stringify({ rejected: e.code, message: e.message })) })`
+  const argv = [...wrap, process.execPath, '-e', script]
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' })
+  const lines = r.stdout.trim().split('\n')
+  try {
+    return JSON.parse(lines[lines.length - 1])
+  } catch {
+    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
+  }
+}
+
+// Batches replace an existing destination through a temporary file and
+// renameat: a symlink at the name is replaced, never written through.
+onFs(t, 'xfs', 'merging over a symlink planted at a file position never writes through it', async (t, dir) => {
+  const src = path.join(dir, 'src')
+  const dest = path.join(dir, 'dest')
+  const outside = path.join(dir, 'outside')
+  fs.mkdirSync(path.join(src, 'sub'), { recursive: true })
+  fs.mkdirSync(dest)
+  fs.mkdirSync(outside)
+  write(path.join(src, 'f'), 'from the source', 0o755)
+  write(path.join(src, 'sub', 'g'), 'from the source too')
+  const secret = path.join(outside, 'secret')
+  write(secret, 'secret content', 0o600)
+  fs.symlinkSync(secret, path.join(dest, 'f'))
+  fs.symlinkSync(outside, path.join(dest, 'sub'))
+  const r = await copyDir(src, dest)
+  t.equal(fs.readFileSync(secret, 'utf8'), 'secret content', 'the secret keeps its content')
+  t.equal(modeOf(secret), 0o600, 'and its mode')
+  t.same(fs.readdirSync(outside), ['secret'], 'nothing written into the directory the planted link points at')
+  t.ok(errorFor(r, 'sub'), 'a symlink where a directory goes is an error')
+  const f = path.join(dest, 'f')
+  if (errorFor(r, 'f')) {
+    t.equal(errorFor(r, 'f').error.code, 'ELOOP', 'refused, not followed')
+    t.ok(fs.lstatSync(f).isSymbolicLink(), 'the link left as it was')
+  }
+  t.ok(fs.lstatSync(f).isFile(), 'dest/f is a regular file now')
+  if (fs.lstatSync(f).isFile()) {
+    t.equal(fs.readFileSync(f, 'utf8'), 'from the source')
+    t.equal(modeOf(f), 0o755)
+  }
+})
+
+onFs(t, 'xfs', 'copyFiles replaces a symlink at the destination, never writes through it', async (t, dir) => {
+  const secret = path.join(dir, 'secret')
+  write(secret, 'secret content', 0o600)
+  write(path.join(dir, 'a'), 'new content')
+  fs.symlinkSync(secret, path.join(dir, 'b'))
+  const r = await copyFiles([[path.join(dir, 'a'), path.join(dir, 'b')]])
+  t.equal(fs.readFileSync(secret, 'utf8'), 'secret content', 'the secret keeps its content')
+  t.equal(modeOf(secret), 0o600, 'and its mode')
+  t.ok(fs.lstatSync(path.join(dir, 'b')).isFile(), 'the link replaced by the file')
+  t.same(r.errors, [])
+})
+
+// A store file is opened without following a symlink, on every rung.
+onFs(t, 'xfs', 'a symlink planted as a store file is not followed out of the store', async (t, dir) => {
+  if (!isRoot) return t.skip('needs root')
+  fs.chmodSync(dir, 0o755)
+  const priv = path.join(dir, 'root-only')
+  fs.mkdirSync(priv, { mode: 0o700 })
+  fs.writeFileSync(path.join(priv, 'secret'), 'TOP-SECRET\n', { mode: 0o644 })
+  const store = path.join(dir, 'store')
+  fs.mkdirSync(store)
+  fs.chmodSync(store, 0o1777)
+  execFileSync('setpriv', [...NOBODY, 'ln', '-s', path.join(priv, 'secret'), path.join(store, 'aa11')])
+  execFileSync('setpriv', [...NOBODY, 'ln', '-s', '/proc/self/maps', path.join(store, 'bb22')])
+  for (const link of [['clone', 'copy'], ['hardlink', 'copy']]) {
+    const dest = path.join(dir, 'pkg-' + link[0])
+    const r = await importFiles(dest, [['README', path.join(store, 'aa11')], ['maps', path.join(store, 'bb22')]], { link })
+    t.equal(r.files, 0, `${JSON.stringify(link)}: neither symlinked store file was placed`)
+    const read = spawnSync('setpriv', [...NOBODY, 'cat', path.join(dest, 'README'), path.join(dest, 'maps')], { encoding: 'utf8' })
+    t.notMatch(read.stdout, /TOP-SECRET|node/, 'the other user reads nothing of them')
+  }
+})
+
+// Under dereference, a followed link's target must not reach the hardlink
+// rung: root would give any file a link in a tree it reads points at a name
+// inside the destination (protected_hardlinks does not stop root).
+// importFiles refuses a symlinked source on every rung for this reason; a
+// followed link may be copied, never linked.
+onFs(t, 'xfs', 'copyDir dereference never hardlinks the target of a followed link', async (t, dir) => {
+  if (!isRoot) return t.skip('needs root')
+  fs.chmodSync(dir, 0o755)
+  const secret = path.join(dir, 'secret')
+  fs.writeFileSync(secret, 'root:$6$hash\n', { mode: 0o600 })
+  const pkg = path.join(dir, 'pkg')
+  fs.mkdirSync(pkg)
+  fs.chownSync(pkg, 65534, 65534)
+  execFileSync('setpriv', [...NOBODY, 'sh', '-c', `echo 1 > ${pkg}/index.js && ln -s ${secret} ${pkg}/README`])
+  for (const link of [['hardlink', 'clone', 'copy'], ['clone', 'hardlink', 'copy'], ['hardlink', 'copy']]) {
+    const dest = path.join(dir, 'dest-' + link.join('-'))
+    const r = await copyDir(pkg, dest, { dereference: true, verbatimSymlinks: false, link })
+    t.same(r.errors, [], `${JSON.stringify(link)}: no errors`)
+    t.equal(fs.readFileSync(path.join(dest, 'README'), 'utf8'), 'root:$6$hash\n', 'the followed file is copied')
+    t.not(fs.statSync(path.join(dest, 'README')).ino, fs.statSync(secret).ino, 'not another name of the file outside the tree')
+  }
+  t.equal(fs.statSync(secret).nlink, 1, 'the outside file has no new name')
+})
+
+// With umask 000 another user can put a directory at a file's name inside a
+// directory the call made: that entry must fail with EISDIR, as in a
+// directory that existed, not be counted `existing` (linkat's EEXIST) with
+// the marker placed over a package missing the file.
+onFs(t, 'xfs', 'a directory planted at a file name in a new directory is not counted existing under the marker', async (t, dir) => {
+  if (!isRoot) return t.skip('needs root (setpriv)')
+  fs.chmodSync(dir, 0o755)
+  const store = path.join(dir, 'store')
+  fs.mkdirSync(store)
+  const big = path.join(store, 'big')
+  const fd = fs.openSync(big, 'w')
+  const chunk = Buffer.alloc(16 << 20, 0xab)
+  for (let i = 0; i < 16; i++) fs.writeSync(fd, chunk) // 256 MiB: lib/a.bin is copied before lib/z.js
+  fs.closeSync(fd)
+  fs.writeFileSync(path.join(store, 'index'), '1\n')
+  fs.writeFileSync(path.join(store, 'pkg'), '{}\n')
+  const dest = path.join(dir, 'nm', 'pkg')
+  const racer = spawn('setpriv', [...NOBODY, 'sh', '-c', `i=0; until mkdir ${dest}/lib/z.js 2>/dev/null; do i=$((i+1)); [ $i -gt 300000 ] && exit 1; done`], { stdio: 'ignore' })
+  const exited = new Promise((r) => racer.on('exit', r))
+  const r = child(`
+    process.umask(0)
+    const s = ${JSON.stringify(store)}
+    const r = await importFiles(${JSON.stringify(dest)}, [['package.json', s + '/pkg'], ['lib/a.bin', s + '/big'], ['lib/z.js', s + '/index']], { marker: 'package.json', reflink: 'never' })
+    console.log(JSON.stringify({ codes: r.errors.map((e) => e.error.code), existing: r.existing }))`)
+  // The import is over: a racer that has not got in by now never will
+  // (its loop of 300 000 mkdir processes would run for minutes).
+  racer.kill('SIGKILL')
+  await exited
+  fs.rmSync(big)
+  const z = fs.lstatSync(path.join(dest, 'lib', 'z.js'), { throwIfNoEntry: false })
+  if (!z?.isDirectory() || z.uid !== 65534) return t.skip('the other user did not get in first (nothing to judge)')
+  t.ok(r.codes.includes('EISDIR'), 'the entry fails with EISDIR, as in a directory that existed')
+  t.notOk(fs.existsSync(path.join(dest, 'package.json')), 'the marker is not placed')
+})
