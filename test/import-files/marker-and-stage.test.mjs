@@ -3,7 +3,8 @@
 // leaves no partial file that a later import with the marker certifies; a
 // marker relPath longer than PATH_MAX does not certify one either; a failed
 // staged import with a 4096-deep entry rejects and removes its staging
-// directory instead of crashing.
+// directory instead of crashing, and never opens that directory to others
+// (chmod 0777 under umask 000) before removing it.
 import t from 'tap'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
@@ -140,4 +141,20 @@ onFs(t, 'ext4', 'a killed re-import into a marked destination leaves no partial 
   const r = await importFiles(dest, entries, { marker: 'package.json' })
   t.same(r.errors, [])
   t.equal(fs.statSync(target).size, 512 << 20, 'lib/big.bin is whole while the marker says the import finished')
+})
+
+// A failed staged import must not give its hidden root the mkdir mode
+// before it removes it (~ImportDir's fchmod): with umask 000 others could
+// enter the tree about to be removed and keep it there. Seen with strace: no
+// fchmod may open the staged root of a failed import.
+onFs(t, 'xfs', 'a failed staged import never opens its staging root to others before removing it', async (t, dir) => {
+  if (spawnSync('strace', ['-V']).status !== 0) return t.skip('strace is not installed')
+  fs.writeFileSync(path.join(dir, 'f'), 'x')
+  const log = path.join(dir, 'strace.log')
+  const code = `process.umask(0); require(${JSON.stringify(ROOT)}).importFiles(${JSON.stringify(dir + '/pkg')}, [['a/f', ${JSON.stringify(dir + '/f')}], ['z/f', ${JSON.stringify(dir + '/missing')}]], { stage: true }).then(() => console.log('resolved'), (e) => console.log(e.code))`
+  const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=fchmod,chmod,fchmodat', '-o', log, process.execPath, '-e', code], { encoding: 'utf8' })
+  t.equal(r.stdout.trim(), 'ENOENT', 'the staged import fails')
+  t.same(fs.readdirSync(dir).filter((n) => n.includes('cowcopy')), [], 'nothing staged is left')
+  const widened = fs.readFileSync(log, 'utf8').split('\n').filter((l) => /chmod(at)?\(.*0777\)\s+= 0$/.test(l))
+  t.same(widened, [], 'no chmod to 0777 of the staging root while it is being discarded')
 })

@@ -13,7 +13,6 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { onFs } from '../helpers.mjs'
 import { ROOT } from '../portable/child.mjs'
-import { importFiles } from 'cowcopy'
 
 const SHIM_C = `
 #define _GNU_SOURCE
@@ -130,19 +129,3 @@ for (const engine of ['native', 'portable']) {
     t.notOk(fs.existsSync(path.join(parent, 'pkg')), 'nothing at the destination')
   })
 }
-
-// A failed staged import must not give its hidden root the mkdir mode
-// before it removes it (~ImportDir's fchmod): with umask 000 others could
-// enter the tree about to be removed and keep it there. Seen with strace: no
-// fchmod may open the staged root of a failed import.
-onFs(t, 'xfs', 'a failed staged import never opens its staging root to others before removing it', async (t, dir) => {
-  if (spawnSync('strace', ['-V']).status !== 0) return t.skip('strace is not installed')
-  fs.writeFileSync(path.join(dir, 'f'), 'x')
-  const log = path.join(dir, 'strace.log')
-  const code = `process.umask(0); require(${JSON.stringify(ROOT)}).importFiles(${JSON.stringify(dir + '/pkg')}, [['a/f', ${JSON.stringify(dir + '/f')}], ['z/f', ${JSON.stringify(dir + '/missing')}]], { stage: true }).then(() => console.log('resolved'), (e) => console.log(e.code))`
-  const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=fchmod,chmod,fchmodat', '-o', log, process.execPath, '-e', code], { encoding: 'utf8' })
-  t.equal(r.stdout.trim(), 'ENOENT', 'the staged import fails')
-  t.same(fs.readdirSync(dir).filter((n) => n.includes('cowcopy')), [], 'nothing staged is left')
-  const widened = fs.readFileSync(log, 'utf8').split('\n').filter((l) => /chmod(at)?\(.*0777\)\s+= 0$/.test(l))
-  t.same(widened, [], 'no chmod to 0777 of the staging root while it is being discarded')
-})
