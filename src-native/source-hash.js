@@ -3,7 +3,7 @@
 // src-native/binding.gyp. binding.gyp embeds it in the addon; lib/native.ts
 // compares it with the shipped sources (or, where they are not shipped, with
 // dist/source-hash.txt, written by `npm run build:ts`), and
-// test/package.test.mjs with the committed prebuilds, so a binary built from
+// test/matrix/package.test.mjs with the committed prebuilds, so a binary built from
 // other sources is caught. Build output (src-native/build/) is not a source.
 const crypto = require('node:crypto')
 const fs = require('node:fs')
