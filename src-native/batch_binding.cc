@@ -46,7 +46,7 @@ mode_t read_umask() {
   return mask;
 }
 
-enum class Kind { kFiles, kTree, kImport };
+enum class Kind { kFiles, kCopyDir, kImport };
 
 class BatchJob : public AsyncJob {
  public:
@@ -65,15 +65,15 @@ class BatchJob : public AsyncJob {
   BatchResult result_;
 
   static const char* syscall_of(Kind k) {
-    return k == Kind::kTree ? "copydir" : (k == Kind::kImport ? "importfiles" : "copyfiles");
+    return k == Kind::kCopyDir ? "copydir" : (k == Kind::kImport ? "importfiles" : "copyfiles");
   }
 
   void run() override {
     // Read here, off the main thread (a read of /proc/self/status), and
     // closer to when the files are created with it.
     opts.umask = read_umask();
-    if (kind == Kind::kTree) {
-      result_ = cowcopy::copy_tree(src, dest, opts, filter.get());
+    if (kind == Kind::kCopyDir) {
+      result_ = cowcopy::copy_dir(src, dest, opts, filter.get());
     } else if (kind == Kind::kImport) {
       cowcopy::ImportOptions io;
       io.batch = opts;
@@ -175,7 +175,7 @@ enum TreeFlags : uint32_t {
 // resolved against (fs.cp without verbatimSymlinks); absent: verbatim.
 Napi::Value CopyDir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto job = std::make_unique<BatchJob>(Kind::kTree);
+  auto job = std::make_unique<BatchJob>(Kind::kCopyDir);
   if (info.Length() < 6 || !read_path(info[0], job->src) || !read_path(info[1], job->dest)) {
     Napi::TypeError::New(env, "cowcopy native: bad arguments").ThrowAsJavaScriptException();
     return env.Undefined();

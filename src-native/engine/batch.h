@@ -1,5 +1,5 @@
 // Many copies in one call: a list of pairs (copy_files) or a whole tree
-// (copy_tree), spread over a small pool of threads, each file through
+// (copy_dir), spread over a small pool of threads, each file through
 // copy_file with the same reflink modes and error rules. No N-API here.
 #pragma once
 
@@ -29,7 +29,7 @@ struct BatchOptions {
   int64_t* progress = nullptr;  // [bytes done, files done], updated as files finish
   bool list_files = false;      // record every copied file with its method (BatchResult.copied)
   Ladder ladder;                // how files are placed: clone, hardlink, copy (ladder.h)
-  // copy_tree, fs.cp parity. dereference: a symlink in the source is followed
+  // copy_dir, fs.cp parity. dereference: a symlink in the source is followed
   // (through a descriptor: a file is copied, a directory walked, anything else
   // skipped; a link to an ancestor is refused as a cycle).
   bool dereference = false;
@@ -97,7 +97,7 @@ int default_concurrency(long magic);
 BatchResult copy_files(const std::vector<std::pair<std::string, std::string>>& pairs,
                        const BatchOptions& opts);
 
-BatchResult copy_tree(const std::string& src_root, const std::string& dest_root,
+BatchResult copy_dir(const std::string& src_root, const std::string& dest_root,
                       const BatchOptions& opts, TreeFilter* filter);
 
 }  // namespace cowcopy

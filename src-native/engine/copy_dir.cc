@@ -1,4 +1,4 @@
-// copy_tree (copyDir): like `cp -r --reflink=auto`, relative to directory
+// copy_dir (copyDir): like `cp -r --reflink=auto`, relative to directory
 // descriptors all the way down (openat, mkdirat, getdents64, symlinkat),
 // never joining and re-resolving paths. The entries come from listing each
 // source directory; a directory this call makes stays 0700 until everything
@@ -18,7 +18,7 @@
 namespace cowcopy {
 namespace {
 
-BatchResult copy_tree_unguarded(const std::string& src_root, const std::string& dest_root,
+BatchResult copy_dir_unguarded(const std::string& src_root, const std::string& dest_root,
                                 const BatchOptions& opts, TreeFilter* filter) {
   BatchState state(opts);
   // The call's floor: the root pair, the current pair and the one below it,
@@ -89,10 +89,10 @@ BatchResult copy_tree_unguarded(const std::string& src_root, const std::string& 
 
 }  // namespace
 
-BatchResult copy_tree(const std::string& src_root, const std::string& dest_root, const BatchOptions& opts,
+BatchResult copy_dir(const std::string& src_root, const std::string& dest_root, const BatchOptions& opts,
                       TreeFilter* filter) {
   try {
-    return copy_tree_unguarded(src_root, dest_root, opts, filter);
+    return copy_dir_unguarded(src_root, dest_root, opts, filter);
   } catch (...) {
     // Before any thread started (no memory for the root's paths).
     BatchResult r;

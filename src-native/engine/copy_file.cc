@@ -1,4 +1,4 @@
-// The ladder, in order: open source -> fstat -> open (or create) destination
+// The method chain, in order: open source -> fstat -> open (or create) destination
 // -> same-file check -> move data (clone, copy_file_range, sendfile,
 // read/write; an existing destination is emptied only before a byte copy)
 // -> mode -> close; on failure, remove the destination only if we created it.

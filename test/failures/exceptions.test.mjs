@@ -1,7 +1,7 @@
 // A C++ exception inside the native engine is an error, never success, a
 // crash or a hang: in a range job (std::bad_alloc from an LD_PRELOAD shim:
 // ENOMEM, sync and promise, nothing left behind) and in the tree walk
-// (test/engine/tree_walk_test.cc: ENOMEM, its threads joined).
+// (test/engine/copy_dir_test.cc: ENOMEM, its threads joined).
 import t from 'tap'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -94,15 +94,15 @@ extern "C" int ioctl(int fd, unsigned long req, ...) {
   t.same(fs.readdirSync(dir).sort(), ['src', 'src2', 'throw-shim.cc', 'throw-shim.so'], 'no destination left behind')
 })
 
-// The tree walk's C++ test (test/engine/tree_walk_test.cc), built here: a
+// The tree walk's C++ test (test/engine/copy_dir_test.cc), built here: a
 // throwing walk ends the call with ENOMEM and joins its threads (a hang is
 // killed after 20 s).
 t.test('the engine turns an exception in the walk into ENOMEM, joins its threads (C++)', (t) => {
-  const bin = path.join(tmpScratch(t), 'tree_walk_test')
+  const bin = path.join(tmpScratch(t), 'copy_dir_test')
   const engine = path.join(root, 'src-native/engine')
   const sources = fs.readdirSync(engine).filter((f) => f.endsWith('.cc')).map((f) => path.join(engine, f))
   execFileSync('g++', ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-pthread', '-o', bin,
-    path.join(root, 'test/engine/tree_walk_test.cc'), ...sources])
+    path.join(root, 'test/engine/copy_dir_test.cc'), ...sources])
   const { dir } = { dir: needMounts(t, 'xfs')?.[0] }
   if (!dir) return t.end()
   const scratch = fs.mkdtempSync(path.join(dir, 'tw-'))

@@ -1,4 +1,4 @@
-// copy_tree when the walk throws: a filter that throws std::bad_alloc (as a
+// copy_dir when the walk throws: a filter that throws std::bad_alloc (as a
 // vector or string growing on the walker thread would) must end the call with
 // ENOMEM, with the copy threads joined, not blocked on a queue nobody closes.
 // Run by test/failures/exceptions.test.mjs with a timeout; argv[1] is a
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
         opts.concurrency = threads;
         ThrowingFilter filter(nth, bad_alloc);
         std::string dest = std::string(argv[1]) + "/dest" + std::to_string(run++);
-        cowcopy::BatchResult r = cowcopy::copy_tree(src, dest, opts, &filter);
+        cowcopy::BatchResult r = cowcopy::copy_dir(src, dest, opts, &filter);
         std::string label = "threads " + std::to_string(threads) + ", throw on call " + std::to_string(nth) +
                             (bad_alloc ? " (bad_alloc)" : " (runtime_error)");
         expect(r.fatal == (bad_alloc ? ENOMEM : EIO),
