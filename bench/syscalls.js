@@ -267,7 +267,9 @@ function tables(kind, job, columns) {
     out.push(`| ${title} | ${columns.map((c) => c.label).join(' | ')} |`)
     out.push(`|---|${columns.map(() => '---:').join('|')}|`)
     for (const k of sorted) out.push(`| ${k} | ${columns.map((c) => fmt((c.rows[cat].get(k) || 0) / per)).join(' | ')} |`)
-    out.push(`| **all** | ${columns.map((c) => `**${fmt([...c.rows[cat].values()].reduce((a, b) => a + b, 0) / per)}**`).join(' | ')} |`)
+    const total = (c) => [...c.rows[cat].values()].reduce((a, b) => a + b, 0)
+    out.push(`| **all** | ${columns.map((c) => `**${fmt(total(c) / per)}**`).join(' | ')} |`)
+    if (cat === 'other') out.push(`| all ÷ files | ${columns.map((c) => fmt(total(c) / job.counts.file)).join(' | ')} |`)
     out.push('')
   }
   return out.join('\n')
