@@ -1,7 +1,7 @@
 'use strict'
 // System calls per file and per directory, by name, read with strace (never
 // guessed): `node bench/syscalls.js [--fs xfs,btrfs,ext4] [--only REGEX]
-// [--files N] [--threads N]`. On each filesystem it runs, each in a child
+// [--files N] [--threads N] [--keep]`. On each filesystem it runs, each in a child
 // process under `strace -ff -ttt -y`,
 // - copyDir of the bench/tree.js tree (10 000 files by default),
 // - importFiles of the bench/store.js store (every package in one call;
@@ -16,7 +16,9 @@
 // the job (its source or its destination), a directory (source or
 // destination, the roots included), a symlink; the rest (futex, mmap, the
 // JS layer's own calls on other paths...) is counted as it is. A failed call
-// is its own row ("mkdir → EEXIST"). Needs strace (apt-get install strace).
+// is its own row ("mkdir → EEXIST"). The store's copy on each mount is
+// removed at the end unless --keep (as bench/store.js). Needs strace
+// (apt-get install strace).
 const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -54,14 +56,15 @@ const { checkedTreeList, makeTree } = require('./tree')
 const store = require('./store')
 
 function parseArgs(argv) {
-  const a = { fs: ['btrfs', 'xfs', 'ext4'], only: null, files: Number(process.env.TREE_FILES || 10000), threads: 2 }
+  const a = { fs: ['btrfs', 'xfs', 'ext4'], only: null, files: Number(process.env.TREE_FILES || 10000), threads: 2, keep: false }
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]
     if (v === '--fs') a.fs = argv[++i].split(',')
     else if (v === '--only') a.only = new RegExp(argv[++i])
     else if (v === '--files') a.files = Number(argv[++i])
     else if (v === '--threads') a.threads = Number(argv[++i])
-    else throw new Error(`unknown argument ${v} (--fs xfs,btrfs,ext4, --only REGEX, --files N, --threads N)`)
+    else if (v === '--keep') a.keep = true
+    else throw new Error(`unknown argument ${v} (--fs xfs,btrfs,ext4, --only REGEX, --files N, --threads N, --keep)`)
   }
   if (!(a.files >= 1) || !(a.threads >= 1)) throw new Error('--files, --threads: positive numbers')
   return a
@@ -267,7 +270,9 @@ function tables(kind, job, columns) {
     out.push(`| ${title} | ${columns.map((c) => c.label).join(' | ')} |`)
     out.push(`|---|${columns.map(() => '---:').join('|')}|`)
     for (const k of sorted) out.push(`| ${k} | ${columns.map((c) => fmt((c.rows[cat].get(k) || 0) / per)).join(' | ')} |`)
-    out.push(`| **all** | ${columns.map((c) => `**${fmt([...c.rows[cat].values()].reduce((a, b) => a + b, 0) / per)}**`).join(' | ')} |`)
+    const total = (c) => [...c.rows[cat].values()].reduce((a, b) => a + b, 0)
+    out.push(`| **all** | ${columns.map((c) => `**${fmt(total(c) / per)}**`).join(' | ')} |`)
+    if (cat === 'other') out.push(`| all ÷ files | ${columns.map((c) => fmt(total(c) / job.counts.file)).join(' | ')} |`)
     out.push('')
   }
   return out.join('\n')
@@ -295,9 +300,13 @@ async function main() {
     const kind = fsType(mount)
     const cow = kind === 'btrfs' || kind === 'xfs'
     const work = fs.mkdtempSync(path.join(mount, 'cowcopy-syscalls-'))
+    let storeDir = null
     try {
       const jobs = [treeJob(work, opts.files)]
-      if (derived) jobs.push(...storeJobs(work, store.ensureMountCopy(mount, want), derived, cow))
+      if (derived) {
+        storeDir = store.ensureMountCopy(mount, want)
+        jobs.push(...storeJobs(work, storeDir, derived, cow))
+      }
       for (const job of jobs) {
         if (opts.only && !opts.only.test(job.name)) continue
         const columns = []
@@ -310,6 +319,7 @@ async function main() {
       }
     } finally {
       execFileSync('rm', ['-rf', work])
+      if (storeDir && !opts.keep) execFileSync('rm', ['-rf', storeDir])
     }
   }
 }
