@@ -43,18 +43,21 @@ Process* const g_process = new (g_storage) Process;
 
 Process& process() { return *g_process; }
 
+constexpr size_t kMost = 16384;
+
 // What all calls together may hold: the limit less every descriptor open
 // now (cowcopy's own among them: counted twice while calls run, which only
 // errs towards fewer) and a margin for what the process opens meanwhile;
-// at most 16 384.
-size_t compute_share() {
-  constexpr size_t kMost = 16384;
+// at most 16 384. `free` is the limit less what is open, no margin.
+size_t compute_share(size_t* free = nullptr) {
   struct rlimit rl;
+  if (free) *free = kMost;
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return kMost;
   const long open = open_descriptors();
   const size_t limit = static_cast<size_t>(rl.rlim_cur);
   const size_t others = open < 0 ? limit / 4 : static_cast<size_t>(open);
   const size_t margin = 8 + limit / 16;
+  if (free) *free = limit > others ? limit - others : 0;
   const size_t share = limit > others + margin ? limit - others - margin : 0;
   return share < kMost ? share : kMost;
 }
@@ -67,18 +70,23 @@ void wait_a_little(std::unique_lock<std::mutex>& lock, Process& p, int ms) {
 
 }  // namespace
 
-DescriptorShare::DescriptorShare(size_t floor, const int64_t* cancel) : floor_(floor) {
+DescriptorShare::DescriptorShare(size_t floor, const int64_t* cancel) : floor_(floor), room_(floor) {
   Process& p = process();
   std::unique_lock<std::mutex> lock(p.mu);
-  p.share = compute_share();
+  size_t free = kMost;
+  p.share = compute_share(&free);
   while (p.held != 0 && p.held + floor > p.share) {
     if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0) {
       cancelled_ = true;
       break;
     }
     wait_a_little(lock, p, 50);
-    p.share = compute_share();
+    p.share = compute_share(&free);
   }
+  // Alone, a call is let in even when fewer than its floor are free: it
+  // then keeps within what is free (the walker closes directories above
+  // its own sooner), and still counts its whole floor against others.
+  if (p.held == 0 && free < floor) room_ = free;
   p.held += floor;
   held_ = 0;
 }
@@ -93,7 +101,7 @@ DescriptorShare::~DescriptorShare() {
 bool DescriptorShare::try_take_extra(size_t n) {
   Process& p = process();
   std::lock_guard<std::mutex> lock(p.mu);
-  if (p.held + n > p.share) return false;
+  if (room_ < floor_ || p.held + n > p.share) return false;
   p.held += n;
   extra_ += n;
   return true;
@@ -110,6 +118,7 @@ void DescriptorShare::give_extra(size_t n) {
 bool DescriptorShare::try_take(size_t n) {
   Process& p = process();
   std::lock_guard<std::mutex> lock(p.mu);
+  if (room_ < floor_ && held_ + n > room_) return false;  // confined to what was free
   const size_t beyond_now = held_ > floor_ ? held_ - floor_ : 0;
   const size_t beyond_then = held_ + n > floor_ ? held_ + n - floor_ : 0;
   const size_t more = beyond_then - beyond_now;

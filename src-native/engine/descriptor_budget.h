@@ -23,7 +23,9 @@ class DescriptorShare {
  public:
   // Waits until `floor` descriptors fit the process's share, nothing else
   // holds any, or the word `cancel` points to is set (then cancelled() is
-  // true: the caller stops before touching anything); counts them.
+  // true: the caller stops before touching anything); counts them. Let in
+  // alone with fewer than `floor` free, the call keeps within those:
+  // try_take refuses past them.
   explicit DescriptorShare(size_t floor, const int64_t* cancel = nullptr);
   bool cancelled() const { return cancelled_; }
   ~DescriptorShare();
@@ -48,6 +50,7 @@ class DescriptorShare {
 
  private:
   size_t floor_;
+  size_t room_;       // what it may hold: the floor, or less when fewer were free
   size_t held_ = 0;   // under the process lock
   size_t extra_ = 0;  // taken by try_take_extra, not yet given back
   bool cancelled_ = false;

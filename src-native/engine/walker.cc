@@ -171,11 +171,11 @@ bool Walker::flush() {
   return ok;
 }
 
-// The directory nearest the root (not the root, not the current one or its
-// parent) that is open and has no files in flight is closed.
+// The directory nearest the root (not the root, not the current one) that
+// is open and has no files in flight is closed.
 bool Walker::evict_one() {
   if (closed_upto_ < 1) closed_upto_ = 1;
-  const size_t end = path_.size() >= 2 ? path_.size() - 2 : 0;
+  const size_t end = path_.size() >= 1 ? path_.size() - 1 : 0;
   bool all_closed_so_far = true;
   for (size_t i = closed_upto_; i < end; ++i) {
     DirNode& n = *path_[i];
