@@ -35,6 +35,7 @@ bool CopyDirWalk::is_ancestor(const DirNode& dir, const struct stat& st) {
 // very descriptor, anything else is skipped as in the walk. Only read:
 // nothing is ever created or changed where a link leads.
 void CopyDirWalk::follow_link(const DirNode& dir, size_t depth, const std::string& name, std::vector<PendingDir>& pending) {
+  keep_within_room();  // the walker holds the link's target and copies it here
   int raw = retry_eintr([&] { return ::openat(dir.src.get(), name.c_str(), O_PATH | O_CLOEXEC); });
   if (raw == -1) return report(dir, name, errno);  // ENOENT: dangling; ELOOP: a loop of links
   UniqueFd target(raw);

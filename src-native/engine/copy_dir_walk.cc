@@ -34,6 +34,7 @@ const char* special_type_name(unsigned char t) {
 
 void CopyDirWalk::place_chunk(Chunk& chunk, CopyRequest& req, LocalStats& local) {
   aim(req, *chunk.dir);
+  req.dest_overlay = req.ladder.has(Rung::kHardlink) ? chunk.dir->dest_overlay() : -1;
   std::string rel;  // built only for a result or an error
   for (ChunkItem& item : chunk.items) {
     if (state_.should_stop()) return;

@@ -58,6 +58,9 @@ struct CopyRequest {
   Ladder ladder;
   bool remember = false;
   uint64_t dest_dev = 0;
+  // Whether dest_dir is on overlayfs, when the caller knows (a walk asks
+  // once per filesystem): 1 or 0; -1: the hard link rung asks fstatfs.
+  signed char dest_overlay = -1;
 };
 
 struct CopyResult {

@@ -153,6 +153,12 @@ void DescriptorShare::wait_for_change(int ms) {
   wait_a_little(lock, p, ms);
 }
 
+bool DescriptorShare::beyond_room() const {
+  if (room_ >= floor_) return false;
+  std::lock_guard<std::mutex> lock(process().mu);
+  return held_ > room_;
+}
+
 size_t DescriptorShare::held() const {
   Process& p = process();
   std::lock_guard<std::mutex> lock(p.mu);

@@ -47,6 +47,8 @@ class DescriptorShare {
   // Waits at most `ms` for another call or thread to give some back.
   void wait_for_change(int ms);
   size_t held() const;
+  // Let in with fewer than its floor free, and holding more than those.
+  bool beyond_room() const;
 
  private:
   size_t floor_;

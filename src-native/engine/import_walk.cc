@@ -68,6 +68,10 @@ void ImportWalk::place_marker() {
     state_.add_error(e.second, join_rel(dest_root_, e.first), ECANCELED, kMarkerNotPlaced);
     return;
   }
+  if (int err = reopen_kept(dir)) {
+    state_.add_error(e.second, join_rel(dest_root_, e.first), err, kMovedReason);
+    return;
+  }
   CopyRequest req = request();
   req.atomic = true;  // complete under its name, or not there
   req.replace_by_rename = false;
@@ -81,6 +85,7 @@ void ImportWalk::place_marker() {
 void ImportWalk::place_chunk(Chunk& chunk, CopyRequest& req, LocalStats& local) {
   req.dest_dir = chunk.dir->dst.get();
   req.dest_dev = chunk.dir->dst_dev;
+  req.dest_overlay = req.ladder.has(Rung::kHardlink) ? chunk.dir->dest_overlay() : -1;
   // Only what this call placed is in it: no existence check before each file.
   req.dest_dir_fresh = chunk.dir->created && chunk.dir->private_;
   for (const ChunkItem& item : chunk.items) {

@@ -235,7 +235,7 @@ CopyResult hardlink(const CopyRequest& req, bool& next) {
   // it whole into the upper layer (copy-up); from inside the mount no call
   // tells which files were. The batch counts links made there, so a caller
   // can know that each of them may have been a copy (BatchResult).
-  r.on_overlay = on_overlayfs(dir.fd());
+  r.on_overlay = req.dest_overlay >= 0 && dir.fd() == req.dest_dir ? req.dest_overlay == 1 : on_overlayfs(dir.fd());
   return r;
 }
 

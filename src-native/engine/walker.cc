@@ -26,6 +26,24 @@ DirNode::~DirNode() {
   walker->closed(*this);
 }
 
+signed char DirNode::dest_overlay() {
+  signed char v = overlay.load(std::memory_order_relaxed);
+  if (v >= 0) return v;
+  // Up while the directory was made in its parent (so is on its
+  // filesystem): the first that knows answers; else fstatfs, and every one
+  // on the way learns it. (`created` and `parent` do not change once the
+  // node is handed over; dst_dev may, on the walker thread.)
+  DirNode* top = this;
+  while (top->parent && top->created) {
+    top = top->parent.get();
+    v = top->overlay.load(std::memory_order_relaxed);
+    if (v >= 0) break;
+  }
+  if (v < 0) v = on_overlayfs(dst.get()) ? 1 : 0;
+  for (DirNode* n = this; n; n = n == top ? nullptr : n->parent.get()) n->overlay.store(v, std::memory_order_relaxed);
+  return v;
+}
+
 std::string DirNode::rel() const {
   size_t len = 0;
   for (const DirNode* n = this; n && n->parent; n = n->parent.get()) len += n->name.size() + 1;
@@ -133,6 +151,7 @@ bool Walker::hand_over(Chunk& chunk) {
   if (chunk.items.empty()) return true;
   std::shared_ptr<DirNode> dir = chunk.dir;
   if (inline_) {
+    keep_within_room();
     place_chunk(chunk, walker_req_, walker_stats_);
     chunk.items.clear();
     return !state_.should_stop();
@@ -171,6 +190,18 @@ bool Walker::flush() {
   return ok;
 }
 
+// Its identity first, for reopening it proved (importFiles does not fstat
+// the directories it makes; this only runs short of descriptors, or for a
+// directory kept for later). False, and still open, when fstat fails.
+bool Walker::close_noting_identity(DirNode& n) {
+  struct stat st;
+  if (sys_fstat(n.dst.get(), &st) == -1) return false;
+  n.dst_dev = static_cast<uint64_t>(st.st_dev);
+  n.dst_ino = static_cast<uint64_t>(st.st_ino);
+  closed(n);
+  return true;
+}
+
 // The directory nearest the root (not the root, not the current one) that
 // is open and has no files in flight is closed.
 bool Walker::evict_one() {
@@ -187,16 +218,10 @@ bool Walker::evict_one() {
       all_closed_so_far = false;
       continue;
     }
-    // Its identity, for the "..": proved on the way back up (importFiles
-    // does not fstat the directories it makes; this only runs short of descriptors).
-    struct stat st;
-    if (sys_fstat(n.dst.get(), &st) == -1) {
+    if (!close_noting_identity(n)) {
       all_closed_so_far = false;
       continue;
     }
-    n.dst_dev = static_cast<uint64_t>(st.st_dev);
-    n.dst_ino = static_cast<uint64_t>(st.st_ino);
-    closed(n);
     if (all_closed_so_far) closed_upto_ = i + 1;
     return true;
   }
@@ -221,6 +246,11 @@ bool Walker::room_for_dir() {
     }
     if (state_.should_stop()) return false;
     share_.wait_for_change(20);
+  }
+}
+
+void Walker::keep_within_room() {
+  while (share_.beyond_room() && evict_one()) {
   }
 }
 
@@ -298,6 +328,15 @@ int Walker::reopen(size_t i) {
   return 0;
 }
 
+int Walker::reopen_kept(const std::shared_ptr<DirNode>& node) {
+  if (node->open()) return 0;
+  path_.clear();
+  for (std::shared_ptr<DirNode> n = node; n; n = n->parent) path_.insert(path_.begin(), n);
+  const int err = reopen(path_.size() - 1);
+  path_.clear();
+  return err;
+}
+
 int Walker::climb_to(size_t depth) {
   int result = 0;
   while (path_.size() > depth + 1) {
@@ -313,8 +352,16 @@ int Walker::climb_to(size_t depth) {
         result = err;
       }
     }
+    std::shared_ptr<DirNode> left = std::move(path_.back());
     path_.pop_back();
     if (closed_upto_ > path_.size() - 1) closed_upto_ = path_.size() - 1;
+    // Off the path but still held (importFiles' marker directory, and
+    // those above it): closed now, out of eviction's reach otherwise;
+    // reopen_kept opens it again when it is wanted.
+    if (left.use_count() > 1 && left->open() && !left->finish_pending &&
+        left->pins.load(std::memory_order_acquire) == 0) {
+      close_noting_identity(*left);
+    }
   }
   if (path_.back()->lost) return result ? result : kReplacedErr;
   return 0;

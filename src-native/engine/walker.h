@@ -54,9 +54,17 @@ struct DirNode {
   bool followed = false;       // reached through a symlink (dereference)
   bool lost = false;           // could not be reopened: moved or replaced since
   std::atomic<int> pins{0};    // chunks of its files handed over and not yet placed
+  // Its destination is on overlayfs: 1, not: 0, not known yet: -1 (asked
+  // once per filesystem of the walk, for hard links: dest_overlay()).
+  std::atomic<signed char> overlay{-1};
   int fds = 0;                 // descriptors it holds (counted in the walker's share)
 
   bool open() const { return dst.valid(); }
+  // Whether its destination is on overlayfs (1) or not (0). A directory
+  // made in its parent is where the parent is: fstatfs once per directory
+  // that was already there. Called with the directory pinned or on the
+  // walker thread (it is open).
+  signed char dest_overlay();
   // The path below the root, '/'-separated ("" for the root).
   std::string rel() const;
 };
@@ -109,10 +117,18 @@ class Walker {
   // Waits until one more directory's descriptors fit the budget, closing
   // directories above the current one first; false when the call stops.
   bool room_for_dir();
+  // Before files are placed: a call confined to fewer descriptors than its
+  // floor, holding more than that (one directory more could not wait),
+  // closes the directories above the current one.
+  void keep_within_room();
   // Makes path_ end at index `depth`, reopening each directory on the way
   // up that was closed. 0, or an errno when path_[depth] could not be
   // proved to be the same directory (it is marked lost; nothing goes in).
   int climb_to(size_t depth);
+  // Opens again a directory that was closed once off the path (kept for
+  // later: importFiles' marker), proved by identity down from the root.
+  // Only once the walk is done (it uses path_).
+  int reopen_kept(const std::shared_ptr<DirNode>& node);
   // Counts the descriptors a node just opened holds (already taken by room_for_dir).
   void opened(DirNode& node);
 
@@ -125,6 +141,7 @@ class Walker {
  private:
   void work();
   bool evict_one();
+  bool close_noting_identity(DirNode& n);
   int reopen(size_t i);
   int reopen_side(size_t i, bool source, UniqueFd& out);
   void take_for_reopen();

@@ -65,6 +65,25 @@ for (const fsName of ['btrfs', 'ext4']) {
     t.equal(chainDepth(path.join(dir, 'dest')), 120, 'the whole chain is there')
   })
 
+  // The marker is placed last, in its directory: that directory (and those
+  // above it) must not stay open all the way, one descriptor per level.
+  onFs(t, fsName, 'importFiles: a marker 120 levels deep under nofile=64 is placed, no EMFILE', async (t, dir) => {
+    const src = path.join(dir, 'src')
+    fs.writeFileSync(src, 'content\n')
+    const r = underLimit(t, 64, `
+      import { importFiles } from 'cowcopy'
+      const entries = []
+      let rel = ''
+      for (let i = 0; i < 120; i++) { rel += 'd/'; entries.push([rel + 'f', ${JSON.stringify(src)}]) }
+      for (let b = 0; b < 40; b++) entries.push(['wide/b' + b + '/f', ${JSON.stringify(src)}])
+      const r = await importFiles(${JSON.stringify(path.join(dir, 'dest'))}, entries, { marker: rel + 'f', concurrency: 2 })
+      console.log(JSON.stringify({ files: r.files, errors: r.errors.map((e) => e.error.code) }))
+    `)
+    t.same(r.errors, [], 'no error (no EMFILE)')
+    t.equal(r.files, 160, 'every entry placed, the marker among them')
+    t.equal(chainDepth(path.join(dir, 'dest')), 120, 'the marker is there, 120 deep')
+  })
+
   onFs(t, fsName, 'copyDir: a tree 150 levels deep under nofile=64 copies every file', async (t, dir) => {
     const src = path.join(dir, 'src')
     fs.mkdirSync(src)
@@ -329,4 +348,39 @@ onFs(t, 'ext4', 'a call with little more than its floor free, or less: no EMFILE
     console.log(JSON.stringify({ files: [c.files, i.files], errors: [...codes(c), ...codes(i)] }))
   `)
   t.same(b, { files: [39, 39], errors: [] }, 'copyDir and importFiles, 8 free (below their floors): every file, no EMFILE')
+  // Again over what is there: each file replaced through a temporary file
+  // (and its descriptor duplicated for the close check); importFiles with
+  // a marker 6 deep, placed last.
+  const first = path.join(dir, 'again')
+  underLimit(t, 40, `
+    import { copyDir } from 'cowcopy'
+    await copyDir(${JSON.stringify(tree)}, ${JSON.stringify(first)})
+    console.log('null')
+  `)
+  const c = run(8, `
+    leaveFree(SPARE)
+    const c = await copyDir(tree, ${JSON.stringify(first)}, { overwrite: true })
+    const entries = [['a/b/c/d/e/f/m', tree + '/d/f'], ['a/b/c/d/e/f/g', tree + '/d/f'], ['a/x', tree + '/d/f']]
+    let rel = 'z/'
+    for (let k = 0; k < 30; k++) { rel += 'd/'; entries.push([rel + 'f', tree + '/d/f']) }
+    const i = await importFiles(out + '/m', entries, { marker: 'a/b/c/d/e/f/m' })
+    console.log(JSON.stringify({ files: [c.files, i.files], errors: [...codes(c), ...codes(i)] }))
+  `)
+  t.same(c, { files: [39, 33], errors: [] }, 'copyDir over an existing copy, importFiles with a marker 6 deep, 8 free: every file, no EMFILE')
+  // dereference: the walker holds the link's target while it copies it.
+  const links = path.join(dir, 'links')
+  let d = links
+  fs.mkdirSync(d)
+  for (let k = 0; k < 8; k++) {
+    d = path.join(d, 'd')
+    fs.mkdirSync(d)
+    fs.writeFileSync(path.join(d, 'f'), `${k}`)
+    fs.symlinkSync(path.join(src, 'f0'), path.join(d, 'link'))
+  }
+  const e = run(8, `
+    leaveFree(SPARE)
+    const c = await copyDir(${JSON.stringify(links)}, out + '/l', { dereference: true })
+    console.log(JSON.stringify({ files: c.files, errors: codes(c) }))
+  `)
+  t.same(e, { files: 16, errors: [] }, 'copyDir, dereference, file links 8 deep, 8 free: every file, no EMFILE')
 })

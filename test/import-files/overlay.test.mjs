@@ -54,3 +54,32 @@ t.test('importFiles with the hardlink rung from a store in a lower layer: copy-u
   t.equal(r2.methods.hardlink, 1)
   t.equal(r2.overlayLinks, 0, 'a link on ext4 is not counted')
 })
+
+// Asked once per filesystem of the walk, not once per link: a directory
+// made by the import is where its parent is, but one that is a mount point
+// (another device) is asked again.
+t.test('importFiles into a tree with an overlayfs mounted below its root: only the links made there are counted', async (t) => {
+  const dirs = needMounts(t, 'ext4')
+  if (!dirs) return
+  const [ext4] = dirs
+  const top = fs.mkdtempSync(path.join(ext4, 'ov-below-'))
+  const [lower, upper, work, dest] = ['lower', 'upper', 'work', 'dest'].map((d) => path.join(top, d))
+  for (const d of [lower, upper, work, dest]) fs.mkdirSync(d)
+  const mnt = path.join(dest, 'ov')
+  fs.mkdirSync(mnt)
+  fs.mkdirSync(path.join(lower, 'store'))
+  for (const n of ['a', 'b', 'c', 'd']) fs.writeFileSync(path.join(lower, 'store', n), n)
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, mnt])
+  t.teardown(() => {
+    execFileSync('umount', [mnt])
+    fs.rmSync(top, { recursive: true, force: true })
+  })
+  const store = path.join(mnt, 'store')
+  const entries = [['plain/a', 'a'], ['plain/sub/b', 'b'], ['ov/x/y/c', 'c'], ['ov/d', 'd']].map(([r, n]) => [r, path.join(store, n)])
+  const r = await importFiles(dest, entries, { link: ['hardlink', 'copy'] })
+  t.same(r.errors, [])
+  // Outside the overlay the store is another device: copied (EXDEV).
+  t.same([r.methods.hardlink, r.overlayLinks], [2, 2], 'two links, both in the overlay mounted below the root (one in a directory the import made there)')
+  t.equal(fs.statSync(path.join(dest, 'ov/x/y/c')).ino, fs.statSync(path.join(store, 'c')).ino, 'ov/x/y/c is a link')
+  t.not(fs.statSync(path.join(dest, 'plain/a')).ino, fs.statSync(path.join(store, 'a')).ino, 'plain/a is a copy')
+})
