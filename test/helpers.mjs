@@ -6,7 +6,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js')
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const DIST = path.join(ROOT, 'dist', 'index.js')
 
 export const MOUNT_ROOT = process.env.COWCOPY_MOUNT_ROOT || '/var/tmp/cowcopy-mounts'
 
@@ -314,4 +315,30 @@ export function cowChild(t, script, { env = {}, timeout = 10000 } = {}) {
   })
   t.equal(r.signal, null, `the child finished within ${timeout} ms (stderr: ${r.stderr})`)
   return r
+}
+
+/**
+ * Runs CommonJS `code` in a child node started at the package root, with
+ * cowcopy loaded as `c` and node:fs as `fs`; never waits longer than `ms`
+ * (then SIGKILL). Resolves with { status, signal, timedOut, out, err }.
+ */
+export function cowChildAsync(code, { env = {}, ms = 8000 } = {}) {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['-e', `const c = require('cowcopy'); const fs = require('fs');\n${code}`], {
+      cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    p.stdout.on('data', (d) => (out += d))
+    p.stderr.on('data', (d) => (err += d))
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      p.kill('SIGKILL')
+    }, ms)
+    p.on('close', (status, signal) => {
+      clearTimeout(timer)
+      resolve({ status, signal, timedOut, out: out.trim(), err: err.trim() })
+    })
+  })
 }
