@@ -342,3 +342,34 @@ export function cowChildAsync(code, { env = {}, ms = 8000 } = {}) {
     })
   })
 }
+
+/**
+ * Runs an importFiles script (an async body; `importFiles` in scope) in a
+ * fresh process (fresh link memory; a crash stays there), as setpriv `as`
+ * says when given. A rejection prints { rejected: code }. Returns
+ * { status, signal, out, err }.
+ */
+export function importChild(code, { as } = {}) {
+  const script = `const { importFiles } = require(${JSON.stringify(ROOT)});\n(async () => { ${code} })().catch((e) => { console.log(JSON.stringify({ rejected: e.code })) })`
+  const argv = as ? ['setpriv', [...as, process.execPath, '-e', script]] : [process.execPath, ['-e', script]]
+  const r = spawnSync(argv[0], argv[1], { encoding: 'utf8' })
+  return { status: r.status, signal: r.signal, out: r.stdout.trim(), err: r.stderr }
+}
+
+/**
+ * Runs an importFiles/copyDir script (an async body; `importFiles`,
+ * `copyDir` and `execFileSync` in scope) in a fresh process, optionally
+ * wrapped by a command (setpriv, unshare). Its last line of stdout, parsed; a
+ * rejection prints { rejected: code, message }.
+ */
+export function importChildJson(code, wrap = []) {
+  const script = `const { importFiles, copyDir } = require(${JSON.stringify(ROOT)});\nconst { execFileSync } = require('node:child_process');\n(async () => { ${code} })().catch((e) => { console.log(JSON.stringify({ rejected: e.code, message: e.message })) })`
+  const argv = [...wrap, process.execPath, '-e', script]
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' })
+  const lines = r.stdout.trim().split('\n')
+  try {
+    return JSON.parse(lines[lines.length - 1])
+  } catch {
+    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
+  }
+}
