@@ -343,6 +343,16 @@ export function cowChildAsync(code, { env = {}, ms = 8000 } = {}) {
   })
 }
 
+/** Runs CommonJS `code` in a child node (spawnSync, 20 s timeout); `args` become process.argv[1..]. */
+export function nodeChild(code, args = [], opts = {}) {
+  return spawnSync(process.execPath, ['-e', code, '--', ...args], {
+    encoding: 'utf8',
+    timeout: 20000,
+    ...opts,
+    env: { ...process.env, ...opts.env },
+  })
+}
+
 /**
  * Runs an importFiles script (an async body; `importFiles` in scope) in a
  * fresh process (fresh link memory; a crash stays there), as setpriv `as`
@@ -372,4 +382,13 @@ export function importChildJson(code, wrap = []) {
   } catch {
     return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
   }
+}
+
+/** A shell script `name` in `dir` owned by `uid` (and gid) with mode 6755 (setuid and setgid); its path. */
+export function setuidScript(dir, name, uid) {
+  const f = path.join(dir, name)
+  fs.writeFileSync(f, '#!/bin/sh\necho hi\n')
+  fs.chownSync(f, uid, uid)
+  fs.chmodSync(f, 0o6755)
+  return f
 }
