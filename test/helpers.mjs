@@ -384,6 +384,17 @@ export function importChildJson(code, wrap = []) {
   }
 }
 
+/** `size` random bytes, every 8 MiB chunk different (a chunk's number in its head). */
+export function writeNumberedFile(file, size) {
+  const chunk = randomBytes(8 << 20)
+  const fd = fs.openSync(file, 'w')
+  for (let at = 0; at < size; at += chunk.length) {
+    chunk.writeUInt32LE(at / chunk.length, 0)
+    fs.writeSync(fd, chunk, 0, Math.min(chunk.length, size - at), at)
+  }
+  fs.closeSync(fd)
+}
+
 /** A shell script `name` in `dir` owned by `uid` (and gid) with mode 6755 (setuid and setgid); its path. */
 export function setuidScript(dir, name, uid) {
   const f = path.join(dir, name)
