@@ -403,3 +403,19 @@ export function setuidScript(dir, name, uid) {
   fs.chmodSync(f, 0o6755)
   return f
 }
+
+const shims = new Map()
+/**
+ * Builds C `source` into an LD_PRELOAD shim (gcc -Wall -Werror, -ldl) in a
+ * temporary directory removed at exit; its path. Built once per source.
+ */
+export function buildShim(source) {
+  if (shims.has(source)) return shims.get(source)
+  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cowcopy-shim-'))
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  fs.writeFileSync(path.join(dir, 'shim.c'), source)
+  const so = path.join(dir, 'shim.so')
+  execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-Wall', '-Werror', '-o', so, path.join(dir, 'shim.c'), '-ldl'], { stdio: 'pipe' })
+  shims.set(source, so)
+  return so
+}

@@ -5,12 +5,12 @@
 // symlink whose timestamps cannot be set leaves nothing the call created
 // and keeps the link it was to replace.
 import t from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { copyDir } from 'cowcopy'
-import { onFs } from '../helpers.mjs'
+import { buildShim, onFs } from '../helpers.mjs'
 import { LAYER } from '../engines.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -104,19 +104,13 @@ long syscall(long nr, ...) {
 }
 `
 
-let shimPath
 function shim(t) {
-  if (shimPath) return shimPath
-  const d = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cowcopy-shim-'))
-  process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }))
-  fs.writeFileSync(path.join(d, 'shim.c'), SHIM)
   try {
-    execFileSync('cc', ['-shared', '-fPIC', '-O1', '-Wall', '-o', path.join(d, 'shim.so'), path.join(d, 'shim.c'), '-ldl'])
+    return buildShim(SHIM)
   } catch (e) {
     t.fail(`could not build the shim: ${e.stderr}`)
     return null
   }
-  return (shimPath = path.join(d, 'shim.so'))
 }
 
 // Runs copyDir(src, dest, options) in a child with the shim failing `spec`;
