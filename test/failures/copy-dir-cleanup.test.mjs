@@ -143,21 +143,23 @@ function copyDirUnderShim(t, spec, src, dest, options = {}) {
 
 const EIO = 5
 
-onFs(t, 'xfs', 'opening the just-created destination root fails: nothing left', async (t, dir) => {
+// dir/src holding one file, and dir/dest (not made).
+function oneFileSource(dir) {
   const src = path.join(dir, 'src')
   fs.mkdirSync(src)
   write(path.join(src, 'f'), 'x')
-  const dest = path.join(dir, 'dest')
+  return { src, dest: path.join(dir, 'dest') }
+}
+
+onFs(t, 'xfs', 'opening the just-created destination root fails: nothing left', async (t, dir) => {
+  const { src, dest } = oneFileSource(dir)
   const r = copyDirUnderShim(t, `open:${EIO}:${dest}`, src, dest)
   t.equal(r?.fatal?.code, 'EIO', 'the open failure reported')
   t.notOk(fs.existsSync(dest), 'the directory the call made is removed')
 })
 
 onFs(t, 'xfs', 'fstat of the just-created destination root fails: nothing left', async (t, dir) => {
-  const src = path.join(dir, 'src')
-  fs.mkdirSync(src)
-  write(path.join(src, 'f'), 'x')
-  const dest = path.join(dir, 'dest')
+  const { src, dest } = oneFileSource(dir)
   const r = copyDirUnderShim(t, `fstat:${EIO}:${dest}`, src, dest)
   t.equal(r?.fatal?.code, 'EIO', 'the fstat failure reported')
   t.notOk(fs.existsSync(dest), 'the directory the call made is removed')
