@@ -54,6 +54,7 @@ if (process.argv[2] === '--child') {
 const { buildCLoop, fsType, loadBaseline, needTestMounts, thisBuild } = require('./common')
 const { checkedTreeList, makeTree } = require('./tree')
 const store = require('./store')
+const { splitArgs } = require('../test/strace-args.cjs')
 
 function parseArgs(argv) {
   const a = { fs: ['btrfs', 'xfs', 'ext4'], only: null, files: Number(process.env.TREE_FILES || 10000), threads: 2, keep: false }
@@ -73,40 +74,6 @@ function parseArgs(argv) {
 // ---------------------------------------------------------------------------
 // strace's lines. With -ff each thread has its own file, so no call is split
 // over two lines; -ttt stamps each line, which places it against the marks.
-
-// Top-level arguments of "name(args)": commas inside quotes, brackets and a
-// descriptor's <path> do not split.
-function splitArgs(s) {
-  const out = []
-  let depth = 0
-  let cur = ''
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i]
-    if (ch === '"') {
-      let j = i + 1
-      while (j < s.length && s[j] !== '"') j += s[j] === '\\' ? 2 : 1
-      cur += s.slice(i, j + 1)
-      i = j
-      continue
-    }
-    if (ch === '<' && /(\d|AT_FDCWD)$/.test(cur)) {
-      const j = s.indexOf('>', i)
-      cur += s.slice(i, j + 1)
-      i = j
-      continue
-    }
-    if ('([{'.includes(ch)) depth++
-    else if (')]}'.includes(ch)) depth--
-    if (ch === ',' && depth === 0) {
-      out.push(cur.trim())
-      cur = ''
-    } else {
-      cur += ch
-    }
-  }
-  if (cur.trim()) out.push(cur.trim())
-  return out
-}
 
 const unquote = (q) => q.slice(1, q.lastIndexOf('"')).replace(/\\(["\\])/g, '$1')
 

@@ -6,7 +6,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js')
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const DIST = path.join(ROOT, 'dist', 'index.js')
 
 export const MOUNT_ROOT = process.env.COWCOPY_MOUNT_ROOT || '/var/tmp/cowcopy-mounts'
 
@@ -314,4 +315,107 @@ export function cowChild(t, script, { env = {}, timeout = 10000 } = {}) {
   })
   t.equal(r.signal, null, `the child finished within ${timeout} ms (stderr: ${r.stderr})`)
   return r
+}
+
+/**
+ * Runs CommonJS `code` in a child node started at the package root, with
+ * cowcopy loaded as `c` and node:fs as `fs`; never waits longer than `ms`
+ * (then SIGKILL). Resolves with { status, signal, timedOut, out, err }.
+ */
+export function cowChildAsync(code, { env = {}, ms = 8000 } = {}) {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['-e', `const c = require('cowcopy'); const fs = require('fs');\n${code}`], {
+      cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    p.stdout.on('data', (d) => (out += d))
+    p.stderr.on('data', (d) => (err += d))
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      p.kill('SIGKILL')
+    }, ms)
+    p.on('close', (status, signal) => {
+      clearTimeout(timer)
+      resolve({ status, signal, timedOut, out: out.trim(), err: err.trim() })
+    })
+  })
+}
+
+/** Runs CommonJS `code` in a child node (spawnSync, 20 s timeout); `args` become process.argv[1..]. */
+export function nodeChild(code, args = [], opts = {}) {
+  return spawnSync(process.execPath, ['-e', code, '--', ...args], {
+    encoding: 'utf8',
+    timeout: 20000,
+    ...opts,
+    env: { ...process.env, ...opts.env },
+  })
+}
+
+/**
+ * Runs an importFiles script (an async body; `importFiles` in scope) in a
+ * fresh process (fresh link memory; a crash stays there), as setpriv `as`
+ * says when given. A rejection prints { rejected: code }. Returns
+ * { status, signal, out, err }.
+ */
+export function importChild(code, { as } = {}) {
+  const script = `const { importFiles } = require(${JSON.stringify(ROOT)});\n(async () => { ${code} })().catch((e) => { console.log(JSON.stringify({ rejected: e.code })) })`
+  const argv = as ? ['setpriv', [...as, process.execPath, '-e', script]] : [process.execPath, ['-e', script]]
+  const r = spawnSync(argv[0], argv[1], { encoding: 'utf8' })
+  return { status: r.status, signal: r.signal, out: r.stdout.trim(), err: r.stderr }
+}
+
+/**
+ * Runs an importFiles/copyDir script (an async body; `importFiles`,
+ * `copyDir` and `execFileSync` in scope) in a fresh process, optionally
+ * wrapped by a command (setpriv, unshare). Its last line of stdout, parsed; a
+ * rejection prints { rejected: code, message }.
+ */
+export function importChildJson(code, wrap = []) {
+  const script = `const { importFiles, copyDir } = require(${JSON.stringify(ROOT)});\nconst { execFileSync } = require('node:child_process');\n(async () => { ${code} })().catch((e) => { console.log(JSON.stringify({ rejected: e.code, message: e.message })) })`
+  const argv = [...wrap, process.execPath, '-e', script]
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' })
+  const lines = r.stdout.trim().split('\n')
+  try {
+    return JSON.parse(lines[lines.length - 1])
+  } catch {
+    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
+  }
+}
+
+/** `size` random bytes, every 8 MiB chunk different (a chunk's number in its head). */
+export function writeNumberedFile(file, size) {
+  const chunk = randomBytes(8 << 20)
+  const fd = fs.openSync(file, 'w')
+  for (let at = 0; at < size; at += chunk.length) {
+    chunk.writeUInt32LE(at / chunk.length, 0)
+    fs.writeSync(fd, chunk, 0, Math.min(chunk.length, size - at), at)
+  }
+  fs.closeSync(fd)
+}
+
+/** A shell script `name` in `dir` owned by `uid` (and gid) with mode 6755 (setuid and setgid); its path. */
+export function setuidScript(dir, name, uid) {
+  const f = path.join(dir, name)
+  fs.writeFileSync(f, '#!/bin/sh\necho hi\n')
+  fs.chownSync(f, uid, uid)
+  fs.chmodSync(f, 0o6755)
+  return f
+}
+
+const shims = new Map()
+/**
+ * Builds C `source` into an LD_PRELOAD shim (gcc -Wall -Werror, -ldl) in a
+ * temporary directory removed at exit; its path. Built once per source.
+ */
+export function buildShim(source) {
+  if (shims.has(source)) return shims.get(source)
+  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cowcopy-shim-'))
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  fs.writeFileSync(path.join(dir, 'shim.c'), source)
+  const so = path.join(dir, 'shim.so')
+  execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-Wall', '-Werror', '-o', so, path.join(dir, 'shim.c'), '-ldl'], { stdio: 'pipe' })
+  shims.set(source, so)
+  return so
 }

@@ -4,27 +4,16 @@
 // hang and no descriptor leak; the native binding's early returns release
 // the filter's thread-safe function (the process exits).
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { copyDir } from 'cowcopy'
 import { PORTABLE } from '../engines.mjs'
-import { onFs, openFds } from '../helpers.mjs'
+import { nodeChild, onFs, openFds } from '../helpers.mjs'
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const DIST = path.join(root, 'dist', 'index.js')
 const NATIVE = path.join(root, 'dist', 'native.js')
-
-/** Runs CommonJS `code` in a child node; `args` become process.argv[1..]. */
-function child(code, args = [], opts = {}) {
-  return spawnSync(process.execPath, ['-e', code, '--', ...args], {
-    encoding: 'utf8',
-    timeout: 20000,
-    ...opts,
-    env: { ...process.env, ...opts.env },
-  })
-}
 
 // An async filter would read as true and copy everything: it is refused with
 // ERR_INVALID_RETURN_VALUE, as fs.cpSync does (CopyDirOptions.filter says
@@ -61,7 +50,7 @@ onFs(t, 'ext4', 'an async filter is refused (ERR_INVALID_RETURN_VALUE): Promise.
 if (!PORTABLE) onFs(t, 'ext4', 'copyDir native early returns release the filter (the process exits)', async (t, dir) => {
   fs.mkdirSync(path.join(dir, 'src'))
   for (const bad of ['flags', 'control']) {
-    const r = child(
+    const r = nodeChild(
       `const { native } = require(process.argv[1]); const [bad, src, dest] = process.argv.slice(2);
       try {
         if (bad === 'flags') native.copyDir(src, dest, 'not flags', 0, undefined, () => [])

@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { copyDir } from 'cowcopy'
-import { onFs } from '../helpers.mjs'
+import { nodeChild, onFs } from '../helpers.mjs'
 import { TIME_SLACK_NS } from '../engines.mjs'
 
 const write = (file, data, mode = 0o644) => {
@@ -20,16 +20,6 @@ const modeOf = (p) => fs.lstatSync(p).mode & 0o7777
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const DIST = path.join(root, 'dist', 'index.js')
-
-/** Runs CommonJS `code` in a child node; `args` become process.argv[1..]. */
-function child(code, args = [], opts = {}) {
-  return spawnSync(process.execPath, ['-e', code, '--', ...args], {
-    encoding: 'utf8',
-    timeout: 20000,
-    ...opts,
-    env: { ...process.env, ...opts.env },
-  })
-}
 
 for (const preserve of [false, true]) {
   onFs(t, 'xfs', `pre-existing directories keep their mode (preserve: ${preserve})`, async (t, dir) => {
@@ -78,7 +68,7 @@ onFs(t, 'ext4', 'copyDir under umask 077 and 000: every file has the source mode
   const modes = umaskTree(src)
   for (const mask of ['077', '000', '022', '027']) {
     const dest = path.join(dir, `dest-${mask}`)
-    const r = child(UMASK_SCRIPT, [DIST, mask, src, dest])
+    const r = nodeChild(UMASK_SCRIPT, [DIST, mask, src, dest])
     t.equal(r.stdout, '[]\n', r.stderr)
     for (const [name, mode] of Object.entries(modes)) {
       t.equal((fs.statSync(path.join(dest, name)).mode & 0o7777).toString(8), mode.toString(8), `umask ${mask}: ${name}`)

@@ -217,6 +217,18 @@ onFs(t, 'btrfs', 'directories made ahead in batches: the whole tree, modes, abor
   t.same(openFds(), fds, 'no descriptor leaked by the aborted copy')
 })
 
+// copyDir(src, dest, { concurrency: 2 }) in a child node under prlimit
+// --nofile=N:N; spawnSync's result, stdout { files, errors: [code] }.
+function copyDirUnderNofile(src, dest, nofile) {
+  const script = `
+    import { copyDir } from 'cowcopy'
+    const r = await copyDir(${JSON.stringify(src)}, ${JSON.stringify(dest)}, { concurrency: 2 })
+    console.log(JSON.stringify({ files: r.files, errors: r.errors.map((e) => e.error.code) }))
+  `
+  return spawnSync('prlimit', [`--nofile=${nofile}:${nofile}`, process.execPath, '--input-type=module', '-e', script],
+    { encoding: 'utf8', cwd: process.cwd(), timeout: 60_000 })
+}
+
 // Each queued chunk of files holds its directory pair open: with few
 // descriptors left the queue is shorter, so a low limit never fails
 // entries with EMFILE (a fixed 64-chunk queue would, under
@@ -230,13 +242,7 @@ for (const fsName of ['btrfs', 'tmpfs']) {
       fs.writeFileSync(path.join(src, `d${d}`, 'g'), `other ${d}\n`)
     }
     const dest = path.join(dir, 'dest')
-    const script = `
-      import { copyDir } from 'cowcopy'
-      const r = await copyDir(${JSON.stringify(src)}, ${JSON.stringify(dest)}, { concurrency: 2 })
-      console.log(JSON.stringify({ files: r.files, errors: r.errors.map((e) => e.error.code) }))
-    `
-    const run = spawnSync('prlimit', ['--nofile=64:64', process.execPath, '--input-type=module', '-e', script],
-      { encoding: 'utf8', cwd: process.cwd(), timeout: 60_000 })
+    const run = copyDirUnderNofile(src, dest, 64)
     t.equal(run.status, 0, run.stderr)
     const r = JSON.parse(run.stdout)
     t.same(r.errors, [], 'no EMFILE (or any error) under a 64-descriptor limit')
@@ -301,13 +307,7 @@ for (const fsName of ['btrfs', 'xfs']) {
       fs.writeFileSync(path.join(leaf, 'f'), `file ${b}\n`)
     }
     const dest = path.join(dir, 'dest')
-    const script = `
-      import { copyDir } from 'cowcopy'
-      const r = await copyDir(${JSON.stringify(src)}, ${JSON.stringify(dest)}, { concurrency: 2 })
-      console.log(JSON.stringify({ files: r.files, errors: r.errors.map((e) => e.error.code) }))
-    `
-    const run = spawnSync('prlimit', ['--nofile=1024:1024', process.execPath, '--input-type=module', '-e', script],
-      { encoding: 'utf8', cwd: process.cwd(), timeout: 60_000 })
+    const run = copyDirUnderNofile(src, dest, 1024)
     t.equal(run.status, 0, run.stderr)
     const r = JSON.parse(run.stdout)
     t.same(r.errors, [], 'no EMFILE (or any error) under a 1024-descriptor limit')

@@ -11,6 +11,13 @@ import { PORTABLE } from '../engines.mjs'
 import { makeFile, onFs, sameBytes } from '../helpers.mjs'
 import { names } from './shim.mjs'
 
+// A btrfs NODATACOW file of `size` random bytes (chattr +C takes only while it is empty).
+function makeNocowFile(file, size) {
+  fs.writeFileSync(file, '')
+  execFileSync('chattr', ['+C', file])
+  makeFile(file, size)
+}
+
 // reflink 'always' over a destination the clone refuses: left as it was.
 for (const [label, copy] of [
   ["reflink 'always'", (s, d) => copyFileSync(s, d, { reflink: 'always' })],
@@ -21,9 +28,7 @@ for (const [label, copy] of [
     const src = path.join(dir, 'src')
     const dest = path.join(dir, 'dest')
     makeFile(src, 5000)
-    fs.writeFileSync(dest, '')
-    execFileSync('chattr', ['+C', dest])
-    makeFile(dest, 10000)
+    makeNocowFile(dest, 10000)
     const before = fs.readFileSync(dest)
     if (PORTABLE) {
       // DIFFERENCES.existingDestination: the clone goes to a new file beside
@@ -67,9 +72,7 @@ onFs(t, 'btrfs', "reflink 'auto' over a NODATACOW destination copies the bytes",
   const src = path.join(dir, 'src')
   const dest = path.join(dir, 'dest')
   makeFile(src, 5000)
-  fs.writeFileSync(dest, '')
-  execFileSync('chattr', ['+C', dest])
-  makeFile(dest, 10000)
+  makeNocowFile(dest, 10000)
   const ino = fs.statSync(dest).ino
   const r = copyFileSync(src, dest)
   if (PORTABLE) {

@@ -7,10 +7,11 @@
 // another file takes the name; shrink_read, shrink_seek and shrink_clone
 // truncate the source (to COWCOPY_TEST_SHRINK) at its first read, SEEK_DATA
 // or clone.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { buildShim } from '../helpers.mjs'
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const entry = path.join(root, 'dist/index.mjs')
@@ -178,17 +179,6 @@ int ioctl(int fd, unsigned long req, ...) {
 }
 `
 
-let shimPath = null
-function shim(t) {
-  if (shimPath) return shimPath
-  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cowcopy-shim-'))
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
-  fs.writeFileSync(path.join(dir, 'shim.c'), SHIM_C)
-  shimPath = path.join(dir, 'shim.so')
-  execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-Wall', '-Werror', '-o', shimPath, path.join(dir, 'shim.c'), '-ldl'])
-  return shimPath
-}
-
 /**
  * Runs copyFileSync(src, dest, opts) in a child process with the shim doing
  * `actions`; returns { result } or { error: { code, message } }.
@@ -204,7 +194,7 @@ export function copyUnderShim(t, actions, src, dest, opts, env = {}) {
     }`
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
     encoding: 'utf8',
-    env: { ...process.env, LD_PRELOAD: shim(t), COWCOPY_TEST_SHIM: actions.join(','), ...env },
+    env: { ...process.env, LD_PRELOAD: buildShim(SHIM_C), COWCOPY_TEST_SHIM: actions.join(','), ...env },
   })
   if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`)
   return JSON.parse(r.stdout.trim().split('\n').pop())

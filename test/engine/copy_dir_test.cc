@@ -14,17 +14,7 @@
 #include <string>
 
 #include "../../src-native/engine/batch.h"
-
-static int failures = 0;
-static int checks = 0;
-
-static void expect(bool ok, const std::string& label) {
-  ++checks;
-  if (!ok) {
-    ++failures;
-    std::printf("FAIL %s\n", label.c_str());
-  }
-}
+#include "test_util.h"
 
 // Throws on its nth call; earlier calls keep everything.
 class ThrowingFilter : public cowcopy::TreeFilter {

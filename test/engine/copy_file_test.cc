@@ -15,22 +15,13 @@
 #include <vector>
 
 #include "../../src-native/engine/copy_file.h"
+#include "test_util.h"
 
 using cowcopy::CopyRequest;
 using cowcopy::CopyResult;
 using cowcopy::Method;
 
-static int failures = 0;
-static int checks = 0;
 static std::string root;
-
-static void expect(bool ok, const std::string& label) {
-  ++checks;
-  if (!ok) {
-    ++failures;
-    std::printf("FAIL %s\n", label.c_str());
-  }
-}
 
 static std::string path(const std::string& name) { return root + "/" + name; }
 
@@ -43,16 +34,7 @@ static void write_file(const std::string& name, const std::string& data) {
   ::close(fd);
 }
 
-static std::string read_file(const std::string& name) {
-  std::string out;
-  int fd = ::open(path(name).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd == -1) return "<missing>";
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
-}
+static std::string read_file(const std::string& name) { return get(path(name)); }
 
 static ino_t inode(const std::string& name) {
   struct stat st;
@@ -66,14 +48,6 @@ static int temps() {
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p && std::fscanf(p, "%d", &n) != 1) n = -1;
   if (p) ::pclose(p);
-  return n;
-}
-
-static int fds_now() {
-  int n = 0;
-  for (int fd = 0; fd < 1024; ++fd) {
-    if (::fcntl(fd, F_GETFD) != -1) ++n;
-  }
   return n;
 }
 

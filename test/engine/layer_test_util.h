@@ -1,6 +1,7 @@
-// Small checks clone_layer_test.cc reads the kernel with: file contents,
-// modes, link targets, FIEMAP's shared extents, leftover holders, open
-// descriptors. Not a test of its own (test/sanitize.sh builds only *.cc).
+// Small checks clone_layer_test.cc reads the kernel with: modes, link
+// targets, FIEMAP's shared extents, leftover holders (file contents, open
+// descriptors and the check counter are in test_util.h). Not a test of its own
+// (test/sanitize.sh builds only *.cc).
 #pragma once
 
 #include <dirent.h>
@@ -18,17 +19,7 @@
 #include <string>
 #include <vector>
 
-static int failures = 0;
-static int checks = 0;
-
-static void expect(bool ok, const std::string& label) {
-  ++checks;
-  if (!ok) {
-    ++failures;
-    std::printf("FAIL %s\n", label.c_str());
-    std::fflush(stdout);
-  }
-}
+#include "test_util.h"
 
 static void put(const std::string& path, const std::string& data, mode_t mode = 0644) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -38,17 +29,6 @@ static void put(const std::string& path, const std::string& data, mode_t mode = 
     std::exit(2);
   }
   ::close(fd);
-}
-
-static std::string get(const std::string& path) {
-  std::string out;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd == -1) return "<missing>";
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
 }
 
 static std::string random_bytes(size_t n) {
@@ -104,14 +84,6 @@ static int holders(const std::string& dir) {
     if (e->d_name[0] == '.' && std::strstr(e->d_name, ".cowcopy-")) ++n;
   }
   ::closedir(d);
-  return n;
-}
-
-static int fds_now() {
-  int n = 0;
-  for (int fd = 0; fd < 1024; ++fd) {
-    if (::fcntl(fd, F_GETFD) != -1) ++n;
-  }
   return n;
 }
 

@@ -5,12 +5,12 @@
 // symlink whose timestamps cannot be set leaves nothing the call created
 // and keeps the link it was to replace.
 import t from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { copyDir } from 'cowcopy'
-import { onFs } from '../helpers.mjs'
+import { buildShim, onFs } from '../helpers.mjs'
 import { LAYER } from '../engines.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -104,19 +104,13 @@ long syscall(long nr, ...) {
 }
 `
 
-let shimPath
 function shim(t) {
-  if (shimPath) return shimPath
-  const d = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cowcopy-shim-'))
-  process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }))
-  fs.writeFileSync(path.join(d, 'shim.c'), SHIM)
   try {
-    execFileSync('cc', ['-shared', '-fPIC', '-O1', '-Wall', '-o', path.join(d, 'shim.so'), path.join(d, 'shim.c'), '-ldl'])
+    return buildShim(SHIM)
   } catch (e) {
     t.fail(`could not build the shim: ${e.stderr}`)
     return null
   }
-  return (shimPath = path.join(d, 'shim.so'))
 }
 
 // Runs copyDir(src, dest, options) in a child with the shim failing `spec`;
@@ -149,21 +143,23 @@ function copyDirUnderShim(t, spec, src, dest, options = {}) {
 
 const EIO = 5
 
-onFs(t, 'xfs', 'opening the just-created destination root fails: nothing left', async (t, dir) => {
+// dir/src holding one file, and dir/dest (not made).
+function oneFileSource(dir) {
   const src = path.join(dir, 'src')
   fs.mkdirSync(src)
   write(path.join(src, 'f'), 'x')
-  const dest = path.join(dir, 'dest')
+  return { src, dest: path.join(dir, 'dest') }
+}
+
+onFs(t, 'xfs', 'opening the just-created destination root fails: nothing left', async (t, dir) => {
+  const { src, dest } = oneFileSource(dir)
   const r = copyDirUnderShim(t, `open:${EIO}:${dest}`, src, dest)
   t.equal(r?.fatal?.code, 'EIO', 'the open failure reported')
   t.notOk(fs.existsSync(dest), 'the directory the call made is removed')
 })
 
 onFs(t, 'xfs', 'fstat of the just-created destination root fails: nothing left', async (t, dir) => {
-  const src = path.join(dir, 'src')
-  fs.mkdirSync(src)
-  write(path.join(src, 'f'), 'x')
-  const dest = path.join(dir, 'dest')
+  const { src, dest } = oneFileSource(dir)
   const r = copyDirUnderShim(t, `fstat:${EIO}:${dest}`, src, dest)
   t.equal(r?.fatal?.code, 'EIO', 'the fstat failure reported')
   t.notOk(fs.existsSync(dest), 'the directory the call made is removed')

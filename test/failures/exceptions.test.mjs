@@ -3,39 +3,16 @@
 // ENOMEM, sync and promise, nothing left behind) and in the tree walk
 // (test/engine/copy_dir_test.cc: ENOMEM, its threads joined).
 import t from 'tap'
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PORTABLE } from '../engines.mjs'
-import { tmpScratch, needMounts } from '../helpers.mjs'
+import { cowChildAsync, tmpScratch, needMounts } from '../helpers.mjs'
 
 const KiB = 1024
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-// Runs `code` (CommonJS, cowcopy loaded as `c`) in a child; resolves with
-// { status, signal, timedOut, out } and never waits longer than `ms`.
-function child(code, { env = {}, ms = 8000 } = {}) {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['-e', `const c = require('cowcopy'); const fs = require('fs');\n${code}`], {
-      cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    p.stdout.on('data', (d) => (out += d))
-    p.stderr.on('data', (d) => (err += d))
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      p.kill('SIGKILL')
-    }, ms)
-    p.on('close', (status, signal) => {
-      clearTimeout(timer)
-      resolve({ status, signal, timedOut, out: out.trim(), err: err.trim() })
-    })
-  })
-}
 
 // Native only: C++ exceptions exist only in the addon's jobs; the same promise
 // on both engines (an error, nothing left behind) is 'copyRange out of space'
@@ -79,7 +56,7 @@ extern "C" int ioctl(int fd, unsigned long req, ...) {
     ['dedupeRange', 'await c.dedupeRange(S, {}, [{ path: S2 }])', 'ioctl_fideduperange'],
   ]
   fs.copyFileSync(src, path.join(dir, 'src2'))
-  const runs = await Promise.all(cases.map(([name, call]) => child(`
+  const runs = await Promise.all(cases.map(([name, call]) => cowChildAsync(`
     const S = ${JSON.stringify(src)}, S2 = ${JSON.stringify(path.join(dir, 'src2'))}, N = ${JSON.stringify(path.join(dir, `new-${name}`))};
     (async () => { let r; try { r = ${call}; console.log(JSON.stringify({ ok: true, r: typeof r === 'bigint' ? String(r) : r })) }
       catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })) } })()`,

@@ -7,25 +7,12 @@ import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { cloneRange, cloneRangeSync, copyRange, copyRangeSync } from 'cowcopy'
 import { PORTABLE } from '../engines.mjs'
-import { fsDir, onFs, openFds } from '../helpers.mjs'
+import { fsDir, onFs, openFds, writeNumberedFile } from '../helpers.mjs'
 
 const KiB = 1024
 const MiB = 1024 * KiB
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-// `size` bytes, every 8 MiB chunk different (a chunk's number in its head).
-function bigFile(file, size) {
-  const chunk = randomBytes(8 * MiB)
-  const fd = fs.openSync(file, 'w')
-  for (let at = 0; at < size; at += chunk.length) {
-    chunk.writeUInt32LE(at / chunk.length, 0)
-    fs.writeSync(fd, chunk, 0, Math.min(chunk.length, size - at), at)
-  }
-  fs.closeSync(fd)
-}
 
 // What the call created, it removes when it fails.
 for (const fsName of ['btrfs', 'xfs']) {
@@ -72,7 +59,7 @@ onFs(t, 'tiny', 'copyRange out of space part way: ENOSPC, the destination it cre
   const big = fs.mkdtempSync(path.join(fsDir('ext4').dir || process.env.TMPDIR || '/tmp', 'cc-big-'))
   t.teardown(() => fs.rmSync(big, { recursive: true, force: true }))
   const src = path.join(big, 'big')
-  bigFile(src, 300 * MiB) // more than the tiny filesystem holds
+  writeNumberedFile(src, 300 * MiB) // more than the tiny filesystem holds
   const free = () => {
     execFileSync('sync', ['-f', dir])
     return fs.statfsSync(dir).bfree

@@ -11,36 +11,11 @@ import t from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { importFiles, copyDir } from 'cowcopy'
-import { onFs } from '../helpers.mjs'
+import { importChild, importChildJson, onFs } from '../helpers.mjs'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']
 const isRoot = process.getuid?.() === 0
-
-// Runs an importFiles script in a fresh process (fresh link memory; a crash
-// stays there). Resolves { status, signal, out }.
-function child(code, { as } = {}) {
-  const script = `const { importFiles } = require(${JSON.stringify(ROOT)});\n(async () => { ${code} })().catch((e) => { console.log(JSON.stringify({ rejected: e.code })) })`
-  const argv = as ? ['setpriv', [...as, process.execPath, '-e', script]] : [process.execPath, ['-e', script]]
-  const r = spawnSync(argv[0], argv[1], { encoding: 'utf8' })
-  return { status: r.status, signal: r.signal, out: r.stdout.trim(), err: r.stderr }
-}
-
-// An importFiles script in a fresh process (fresh link memory), optionally
-// wrapped by a command (setpriv, unshare). Its last line of stdout, parsed.
-function runImport(code, wrap = []) {
-  const script = `const { importFiles, copyDir } = require(${JSON.stringify(ROOT)});\nconst { execFileSync } = require('node:child_process');\n(async () => { ${code} })().catch((e) => { console.log(JSON.stringify({ rejected: e.code, message: e.message })) })`
-  const argv = [...wrap, process.execPath, '-e', script]
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' })
-  const lines = r.stdout.trim().split('\n')
-  try {
-    return JSON.parse(lines[lines.length - 1])
-  } catch {
-    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
-  }
-}
 
 // EINVAL from one NODATACOW file is that file's answer: it must not be
 // remembered as "no clones between these devices" (ladder.cc, copy_file.cc).
@@ -55,7 +30,7 @@ onFs(t, 'btrfs', 'one NODATACOW file of another user does not turn clones off fo
   execFileSync('setpriv', [...NOBODY, 'sh', '-c', `: > ${e} && chattr +C ${e} && head -c 8192 /dev/urandom > ${e}`], { stdio: ['ignore', 'ignore', 'inherit', sfd] })
   fs.closeSync(sfd)
   for (const link of [['clone', 'hardlink', 'copy'], ['clone', 'copy']]) {
-    const r = child(`
+    const r = importChild(`
       const link = ${JSON.stringify(link)}, store = ${JSON.stringify(store)}, dir = ${JSON.stringify(dir)}
       await importFiles(dir + '/poison-' + link.length, [['evil.js', store + '/evil']], { link })
       const r = await importFiles(dir + '/pkg-' + link.length, Array.from({ length: 50 }, (_, i) => ['f' + i, store + '/f' + i]), { link })
@@ -80,7 +55,7 @@ onFs(t, 'ext4', 'an importer that is not root keeps hardlinking after one foreig
     fs.chownSync(path.join(store, `f${i}`), 1001, 1001)
   }
   execFileSync('setpriv', [...NOBODY, 'sh', '-c', `echo foreign > ${store}/evil && chmod 644 ${store}/evil`])
-  const r = child(`
+  const r = importChild(`
     const store = ${JSON.stringify(store)}, out = ${JSON.stringify(out)}, link = ['hardlink', 'copy']
     await importFiles(out + '/poison', [['a.js', store + '/evil']], { link })
     const r = await importFiles(out + '/pkg', Array.from({ length: 50 }, (_, i) => ['f' + i, store + '/f' + i]), { link })
@@ -100,7 +75,7 @@ onFs(t, 'ext4', 'one immutable destination directory does not turn hardlinks off
   fs.mkdirSync(locked)
   execFileSync('chattr', ['+i', locked])
   t.teardown(() => execFileSync('chattr', ['-i', locked]))
-  const r = child(`
+  const r = importChild(`
     const store = ${JSON.stringify(store)}, dir = ${JSON.stringify(dir)}, link = ['hardlink', 'copy']
     const first = await importFiles(dir + '/locked', [['a.js', store + '/f0']], { link })
     const r = await importFiles(dir + '/pkg', Array.from({ length: 20 }, (_, i) => ['f' + i, store + '/f' + i]), { link })
@@ -124,7 +99,7 @@ onFs(t, 'xfs', 'one immutable store file does not turn hardlinks off for the pro
   execFileSync('chattr', ['+a', path.join(store, 'append')])
   t.teardown(() => spawnSync('chattr', ['-i', '-a', path.join(store, 'locked'), path.join(store, 'append')]))
   for (const poison of ['locked', 'append']) {
-    const r = runImport(`
+    const r = importChildJson(`
       const store = ${JSON.stringify(store)}, dir = ${JSON.stringify(dir)}, link = ['hardlink', 'copy']
       const p = await importFiles(dir + '/poison-${poison}', [['x', store + '/${poison}']], { link })
       const r = await importFiles(dir + '/pkg-${poison}', Array.from({ length: 20 }, (_, i) => ['f' + i, store + '/f' + i]), { link })
@@ -145,7 +120,7 @@ onFs(t, 'xfs', 'EXDEV between two mounts of one filesystem does not turn hardlin
   fs.mkdirSync(store)
   fs.mkdirSync(view)
   for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(store, `f${i}`), `file ${i}\n`)
-  const r = runImport(`
+  const r = importChildJson(`
     const store = ${JSON.stringify(store)}, view = ${JSON.stringify(view)}, dir = ${JSON.stringify(dir)}, link = ['hardlink', 'copy']
     execFileSync('mount', ['--bind', store, view])
     const a = await importFiles(dir + '/a', [['f0', view + '/f0']], { link })

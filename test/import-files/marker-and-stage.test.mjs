@@ -11,27 +11,16 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { importFiles } from 'cowcopy'
-import { onFs, writeBigFile } from '../helpers.mjs'
+import { importChild, onFs, writeBigFile } from '../helpers.mjs'
 import { PORTABLE } from '../engines.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']
-const isRoot = process.getuid?.() === 0
-
-// Runs an importFiles script in a fresh process (fresh link memory; a crash
-// stays there). Resolves { status, signal, out }.
-function child(code, { as } = {}) {
-  const script = `const { importFiles } = require(${JSON.stringify(ROOT)});\n(async () => { ${code} })().catch((e) => { console.log(JSON.stringify({ rejected: e.code })) })`
-  const argv = as ? ['setpriv', [...as, process.execPath, '-e', script]] : [process.execPath, ['-e', script]]
-  const r = spawnSync(argv[0], argv[1], { encoding: 'utf8' })
-  return { status: r.status, signal: r.signal, out: r.stdout.trim(), err: r.stderr }
-}
 
 // import.cc remove_tree(): one recursion per directory level with an 8 KiB
 // buffer on the stack; libuv's worker has 8 MiB.
 onFs(t, 'xfs', 'stage: a failed import with a 4096-deep entry rejects, it does not crash the process', async (t, dir) => {
   fs.writeFileSync(path.join(dir, 'src'), 'x')
-  const r = child(`
+  const r = importChild(`
     const deep = Array(4096).fill('d').join('/') + '/f'
     await importFiles(${JSON.stringify(dir + '/dest')}, [[deep, ${JSON.stringify(dir + '/src')}], [deep + 'z', ${JSON.stringify(dir + '/missing')}]], { stage: true })
     console.log(JSON.stringify({ resolved: true }))`)

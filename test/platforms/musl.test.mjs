@@ -59,6 +59,14 @@ for (const arch of ['x64', 'arm64']) {
     if (h.error) return t.fail(h.error)
     if (h.reason) return missing(t, h.reason)
 
+    // The host copies a fresh SIZE-byte dir/src to dir/dest with reflink 'always': the paths and its run.
+    const copyInHost = (dir) => {
+      const src = path.join(dir, 'src')
+      const dest = path.join(dir, 'dest')
+      makeFile(src, SIZE)
+      return { src, dest, r: h.run([file, src, dest, String(FLAG_REFLINK_ALWAYS)]) }
+    }
+
     t.test('the glibc prebuild does not load in it', async (t) => {
       const r = h.run([prebuild(arch, 'glibc'), '/nonexistent', '/nonexistent', '0'])
       t.equal(r.status, 1, 'the host says it failed')
@@ -66,10 +74,7 @@ for (const arch of ['x64', 'arm64']) {
     })
 
     onFs(t, 'btrfs', 'copyFileSync clones (reflink always)', async (t, dir) => {
-      const src = path.join(dir, 'src')
-      const dest = path.join(dir, 'dest')
-      makeFile(src, SIZE)
-      const r = h.run([file, src, dest, String(FLAG_REFLINK_ALWAYS)])
+      const { src, dest, r } = copyInHost(dir)
       t.equal(r.status, 0, `the host ran it (${r.stderr.trim()})`)
       const res = JSON.parse(r.stdout)
       t.equal(res.api, 8, 'node_api_module_get_api_version_v1: Node-API 8')
@@ -83,10 +88,7 @@ for (const arch of ['x64', 'arm64']) {
     })
 
     onFs(t, 'ext4', "reflink 'always' fails with EOPNOTSUPP and leaves nothing", async (t, dir) => {
-      const src = path.join(dir, 'src')
-      const dest = path.join(dir, 'dest')
-      makeFile(src, SIZE)
-      const r = h.run([file, src, dest, String(FLAG_REFLINK_ALWAYS)])
+      const { src, dest, r } = copyInHost(dir)
       t.equal(r.status, 0, `the host ran it (${r.stderr.trim()})`)
       const res = JSON.parse(r.stdout)
       t.same(res.out, [os.constants.errno.EOPNOTSUPP, METHOD_CLONE, 0], 'out: EOPNOTSUPP from the clone, no bytes')

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { onFs } from '../helpers.mjs'
+import { splitArgs } from '../strace-args.cjs'
 import { have, how, runChild } from './child.mjs'
 
 const TRACE = [
@@ -23,40 +24,6 @@ const TRACE = [
   'rename', 'renameat', 'renameat2', 'unlink', 'unlinkat', 'write', 'pwrite64', 'writev', 'pwritev', 'pwritev2',
   'copy_file_range', 'sendfile', 'ioctl',
 ]
-
-// Splits a syscall's argument text at top-level commas (quotes, brackets and
-// strace's fd annotations `12</path>` kept whole).
-function splitArgs(s) {
-  const out = []
-  let cur = ''
-  let depth = 0
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i]
-    if (ch === '"') {
-      let j = i + 1
-      while (j < s.length && s[j] !== '"') j += s[j] === '\\' ? 2 : 1
-      cur += s.slice(i, j + 1)
-      i = j
-      continue
-    }
-    if (ch === '<' && /\d$/.test(cur)) {
-      const j = s.indexOf('>', i)
-      cur += s.slice(i, j + 1)
-      i = j
-      continue
-    }
-    if (ch === '[' || ch === '{' || ch === '(') depth++
-    if (ch === ']' || ch === '}' || ch === ')') depth--
-    if (ch === ',' && depth === 0) {
-      out.push(cur.trim())
-      cur = ''
-      continue
-    }
-    cur += ch
-  }
-  if (cur.trim()) out.push(cur.trim())
-  return out
-}
 
 function unquote(a) {
   const m = /^"((?:[^"\\]|\\.)*)"/.exec(a)
@@ -183,7 +150,8 @@ function replay(calls, dest, oldMode, oldSize, srcSize) {
         if (byName(resolve(undefined, unquote(a[0])))) { touched++; truncate(num(a[1])) }
         break
       case 'write':
-      case 'writev': {
+      case 'writev':
+      case 'sendfile': { // sendfile(out, in, ...): out's position advances as a write's
         const fd = oldFd(a[0])
         if (fd !== undefined) {
           const st = oldFds.get(fd)
@@ -206,15 +174,6 @@ function replay(calls, dest, oldMode, oldSize, srcSize) {
           const off = a[3] === 'NULL' ? st.pos : num(a[3])
           write(off, call.ret)
           if (a[3] === 'NULL') st.pos += call.ret
-        }
-        break
-      }
-      case 'sendfile': {
-        const fd = oldFd(a[0])
-        if (fd !== undefined) {
-          const st = oldFds.get(fd)
-          write(st.pos, call.ret)
-          st.pos += call.ret
         }
         break
       }
@@ -288,56 +247,55 @@ const haveStrace = have('strace') && await new Promise((resolve) => {
 })
 
 t.test('the model itself: it rejects mode-then-truncate and accepts the correct orders', async (t) => {
-  const d = '/x/dest'
-  const c = (s) => parseTrace(s)
-  const bad = c([
+  // Replays strace lines onto /x/dest, which held 100 bytes at 0600, for a 5-byte source.
+  const model = (...lines) => replay(parseTrace(lines.join('\n')), '/x/dest', 0o600, 100, 5)
+  const bad = model(
     '1 openat(AT_FDCWD</w>, "/x/dest", O_WRONLY|O_NOCTTY|O_NONBLOCK|O_CLOEXEC) = 18</x/dest>',
     '1 fchmod(18</x/dest>, 0644) = 0',
     '1 ftruncate(18</x/dest>, 0) = 0',
-  ].join('\n'))
-  t.equal(replay(bad, d, 0o600, 100, 5).violations.length, 1, 'fchmod 0644 then ftruncate: a violation')
-  const split = c([
+  )
+  t.equal(bad.violations.length, 1, 'fchmod 0644 then ftruncate: a violation')
+  const split = model(
     '1 openat(AT_FDCWD</w>, "/x/dest", O_WRONLY|O_CLOEXEC) = 18</x/dest>',
     '2 fchmod(18</x/dest>, 0644 <unfinished ...>',
     '1 ftruncate(18</x/dest>, 0) = 0',
     '2 <... fchmod resumed>) = 0',
-  ].join('\n'))
-  t.equal(replay(split, d, 0o600, 100, 5).violations.length, 0, 'the order is where calls return')
-  const good = c([
+  )
+  t.equal(split.violations.length, 0, 'the order is where calls return')
+  const good = model(
     '1 openat(AT_FDCWD</w>, "/x/dest", O_WRONLY|O_CLOEXEC) = 18</x/dest>',
     '1 ftruncate(18</x/dest>, 0) = 0',
     '1 fchmod(18</x/dest>, 0644) = 0',
     '1 pwrite64(18</x/dest>, "abcde", 5, 0) = 5',
-  ].join('\n'))
-  t.same(replay(good, d, 0o600, 100, 5).violations, [], 'ftruncate then fchmod: fine')
-  const overwriteThenCut = c([
+  )
+  t.same(good.violations, [], 'ftruncate then fchmod: fine')
+  const overwriteThenCut = model(
     '1 openat(AT_FDCWD</w>, "/x/dest", O_WRONLY|O_CLOEXEC) = 18</x/dest>',
     '1 pwrite64(18</x/dest>, "abcde", 5, 0) = 5',
     '1 fchmod(18</x/dest>, 0644) = 0',
     '1 ftruncate(18</x/dest>, 5) = 0',
-  ].join('\n'))
-  t.equal(replay(overwriteThenCut, d, 0o600, 100, 5).violations.length, 1, 'widened while the old tail is still there')
-  const renamed = c([
+  )
+  t.equal(overwriteThenCut.violations.length, 1, 'widened while the old tail is still there')
+  const renamed = model(
     '1 openat(AT_FDCWD</w>, "/x/.dest.cowcopy-1", O_WRONLY|O_CREAT|O_EXCL, 0600) = 18</x/.dest.cowcopy-1>',
     '1 fchmod(18</x/.dest.cowcopy-1>, 0644) = 0',
     '1 rename("/x/.dest.cowcopy-1", "/x/dest") = 0',
     '1 fchmod(18</x/dest>, 0644) = 0',
-  ].join('\n'))
-  const rr = replay(renamed, d, 0o600, 100, 5)
-  t.same(rr.violations, [], 'temporary + rename: the old inode never changes mode')
-  t.ok(rr.replaced, 'the rename onto the name is seen')
-  const trunc = c([
+  )
+  t.same(renamed.violations, [], 'temporary + rename: the old inode never changes mode')
+  t.ok(renamed.replaced, 'the rename onto the name is seen')
+  const trunc = model(
     '1 openat(AT_FDCWD</w>, "/x/dest", O_WRONLY|O_TRUNC|O_CLOEXEC) = 18</x/dest>',
     '1 fchmod(18</x/dest>, 0644) = 0',
-  ].join('\n'))
-  t.same(replay(trunc, d, 0o600, 100, 5).violations, [], 'O_TRUNC then fchmod: fine')
-  const narrowFirst = c([
+  )
+  t.same(trunc.violations, [], 'O_TRUNC then fchmod: fine')
+  const narrowFirst = model(
     '1 openat(AT_FDCWD</w>, "/x/dest", O_WRONLY|O_CLOEXEC) = 18</x/dest>',
     '1 fchmod(18</x/dest>, 0600) = 0',
     '1 ftruncate(18</x/dest>, 0) = 0',
     '1 fchmod(18</x/dest>, 0644) = 0',
-  ].join('\n'))
-  t.same(replay(narrowFirst, d, 0o600, 100, 5).violations, [], 'a mode no wider than the old one first: fine')
+  )
+  t.same(narrowFirst.violations, [], 'a mode no wider than the old one first: fine')
 })
 
 for (const fsName of ['ext4', 'btrfs']) {

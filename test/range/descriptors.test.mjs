@@ -10,7 +10,7 @@ import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cloneRange, cloneRangeSync, copyRange, copyRangeSync, dedupeRange } from 'cowcopy'
 import { PORTABLE } from '../engines.mjs'
-import { onFs, openFds, cowChild } from '../helpers.mjs'
+import { onFs, openFds, cowChild, writeNumberedFile } from '../helpers.mjs'
 import * as os from 'node:os'
 import { createRequire } from 'node:module'
 
@@ -30,17 +30,6 @@ function hashFile(file) {
   return h.digest('hex')
 }
 
-// `size` bytes, every 8 MiB chunk different (a chunk's number in its head).
-function bigFile(file, size) {
-  const chunk = randomBytes(8 * MiB)
-  const fd = fs.openSync(file, 'w')
-  for (let at = 0; at < size; at += chunk.length) {
-    chunk.writeUInt32LE(at / chunk.length, 0)
-    fs.writeSync(fd, chunk, 0, Math.min(chunk.length, size - at), at)
-  }
-  fs.closeSync(fd)
-}
-
 const dist = path.join(root, 'dist', 'index.js')
 
 const require = createRequire(import.meta.url)
@@ -50,7 +39,7 @@ const cow = require(dist)
 onFs(t, 'ext4', 'a FileHandle closed while copyRange runs: the number reused by another file gets nothing', async (t, dir) => {
   const src = path.join(dir, 'src')
   const size = 256 * MiB
-  bigFile(src, size)
+  writeNumberedFile(src, size)
   const want = hashFile(src)
   const dest = path.join(dir, 'dest')
   const other = path.join(dir, 'other')
@@ -87,7 +76,7 @@ onFs(t, 'ext4', 'a FileHandle closed while copyRange runs: the number reused by 
 onFs(t, 'ext4', 'numeric fds closed right after the call: the copy still reads and writes the files it was given', async (t, dir) => {
   const src = path.join(dir, 'src')
   const size = 128 * MiB
-  bigFile(src, size)
+  writeNumberedFile(src, size)
   const want = hashFile(src)
   const dest = path.join(dir, 'dest')
   const decoy = path.join(dir, 'decoy')

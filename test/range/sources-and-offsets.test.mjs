@@ -4,41 +4,16 @@
 // EINVAL, never a hang, nothing created), and offset + length past 2^63 - 1
 // (ERR_OUT_OF_RANGE before any file is touched).
 import t from 'tap'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { cloneRange, cloneRangeSync, copyRange, copyRangeSync, dedupeRange, dedupeRangeSync } from 'cowcopy'
 import { PORTABLE } from '../engines.mjs'
-import { onFs, readAt, tmpScratch } from '../helpers.mjs'
+import { cowChildAsync, onFs, readAt, tmpScratch } from '../helpers.mjs'
 
 const KiB = 1024
 const MiB = 1024 * KiB
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-// Runs `code` (CommonJS, cowcopy loaded as `c`) in a child; resolves with
-// { status, signal, timedOut, out } and never waits longer than `ms`.
-function child(code, { env = {}, ms = 8000 } = {}) {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['-e', `const c = require('cowcopy'); const fs = require('fs');\n${code}`], {
-      cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    p.stdout.on('data', (d) => (out += d))
-    p.stderr.on('data', (d) => (err += d))
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      p.kill('SIGKILL')
-    }, ms)
-    p.on('close', (status, signal) => {
-      clearTimeout(timer)
-      resolve({ status, signal, timedOut, out: out.trim(), err: err.trim() })
-    })
-  })
-}
 
 // Length 0 means "until a read says the end", not st_size.
 t.test('copyRange length 0 from /proc copies the whole content', async (t) => {
@@ -103,7 +78,7 @@ t.test('a FIFO as source, destination or dedupe target: a prompt EINVAL, no hang
     ['dedupeRange target', `{ const [r] = await c.dedupeRange(R, {}, [{ path: F }]); throw r.error }`, 'ioctl_fideduperange', dst],
   ]
   cases.forEach((c, i) => execFileSync('mkfifo', [fifoOf(i)]))
-  const runs = await Promise.all(cases.map(([, call, , , n], i) => child(`
+  const runs = await Promise.all(cases.map(([, call, , , n], i) => cowChildAsync(`
     const F = ${JSON.stringify(fifoOf(i))}, R = ${JSON.stringify(reg)}, N = ${JSON.stringify(n ?? fresh('unused'))};
     (async () => { try { ${call}; console.log(JSON.stringify({ ok: true })) }
       catch (e) { console.log(JSON.stringify({ code: e && e.code, message: e && e.message, syscall: e && e.syscall })) } })()`,

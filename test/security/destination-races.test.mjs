@@ -4,12 +4,11 @@
 // the portable engine's mkdir/symlink), as a racer watching with inotify
 // would. The real syscalls run; only the timing is forced.
 import t from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { onFs } from '../helpers.mjs'
+import { buildShim, onFs } from '../helpers.mjs'
 import { copyDir } from '../../dist/index.js'
 import { LAYER, PORTABLE } from '../engines.mjs'
 
@@ -80,17 +79,6 @@ int symlink(const char* target, const char* name) {
 }
 `
 
-let shimPath = null
-function shim() {
-  if (shimPath) return shimPath
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-race-shim-'))
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
-  fs.writeFileSync(path.join(dir, 'shim.c'), SHIM_C)
-  shimPath = path.join(dir, 'shim.so')
-  execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-Wall', '-Werror', '-o', shimPath, path.join(dir, 'shim.c'), '-ldl'])
-  return shimPath
-}
-
 // copyDir in a child under the shim; its result (errors by code) as JSON.
 function copyDirUnderShim(src, dest, opts, env) {
   // Over the clone layer a new tree is cloned whole in a private holder
@@ -104,7 +92,7 @@ function copyDirUnderShim(src, dest, opts, env) {
       (r) => console.log(JSON.stringify({ ok: true, errors: r.errors.map((e) => [e.error.code, e.error.message]) })),
       (e) => console.log(JSON.stringify({ ok: false, code: e.code, message: e.message })))`
   const r = spawnSync(process.execPath, ['-e', script, src, dest, JSON.stringify(opts)], {
-    encoding: 'utf8', timeout: 30000, env: { ...process.env, LD_PRELOAD: shim(), ...env },
+    encoding: 'utf8', timeout: 30000, env: { ...process.env, LD_PRELOAD: buildShim(SHIM_C), ...env },
   })
   if (r.status !== 0) throw new Error(`child failed (${r.status} ${r.signal}): ${r.stderr}`)
   return JSON.parse(r.stdout.trim().split('\n').pop())

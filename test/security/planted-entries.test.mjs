@@ -9,9 +9,8 @@ import t from 'tap'
 import { execFileSync, spawnSync, spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { copyDir, copyFiles, importFiles } from 'cowcopy'
-import { onFs } from '../helpers.mjs'
+import { importChildJson, onFs } from '../helpers.mjs'
 
 const write = (file, data, mode = 0o644) => {
   fs.writeFileSync(file, data, { mode })
@@ -20,23 +19,8 @@ const write = (file, data, mode = 0o644) => {
 const modeOf = (p) => fs.lstatSync(p).mode & 0o7777
 const errorFor = (r, name) => r.errors.find((e) => path.basename(e.src) === name)
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']
 const isRoot = process.getuid?.() === 0
-
-// An importFiles script in a fresh process (fresh link memory), optionally
-// wrapped by a command (setpriv, unshare). Its last line of stdout, parsed.
-function child(code, wrap = []) {
-  const script = `const { importFiles, copyDir } = require(${JSON.stringify(ROOT)});\nconst { execFileSync } = require('node:child_process');\n(async () => { ${code} })().catch((e) => { console.log(JSON.stringify({ rejected: e.code, message: e.message })) })`
-  const argv = [...wrap, process.execPath, '-e', script]
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' })
-  const lines = r.stdout.trim().split('\n')
-  try {
-    return JSON.parse(lines[lines.length - 1])
-  } catch {
-    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
-  }
-}
 
 // Batches replace an existing destination through a temporary file and
 // renameat: a symlink at the name is replaced, never written through.
@@ -146,7 +130,7 @@ onFs(t, 'xfs', 'a directory planted at a file name in a new directory is not cou
   const dest = path.join(dir, 'nm', 'pkg')
   const racer = spawn('setpriv', [...NOBODY, 'sh', '-c', `i=0; until mkdir ${dest}/lib/z.js 2>/dev/null; do i=$((i+1)); [ $i -gt 300000 ] && exit 1; done`], { stdio: 'ignore' })
   const exited = new Promise((r) => racer.on('exit', r))
-  const r = child(`
+  const r = importChildJson(`
     process.umask(0)
     const s = ${JSON.stringify(store)}
     const r = await importFiles(${JSON.stringify(dest)}, [['package.json', s + '/pkg'], ['lib/a.bin', s + '/big'], ['lib/z.js', s + '/index']], { marker: 'package.json', reflink: 'never' })

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { onFs } from '../helpers.mjs'
+import { onFs, setuidScript } from '../helpers.mjs'
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const DIST = path.join(root, 'dist', 'index.js')
@@ -101,10 +101,7 @@ onFs(t, 'ext4', 'copyFiles never writes through, chowns or chmods a symlink plan
 // and the setuid bit of another user's file is never on any name.
 onFs(t, 'btrfs', 'a shared (0777) destination directory: own O_EXCL create, no staging directory, no setuid bit', async (t, dir) => {
   if (!asRoot(t)) return
-  const src = path.join(dir, 'suid')
-  fs.writeFileSync(src, '#!/bin/sh\necho hi\n')
-  fs.chownSync(src, 65534, 65534)
-  fs.chmodSync(src, 0o6755)
+  const src = setuidScript(dir, 'suid', 65534)
   const plain = path.join(dir, 'plain')
   fs.writeFileSync(plain, 'plain data\n')
   const shared = path.join(dir, 'shared')

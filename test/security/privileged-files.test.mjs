@@ -9,7 +9,7 @@ import { spawnSync, execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { onFs, tmpScratch } from '../helpers.mjs'
+import { nodeChild, onFs, setuidScript, tmpScratch } from '../helpers.mjs'
 import { copyDir, copyFiles } from '../../dist/index.js'
 import { copyFile, copyFileSync, importFiles } from 'cowcopy'
 import { PORTABLE } from '../engines.mjs'
@@ -17,29 +17,10 @@ import { PORTABLE } from '../engines.mjs'
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const DIST = path.join(root, 'dist', 'index.js')
 
-/** Runs CommonJS `code` in a child node; `args` become process.argv[1..]. */
-function child(code, args = [], opts = {}) {
-  return spawnSync(process.execPath, ['-e', code, '--', ...args], {
-    encoding: 'utf8',
-    timeout: 20000,
-    ...opts,
-    env: { ...process.env, ...opts.env },
-  })
-}
-
 const ROOT = root
-const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']
 const isRoot = process.getuid?.() === 0
 
 const cli = path.join(root, 'dist', 'cli.js')
-
-function setuidTool(dir, name, uid) {
-  const f = path.join(dir, name)
-  fs.writeFileSync(f, '#!/bin/sh\necho hi\n')
-  fs.chownSync(f, uid, uid)
-  fs.chmodSync(f, 0o6755)
-  return f
-}
 
 const modeOf = (f) => fs.statSync(f).mode & 0o7777
 
@@ -48,8 +29,8 @@ for (const fsName of ['btrfs', 'ext4']) {
     if (process.getuid() !== 0) return t.skip('needs root')
     const src = path.join(dir, 'src')
     fs.mkdirSync(src)
-    setuidTool(src, 'theirs', 65534)
-    setuidTool(src, 'mine', 0)
+    setuidScript(src, 'theirs', 65534)
+    setuidScript(src, 'mine', 0)
 
     const tree = path.join(dir, 'tree')
     const r = await copyDir(src, tree)
@@ -120,10 +101,7 @@ for (const [api, copy] of [
 // itself keeps them.
 onFs(t, 'ext4', 'COWCOPY_NATIVE=0: root copying a 6755 file of uid 65534 does not make a setuid root file', async (t, dir) => {
   if (process.getuid() !== 0) return t.skip('needs root')
-  const src = path.join(dir, 'suid')
-  fs.writeFileSync(src, '#!/bin/sh\necho hi\n')
-  fs.chownSync(src, 65534, 65534)
-  fs.chmodSync(src, 0o6755)
+  const src = setuidScript(dir, 'suid', 65534)
   const mine = path.join(dir, 'mine')
   fs.writeFileSync(mine, 'root owns this')
   fs.chmodSync(mine, 0o6755)
@@ -131,7 +109,7 @@ onFs(t, 'ext4', 'COWCOPY_NATIVE=0: root copying a 6755 file of uid 65534 does no
   fs.writeFileSync(existing, 'old')
   fs.chmodSync(existing, 0o644)
   const d = (name) => path.join(dir, name)
-  const r = child(
+  const r = nodeChild(
     `const c = require(process.argv[1]); const [src, mine, dir] = process.argv.slice(2); const d = (n) => dir + '/' + n;
     (async () => {
       c.copyFileSync(src, d('sync'))

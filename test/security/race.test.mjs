@@ -163,6 +163,19 @@ function runCopier(uid, scratch, job) {
   })
 }
 
+/** Runs the copier as `copierUid` with `job` while the racer as `racerUid` runs `ops`: { summary, counts }. */
+async function copyWhileRacing(scratch, racerUid, ops, copierUid, job) {
+  const racer = await startRacer(racerUid, job.seconds, ops)
+  let summary
+  let counts
+  try {
+    summary = await runCopier(copierUid, scratch, job)
+  } finally {
+    counts = await racer.stop()
+  }
+  return { summary, counts }
+}
+
 /** A case on a test filesystem: scratch traversable by every user, removed afterwards. */
 function raceCase(name, fsName, title, fn) {
   const { dir, reason } = fsDir(fsName)
@@ -230,17 +243,10 @@ function sourceSide(scratch, copierUid, racerUid) {
 async function sourceSideCase(t, scratch, { copierUid, racerUid, seconds, options }) {
   const s = sourceSide(scratch, copierUid, racerUid)
   const before = snapshot(s.outside)
-  const racer = await startRacer(racerUid, seconds, s.ops)
-  let summary
-  let counts
-  try {
-    summary = await runCopier(copierUid, scratch, {
-      kind: 'copyDir-new', src: s.src, dest: s.dests, seconds, maxIterations: 1500, callTimeoutMs: 10000,
-      secrets: s.secrets, options,
-    })
-  } finally {
-    counts = await racer.stop()
-  }
+  const { summary, counts } = await copyWhileRacing(scratch, racerUid, s.ops, copierUid, {
+    kind: 'copyDir-new', src: s.src, dest: s.dests, seconds, maxIterations: 1500, callTimeoutMs: 10000,
+    secrets: s.secrets, options,
+  })
   common(t, summary, counts, 'copyDir (new destination) vs. source swaps')
   t.same(summary.leaks, [], 'no destination file holds the bytes of a file outside the source (the secret)',
     { todo: todo(7) })
@@ -335,17 +341,10 @@ async function destSideCase(t, scratch, { copierUid, racerUid, seconds, options,
   const s = destSide(scratch, copierUid, racerUid, destMode)
   const before = snapshot(s.outside)
   const secretBytes = s.secrets.map((f) => fs.readFileSync(f)) // item 8 may change them
-  const racer = await startRacer(racerUid, seconds, s.ops)
-  let summary
-  let counts
-  try {
-    summary = await runCopier(copierUid, scratch, {
-      kind: 'copyDir-merge', src: s.src, dest: s.dest, seconds, maxIterations: 1500, callTimeoutMs: 10000,
-      secrets: s.secrets, options, linkNames: ['ln'],
-    })
-  } finally {
-    counts = await racer.stop()
-  }
+  const { summary, counts } = await copyWhileRacing(scratch, racerUid, s.ops, copierUid, {
+    kind: 'copyDir-merge', src: s.src, dest: s.dest, seconds, maxIterations: 1500, callTimeoutMs: 10000,
+    secrets: s.secrets, options, linkNames: ['ln'],
+  })
   common(t, summary, counts, 'copyDir (merge) vs. destination swaps')
   const after = snapshot(s.outside)
   const canaryBefore = before.entries.canary
@@ -400,17 +399,10 @@ function copyFileSwap(scratch, racerUid, copierUid) {
 
 async function copyFileSwapCase(t, scratch, { copierUid, racerUid, seconds }) {
   const s = copyFileSwap(scratch, racerUid, copierUid)
-  const racer = await startRacer(racerUid, seconds, s.ops)
-  let summary
-  let counts
-  try {
-    summary = await runCopier(copierUid, scratch, {
-      kind: 'copyFile', src: path.join(s.src, 'a'), dest: path.join(s.out, 'a'), seconds, maxIterations: 5000,
-      callTimeoutMs: 5000, allowed: s.allowed, options: {},
-    })
-  } finally {
-    counts = await racer.stop()
-  }
+  const { summary, counts } = await copyWhileRacing(scratch, racerUid, s.ops, copierUid, {
+    kind: 'copyFile', src: path.join(s.src, 'a'), dest: path.join(s.out, 'a'), seconds, maxIterations: 5000,
+    callTimeoutMs: 5000, allowed: s.allowed, options: {},
+  })
   common(t, summary, counts, 'copyFile vs. file/symlink/FIFO swaps')
   t.same(summary.wrongContent, [], 'every copy is the file or the symlink\'s target, byte for byte')
   const codes = Object.keys(summary.errorCodes).map((k) => k.split(' ')[0])
@@ -424,17 +416,10 @@ async function copyFileTruncateCase(t, scratch, { seconds, prefill, options }) {
   fs.writeFileSync(ref, content)
   const src = path.join(scratch, 'src')
   writeFile(src, content, 0o644, NOBODY)
-  const racer = await startRacer(NOBODY, seconds, ['t', src])
-  let summary
-  let counts
-  try {
-    summary = await runCopier(ROOT, scratch, {
-      kind: 'copyFile', src, dest: path.join(scratch, 'out'), seconds, maxIterations: 5000, callTimeoutMs: 5000,
-      prefixOf: ref, minLength: size / 2, prefill, options,
-    })
-  } finally {
-    counts = await racer.stop()
-  }
+  const { summary, counts } = await copyWhileRacing(scratch, NOBODY, ['t', src], ROOT, {
+    kind: 'copyFile', src, dest: path.join(scratch, 'out'), seconds, maxIterations: 5000, callTimeoutMs: 5000,
+    prefixOf: ref, minLength: size / 2, prefill, options,
+  })
   common(t, summary, counts, `copyFile vs. truncation (${prefill ? 'longer destination' : 'new destination'})`)
   t.same(summary.wrongContent, [], 'every copy is a prefix of the source, at least the part never truncated: ' +
     'no invented bytes, none of the old destination\'s', { todo: prefill ? todo(6) : false })

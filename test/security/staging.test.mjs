@@ -7,11 +7,10 @@
 // an LD_PRELOAD shim at the open of a missing source file (what makes the
 // import fail), on both engines.
 import t from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
-import { onFs } from '../helpers.mjs'
+import { buildShim, onFs } from '../helpers.mjs'
 import { ROOT } from '../portable/child.mjs'
 
 const SHIM_C = `
@@ -82,17 +81,6 @@ int openat64(int dir, const char* p, int flags, ...) {
 }
 `
 
-let shimPath
-function shim() {
-  if (shimPath) return shimPath
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-stage-shim-'))
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
-  fs.writeFileSync(path.join(dir, 'shim.c'), SHIM_C)
-  shimPath = path.join(dir, 'shim.so')
-  execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-Wall', '-Werror', '-o', shimPath, path.join(dir, 'shim.c'), '-ldl'])
-  return shimPath
-}
-
 const isRoot = process.getuid?.() === 0
 
 for (const engine of ['native', 'portable']) {
@@ -115,7 +103,7 @@ for (const engine of ['native', 'portable']) {
       importFiles(process.argv[1], [['a', process.argv[2]], ['b', process.argv[3]]], { stage: true }).then(
         (r) => console.log(JSON.stringify({ native, ok: true, files: r.files })),
         (e) => console.log(JSON.stringify({ native, ok: false, code: e.code })))`
-    const env = { ...process.env, LD_PRELOAD: shim(), STAGE_PARENT: parent, STAGE_VICTIM: victim, STAGE_TRIGGER: missing }
+    const env = { ...process.env, LD_PRELOAD: buildShim(SHIM_C), STAGE_PARENT: parent, STAGE_VICTIM: victim, STAGE_TRIGGER: missing }
     if (engine === 'portable') env.COWCOPY_NATIVE = '0'
     else delete env.COWCOPY_NATIVE
     const r = spawnSync(process.execPath, ['-e', script, path.join(parent, 'pkg'), path.join(store, 'a'), missing], { encoding: 'utf8', env, timeout: 30000 })
