@@ -74,7 +74,7 @@ int link_fd(int fd, int dir, const char* name);
 // Renames `from` to `to` in `dir` only while `to` is free: RENAME_NOREPLACE,
 // else (a filesystem without it) linkat then unlinkat of `from`; a link that
 // cannot be undone that way is removed again only while `to` is still the
-// renamed inode. A directory cannot take the fallback (EPERM from linkat).
+// renamed inode. A directory cannot go the link-then-unlink way (EPERM from linkat).
 // 0 or an errno (EEXIST: taken).
 int rename_noreplace(int dir, const char* from, const char* to);
 

@@ -14,7 +14,7 @@
 
 #include "atomic_dest.h"
 #include "copy_data.h"
-#include "fallback.h"
+#include "method_chain.h"
 #include "ladder.h"
 #include "open_path.h"
 #include "sparse.h"

@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "copy_file.h"
-#include "fallback.h"
+#include "method_chain.h"
 
 namespace cowcopy {
 

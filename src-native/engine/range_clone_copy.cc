@@ -11,7 +11,7 @@
 #include <memory>
 #include <new>
 
-#include "fallback.h"
+#include "method_chain.h"
 #include "open_path.h"
 #include "range.h"
 #include "range_checks.h"
@@ -109,7 +109,7 @@ RangeError copy_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uint
       }
       if (n == 0 && copied > 0) break;  // end of the source
       // 0 at the start (a /proc file's size says 0), or an answer the
-      // engine's errno table (fallback.cc) sorts as "another method": read
+      // engine's errno table (method_chain.cc) sorts as "another method": read
       // and write instead, from where the kernel stopped.
       if (n == 0 || verdict(Method::kCopyFileRange, errno) == Verdict::kNextMethod) {
         kernel = false;

@@ -226,7 +226,7 @@ t.test('an aborted copyFiles / copyDir / importFiles reports what it completed',
 
 // Without the addon, abort still rejects with an AbortError and removes
 // the destination the call created.
-onFs(t, 'ext4', 'fallback: abort during the copy rejects with AbortError and removes what it created', async (t, dir) => {
+onFs(t, 'ext4', 'portable engine: abort during the copy rejects with AbortError and removes what it created', async (t, dir) => {
   const big = path.join(dir, 'big')
   makeFile(big, 256 << 20)
   const r = cowChild(t, `

@@ -1,6 +1,6 @@
 // The single-file engine's own C++ tests, built here against
-// src-native/engine with no binding in the way: the fallback table
-// (test/engine/fallback_test.cc, the decision that picks the next method,
+// src-native/engine with no binding in the way: the method chain's errno table
+// (test/engine/method_chain_test.cc, the decision that picks the next method,
 // row by row) and replace_by_rename with the open rules
 // (test/engine/copy_file_test.cc, on each test filesystem).
 import t from 'tap'
@@ -12,7 +12,7 @@ import * as fs from 'node:fs'
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-t.test('fallback table', (t) => {
+t.test('the method chain errno table', (t) => {
   let cxx
   try {
     execFileSync('g++', ['--version'])
@@ -22,9 +22,9 @@ t.test('fallback table', (t) => {
     else t.skip('no g++ on PATH')
     return t.end()
   }
-  const bin = path.join(tmpScratch(t), 'fallback_test')
+  const bin = path.join(tmpScratch(t), 'method_chain_test')
   execFileSync(cxx, ['-std=c++17', '-Wall', '-Wextra', '-Werror', '-o', bin,
-    path.join(root, 'test/engine/fallback_test.cc'), path.join(root, 'src-native/engine/fallback.cc')])
+    path.join(root, 'test/engine/method_chain_test.cc'), path.join(root, 'src-native/engine/method_chain.cc')])
   let out
   try {
     out = execFileSync(bin, { encoding: 'utf8' })
@@ -37,7 +37,7 @@ t.test('fallback table', (t) => {
 
 // replace_by_rename and the OpenRules, from C++ with no binding in the way
 // (test/engine/copy_file_test.cc), on each filesystem.
-const ENGINE = ['copy_file', 'open_path', 'copy_data', 'fallback', 'sparse', 'preserve', 'atomic_dest', 'ladder']
+const ENGINE = ['copy_file', 'open_path', 'copy_data', 'method_chain', 'sparse', 'preserve', 'atomic_dest', 'ladder']
 let engineBin = null
 function engineTest(t) {
   if (engineBin) return engineBin

@@ -103,7 +103,7 @@ onFs(t, 'ext4', 'EFBIG when the file size limit (ulimit -f) is hit', async (t, d
 })
 
 // Without the addon too, a failed copy must not delete an existing destination.
-t.test('fallback: a failed copy over an existing destination leaves it in place', { skip: !isRoot && 'needs root (mount)' }, async (t) => {
+t.test('portable engine: a failed copy over an existing destination leaves it in place', { skip: !isRoot && 'needs root (mount)' }, async (t) => {
   const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-small-'))
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt])
   const srcDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-src-'))

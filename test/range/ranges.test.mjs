@@ -242,7 +242,7 @@ for (const [fsName, expect] of [
   })
 }
 
-t.test('probe errors and the no-addon fallback', async (t) => {
+t.test('probe errors, and probe without the addon', async (t) => {
   await t.rejects(probe('/nonexistent/dir'), { code: 'ENOENT', syscall: 'probe' })
   const out = execFileSync(process.execPath, ['-e', `
     const c = require('cowcopy')

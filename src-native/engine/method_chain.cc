@@ -1,4 +1,4 @@
-#include "fallback.h"
+#include "method_chain.h"
 
 #include <cerrno>
 

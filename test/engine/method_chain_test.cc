@@ -1,11 +1,11 @@
-// The fallback table, row by row, from C++ with no Node: which errno lets a
+// The method chain's errno table, row by row, from C++ with no Node: which errno lets a
 // method hand over to the next, and which must surface. Built and run by
 // test/copy-file/engine.test.mjs.
 #include <cerrno>
 #include <cstdio>
 #include <initializer_list>
 
-#include "../../src-native/engine/fallback.h"
+#include "../../src-native/engine/method_chain.h"
 
 using cowcopy::Method;
 using cowcopy::ReflinkMode;
@@ -44,7 +44,7 @@ int main() {
     ROW(A, Clone, e, Cfr);
   // ...real failures stop at once.
   for (int e : {ENOSPC, EDQUOT, EIO, ENOMEM, EFBIG, EROFS, EISDIR}) ROW(A, Clone, e, None);
-  // 'always': never a fallback, whatever the errno.
+  // 'always': never another method, whatever the errno.
   for (int e : {EXDEV, EOPNOTSUPP, EINVAL, ENOSPC}) ROW(W, Clone, e, None);
 
   // copy_file_range -> sendfile (EAGAIN: OpenZFS block cloning; EACCES: CephFS before 4.20).
