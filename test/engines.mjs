@@ -30,6 +30,7 @@ export const DIFFERENCES = {
   timestamps: 'preserved times to the microsecond on the portable engine (Node sets them as a double of seconds)',
   pathMax: 'the portable engine opens by path: past PATH_MAX (4096 bytes) a path fails with ENAMETOOLONG',
   listedInode: 'Node\'s readdir gives no inode numbers: an entry renamed into the source tree after its directory was listed is copied as found there (a FIFO refused as any FIFO, EINVAL), where the native engine refuses it as replaced (ESTALE)',
+  markerDirectory: 'the native importFiles places the marker through a descriptor of its directory kept from the walk (a directory removed meanwhile fails the marker); the portable engine places it by path, into whatever directory has that name then',
   fileCapabilities: 'Node cannot read security.capability: the portable hardlink rung links a file with file capabilities (setuid/setgid files it never links)',
 }
 

@@ -38,6 +38,20 @@ int after_chunk(DataState& state, uint64_t moved) {
 }  // namespace
 
 int clone_whole(DataState& state, bool dst_empty) {
+  if (dst_empty && state.size_by_range && state.src_size > 0) {
+    // Exactly the size seen at open, or EINVAL: a source that shrank since,
+    // or grew from a size that is not a whole number of blocks (only the
+    // last block of a file may be partial). Then the whole file, below.
+    struct file_clone_range range = {};
+    range.src_fd = state.src;
+    range.src_length = state.src_size;
+    if (retry_eintr([&] { return ::ioctl(state.dst, FICLONERANGE, &range); }) == 0) {
+      state.offset = state.src_size;
+      state.control.done(state.offset);
+      return 0;
+    }
+    if (errno != EINVAL) return errno;
+  }
   if (dst_empty) {
     if (retry_eintr([&] { return ::ioctl(state.dst, FICLONE, state.src); }) == -1) return errno;
     // An empty destination now has exactly the size the clone took, even

@@ -24,6 +24,10 @@ struct DataState {
   bool dst_known = false;
   uint64_t dst_dev = 0, dst_ino = 0;
   uint32_t dst_mode = 0;  // st_mode & 07777
+  // The caller needs neither (a new file in a directory only this call can
+  // write, its mode known from the umask): a clone into the empty file
+  // names the size seen at open, so no fstat has to say what it took.
+  bool size_by_range = false;
 };
 
 // 0 on success, else a positive errno, kNoProgress or ECANCELED. On failure

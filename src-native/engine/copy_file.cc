@@ -248,6 +248,7 @@ CopyResult copy_file(const CopyRequest& req) {
   state.src = src.get();
   state.dst = dest.get();
   state.src_size = static_cast<uint64_t>(src_st.st_size);
+  state.size_by_range = req.dest_dir_private && dest.mode_set && dest.created && !dest.use_temp;
   state.control = req.control;
   req.control.total(state.src_size);
   Target target;
@@ -307,18 +308,23 @@ CopyResult copy_file(const CopyRequest& req) {
     // close() can be the first to report a failed write-back (NFS, quota).
     // The descriptor is gone then, so the file's identity is taken first:
     // the name is removed only while it is still the file we created.
+    // (In a directory only this call can write, the name is the file.)
     struct stat ours;
     bool known = false;
     if (dest.created && state.dst_known) {
       ours.st_dev = static_cast<dev_t>(state.dst_dev);
       ours.st_ino = static_cast<ino_t>(state.dst_ino);
       known = true;
-    } else if (dest.created) {
+    } else if (dest.created && !req.dest_dir_private) {
       known = sys_fstat(dest.fd.get(), &ours) == 0;
     }
     if (int close_err = dest.fd.close_checked()) {
       err = close_err;
-      if (known) remove_if_same(req.dest_dir, req.dest.c_str(), ours);
+      if (known) {
+        remove_if_same(req.dest_dir, req.dest.c_str(), ours);
+      } else if (dest.created && req.dest_dir_private) {
+        retry_eintr([&] { return ::unlinkat(req.dest_dir, req.dest.c_str(), 0); });
+      }
     }
   }
   // EAGAIN from a clone that was the only method allowed ('always'): the

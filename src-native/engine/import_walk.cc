@@ -17,6 +17,7 @@ namespace {
 const char* const kSymlinkInWay = "a symbolic link is in the way of a directory (not followed)";
 const char* const kFileInWay = "a file is in the way of a directory";
 const char* const kMarkerNotPlaced = "marker not placed: another entry failed";
+const char* const kMarkerDirRemoved = "marker not placed: its directory was removed during the import";
 const char* const kTakenReason =
     "the name was taken during the import (another entry the filesystem folds into it, or another user)";
 const char* const kMovedReason = "a directory above it was moved during the import";
@@ -55,10 +56,44 @@ CopyRequest ImportWalk::request() const {
 
 // After every other entry: the marker, atomically, only when all of them
 // are in place.
+void ImportWalk::keep_marker_dir(const DirNode& dir) {
+  if (marker_dir_ || marker_err_) return;
+  hold_extra(1);
+  const int fd = retry_eintr([&] { return ::fcntl(dir.dst.get(), F_DUPFD_CLOEXEC, 0); });
+  if (fd == -1) {
+    marker_err_ = errno;
+    release_extra(1);
+    return;
+  }
+  auto kept = std::make_shared<DirNode>();
+  kept->dst = UniqueFd(fd);
+  kept->created = dir.created;
+  kept->private_ = dir.private_;
+  kept->acl = dir.acl;
+  kept->dst_dev = dir.dst_dev;
+  kept->dst_ino = dir.dst_ino;
+  kept->finish_pending = false;
+  kept->overlay.store(dir.overlay.load());
+  marker_dir_ = std::move(kept);
+}
+
 void ImportWalk::place_marker() {
   std::shared_ptr<DirNode> dir = std::move(marker_dir_);
-  if (!dir || opts_.marker < 0 || state_.should_stop()) return;
-  const auto& e = entries_[static_cast<size_t>(opts_.marker)];
+  const auto& e = entries_[static_cast<size_t>(opts_.marker < 0 ? 0 : opts_.marker)];
+  if (marker_err_ && !state_.should_stop()) {
+    state_.add_error(e.second, join_rel(dest_root_, e.first), marker_err_, nullptr);
+    return;
+  }
+  if (!dir || opts_.marker < 0) return;
+  struct Release {
+    ImportWalk* w;
+    std::shared_ptr<DirNode>& d;
+    ~Release() {
+      d.reset();
+      w->release_extra(1);
+    }
+  } release{this, dir};
+  if (state_.should_stop()) return;
   bool failed;
   {
     std::lock_guard<std::mutex> lock(state_.mu);
@@ -68,8 +103,10 @@ void ImportWalk::place_marker() {
     state_.add_error(e.second, join_rel(dest_root_, e.first), ECANCELED, kMarkerNotPlaced);
     return;
   }
-  if (int err = reopen_kept(dir)) {
-    state_.add_error(e.second, join_rel(dest_root_, e.first), err, kMovedReason);
+  // (A removed directory would answer the marker's temporary file EPERM.)
+  struct stat st;
+  if (sys_fstat(dir->dst.get(), &st) == 0 && st.st_nlink == 0) {
+    state_.add_error(e.second, join_rel(dest_root_, e.first), ENOENT, kMarkerDirRemoved);
     return;
   }
   CopyRequest req = request();
@@ -136,7 +173,7 @@ void ImportWalk::walk() {
     Chunk chunk{path_.back(), {}};
     for (size_t k = i; k < j; ++k) {
       if (static_cast<long>(order_[k]) == opts_.marker) {
-        marker_dir_ = path_.back();
+        keep_marker_dir(*path_.back());
         continue;
       }
       chunk.items.push_back(ChunkItem{{}, 0, order_[k]});

@@ -65,7 +65,13 @@ class ImportWalk : public Walker {
   bool overwrite_;
   bool atomic_ = false;
   bool hidden_ = false;
+  // The marker's directory: a descriptor of its own, kept from when the
+  // walk was in it until the marker is placed (never looked up again by
+  // name: a directory moved meanwhile takes its marker with it; one
+  // removed makes the marker fail). Not on the path: no parent.
   std::shared_ptr<DirNode> marker_dir_;
+  int marker_err_ = 0;
+  void keep_marker_dir(const DirNode& dir);
 };
 
 }  // namespace cowcopy

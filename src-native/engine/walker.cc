@@ -211,6 +211,12 @@ bool Walker::room_for_dir() {
   }
 }
 
+void Walker::hold_extra(size_t n) {
+  if (!share_.try_take(n)) share_.take(n);  // within the floor
+}
+
+void Walker::release_extra(size_t n) { share_.give(n); }
+
 void Walker::keep_within_room() {
   while (share_.beyond_room() && evict_one()) {
   }

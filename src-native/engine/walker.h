@@ -125,10 +125,9 @@ class Walker {
   // up that was closed. 0, or an errno when path_[depth] could not be
   // proved to be the same directory (it is marked lost; nothing goes in).
   int climb_to(size_t depth);
-  // Opens again a directory that was closed once off the path (kept for
-  // later: importFiles' marker), proved by identity down from the root.
-  // Only once the walk is done (it uses path_).
-  int reopen_kept(const std::shared_ptr<DirNode>& node);
+  // Counts (and gives back) descriptors a subclass holds beside the path.
+  void hold_extra(size_t n);
+  void release_extra(size_t n);
   // Counts the descriptors a node just opened holds (already taken by room_for_dir).
   void opened(DirNode& node);
 

@@ -13,8 +13,8 @@
 namespace cowcopy {
 
 // Its identity first, for reopening it proved (importFiles does not fstat
-// the directories it makes; this only runs short of descriptors, or for a
-// directory kept for later). False, and still open, when fstat fails.
+// the directories it makes; this only runs short of descriptors). False,
+// and still open, when fstat fails.
 bool Walker::close_noting_identity(DirNode& n) {
   struct stat st;
   if (sys_fstat(n.dst.get(), &st) == -1) return false;
@@ -124,15 +124,6 @@ int Walker::reopen(size_t i) {
   return 0;
 }
 
-int Walker::reopen_kept(const std::shared_ptr<DirNode>& node) {
-  if (node->open()) return 0;
-  path_.clear();
-  for (std::shared_ptr<DirNode> n = node; n; n = n->parent) path_.insert(path_.begin(), n);
-  const int err = reopen(path_.size() - 1);
-  path_.clear();
-  return err;
-}
-
 int Walker::climb_to(size_t depth) {
   int result = 0;
   while (path_.size() > depth + 1) {
@@ -148,16 +139,8 @@ int Walker::climb_to(size_t depth) {
         result = err;
       }
     }
-    std::shared_ptr<DirNode> left = std::move(path_.back());
     path_.pop_back();
     if (closed_upto_ > path_.size() - 1) closed_upto_ = path_.size() - 1;
-    // Off the path but still held (importFiles' marker directory, and
-    // those above it): closed now, out of eviction's reach otherwise;
-    // reopen_kept opens it again when it is wanted.
-    if (left.use_count() > 1 && left->open() && !left->finish_pending &&
-        left->pins.load(std::memory_order_acquire) == 0) {
-      close_noting_identity(*left);
-    }
   }
   if (path_.back()->lost) return result ? result : kReplacedErr;
   return 0;

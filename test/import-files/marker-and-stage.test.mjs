@@ -12,7 +12,7 @@ import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { importFiles } from 'cowcopy'
 import { importChild, onFs, writeBigFile } from '../helpers.mjs'
-import { PORTABLE } from '../engines.mjs'
+import { DIFFERENCES, PORTABLE } from '../engines.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -146,4 +146,38 @@ onFs(t, 'xfs', 'a failed staged import never opens its staging root to others be
   t.same(fs.readdirSync(dir).filter((n) => n.includes('cowcopy')), [], 'nothing staged is left')
   const widened = fs.readFileSync(log, 'utf8').split('\n').filter((l) => /chmod(at)?\(.*0777\)\s+= 0$/.test(l))
   t.same(widened, [], 'no chmod to 0777 of the staging root while it is being discarded')
+})
+
+// The marker says "every other entry is here": it goes into the directory
+// the import placed them in, not into one made under that name meanwhile
+// (a clean-up and retry elsewhere: rm -rf, mkdir; ext4 may give the new
+// directory the old inode number). The slow entries are on a tmpfs mounted
+// below destDir, so the window is wide and ext4's allocator untouched.
+onFs(t, 'ext4', 'a marker whose directory is removed and made again during the import is not placed (ENOENT)', async (t, dir) => {
+  if (PORTABLE) return t.skip(DIFFERENCES.markerDirectory)
+  const store = path.join(dir, 'store')
+  fs.mkdirSync(store)
+  fs.writeFileSync(path.join(store, 'marker'), '{"name":"pkg"}\n')
+  fs.writeFileSync(path.join(store, 'js'), 'module.exports = 1\n')
+  writeBigFile(path.join(store, 'big'), 64)
+  const dest = path.join(dir, 'dest')
+  fs.mkdirSync(path.join(dest, 'z'), { recursive: true })
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1g', 'tmpfs', path.join(dest, 'z')])
+  t.teardown(() => execFileSync('umount', [path.join(dest, 'z')]))
+  const entries = [['pkg/package.json', 'marker'], ['pkg/README', 'js'], ['pkg/lib/index.js', 'js']].map(([r, s]) => [r, path.join(store, s)])
+  for (let i = 0; i < 12; i++) entries.push([`z/g${i}`, path.join(store, 'big')])
+  const p = importFiles(dest, entries, { marker: 'pkg/package.json', reflink: 'never' })
+  let swapped = false
+  while (!swapped) {
+    await new Promise((r) => setTimeout(r, 1))
+    if (fs.existsSync(path.join(dest, 'z/g0'))) {
+      fs.rmSync(path.join(dest, 'pkg'), { recursive: true })
+      fs.mkdirSync(path.join(dest, 'pkg'))
+      swapped = true
+    }
+  }
+  const r = await p
+  t.same(r.errors.map((e) => [path.relative(dest, e.dest), e.error.code]), [['pkg/package.json', 'ENOENT']], 'the marker fails, ENOENT')
+  t.match(r.errors[0]?.error.message, /its directory was removed during the import/)
+  t.same(fs.readdirSync(path.join(dest, 'pkg')), [], 'nothing in the directory made under its name since')
 })
