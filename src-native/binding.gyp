@@ -70,7 +70,8 @@
             "engine/import_walk.cc",
             "engine/import_root.cc",
             "engine/manifest.cc",
-            "engine/descriptor_budget.cc"
+            "engine/descriptor_budget.cc",
+            "engine/dest_root.cc"
           ],
           "cflags!": ["-fno-exceptions", "-O3"],
           "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-O3"],

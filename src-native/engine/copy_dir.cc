@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "copy_dir_walk.h"
+#include "dest_root.h"
 #include "exceptions.h"
 #include "open_path.h"
 #include "stat_calls.h"
@@ -42,35 +43,12 @@ BatchResult copy_dir_unguarded(const std::string& src_root, const std::string& d
   if (fd == -1) return fatal(errno);
   root->src = UniqueFd(fd);
   if (sys_fstat(fd, &root->st) == -1) return fatal(errno);
-  if (retry_eintr([&] { return ::mkdir(dest_root.c_str(), 0700); }) == 0) {
-    root->created = true;
-  } else if (errno != EEXIST) {
-    return fatal(errno);
-  }
-  // One we just made is never reached through a symlink swapped in since.
-  const int nofollow = root->created ? O_NOFOLLOW : 0;
-  fd = retry_eintr([&] { return ::open(dest_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow); });
-  if (fd == -1) {
-    int err = errno;
-    return fatal(err, err == ENOTDIR ? "destination is not a directory" : nullptr);
-  }
-  root->dst = UniqueFd(fd);
-  if (int err = walk.note_dest_dir(*root)) {
-    root->dst.reset();  // unprovable: removed only if empty
-    return fatal(err);
-  }
+  const char* reason = nullptr;
+  if (int err = open_dest_root(dest_root, RootMaking{}, *root, reason)) return fatal(err, reason);
+  walk.remember_dest_dir(*root);
   if (root->dst_dev == static_cast<uint64_t>(root->st.st_dev) && root->dst_ino == static_cast<uint64_t>(root->st.st_ino)) {
     return fatal(EINVAL, "cannot copy a directory onto itself");
   }
-  if (int err = root->created ? check_fresh_dir(root->dst.get()) : 0) {
-    // Swapped between mkdir and open: not ours to fill, chmod or remove.
-    if (err == kReplacedErr) {
-      root->created = false;
-      return fatal(kReplacedErr, kReplacedReason);
-    }
-    return fatal(err);
-  }
-  if (root->created) root->acl = has_default_acl(root->dst.get());
   // n threads copy: with n = 1 the walker itself, else n more threads while
   // the walker only walks.
   bool btrfs = false;

@@ -58,9 +58,11 @@ class CopyDirWalk : public Walker {
     if (sys_fstat(node.dst.get(), &st) == -1) return errno;
     node.dst_dev = static_cast<uint64_t>(st.st_dev);
     node.dst_ino = static_cast<uint64_t>(st.st_ino);
-    dest_dirs_.insert(DevIno{node.dst_dev, node.dst_ino});
+    remember_dest_dir(node);
     return 0;
   }
+  // The same for one whose identity is known (the root).
+  void remember_dest_dir(const DirNode& node) { dest_dirs_.insert(DevIno{node.dst_dev, node.dst_ino}); }
 
   // Mode, owner and extended attributes (ACLs among them) decide who may
   // enter a directory: only one this call made takes the source's. One that

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 
+#include "dest_root.h"
 #include "import_root.h"
 #include "import_walk.h"
 #include "exceptions.h"
@@ -45,38 +46,19 @@ BatchResult import_unguarded(const std::string& dest_root, const Entries& entrie
   auto root = std::make_shared<DirNode>();
   root->finish_pending = false;
   StagedRoot stage;
-  struct stat root_st;
   if (opts.stage) {
     const char* reason = nullptr;
     if (int err = stage.make(dest_root, root->dst, reason)) return fatal(err, reason);
     root->created = true;
     root->private_ = true;  // 0700 until the rename: nobody else enters the staged tree
-    root_st = stage.identity();
+    const struct stat& root_st = stage.identity();
+    root->dst_dev = static_cast<uint64_t>(root_st.st_dev);
+    root->dst_ino = static_cast<uint64_t>(root_st.st_ino);
   } else {
-    if (int err = make_root(dest_root, root->created)) return fatal(err);
-    const int nofollow = root->created ? O_NOFOLLOW : 0;
-    int fd = retry_eintr([&] { return ::open(dest_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow); });
-    if (fd == -1) {
-      int err = errno;
-      return fatal(err, err == ENOTDIR ? "destination is not a directory" : nullptr);
-    }
-    root->dst = UniqueFd(fd);
-    if (int err = root->created ? check_fresh_dir(fd, false) : 0) {
-      if (err != kReplacedErr) remove_dir_if_ours(AT_FDCWD, dest_root.c_str(), fd);
-      return fatal(err, err == kReplacedErr ? kReplacedReason : nullptr);
-    }
-    if (root->created) {
-      root->acl = has_default_acl(fd);
-      root->private_ = others_kept_out(bopts.umask) && !root->acl;
-    }
-    if (sys_fstat(fd, &root_st) == -1) {
-      int err = errno;
-      if (root->created) remove_dir_if_ours(AT_FDCWD, dest_root.c_str(), fd);
-      return fatal(err);
-    }
+    const char* reason = nullptr;
+    if (int err = open_dest_root(dest_root, RootMaking{true}, *root, reason)) return fatal(err, reason);
+    root->private_ = root->created && others_kept_out(bopts.umask) && !root->acl;
   }
-  root->dst_dev = static_cast<uint64_t>(root_st.st_dev);
-  root->dst_ino = static_cast<uint64_t>(root_st.st_ino);
 
   // Small imports (a package of a few files) stay on the calling thread:
   // starting threads would cost more than they save (and no fstatfs).
