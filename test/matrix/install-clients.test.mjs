@@ -130,7 +130,17 @@ function noScriptTalk(t, label, r) {
   t.same(lines, [], `${label}: nothing said about scripts or builds`)
 }
 
-const mounts = () => needMounts(t, 'btrfs')
+// A scratch directory on the btrfs mount for the clones, removed at the end.
+let btrfsScratch
+const mounts = () => {
+  const dirs = needMounts(t, 'btrfs')
+  if (!dirs) return null
+  if (!btrfsScratch) {
+    btrfsScratch = fs.mkdtempSync(path.join(dirs[0], 'cc-clients-'))
+    t.teardown(() => fs.rmSync(btrfsScratch, { recursive: true, force: true }))
+  }
+  return [btrfsScratch]
+}
 // The environment without npm's per-run variables (tap runs under `npm test`).
 const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)))
 
