@@ -98,6 +98,13 @@ class BatchJob : public AsyncJob {
     // Cancelled: what was done before the stop stays, and is said (the
     // facade puts it on the AbortError).
     if (r.fatal == ECANCELED && err.IsObject()) err.As<Napi::Object>().Set("result", object(env));
+    // importFiles' entry at fault (lib/import.ts names it as fs would).
+    if (r.bad_entry >= 0 && err.IsObject()) {
+      const char* problems[] = {"", "relPath", "twice", "fileAndDir"};
+      const int p = r.bad_entry_problem;
+      err.As<Napi::Object>().Set("entryIndex", Napi::Number::New(env, static_cast<double>(r.bad_entry)));
+      err.As<Napi::Object>().Set("entryProblem", Napi::String::New(env, problems[p >= 0 && p < 4 ? p : 0]));
+    }
     return err;
   }
 

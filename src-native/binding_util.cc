@@ -24,16 +24,22 @@ void check_no_nul(Napi::Env env, const std::string& s, const char* name) {
   if (at != s.size()) throw_nul(env, name, at);
 }
 
-bool read_string(const Napi::Value& v, std::string& out);
+enum class ReadString { kRead, kNotString, kFailed };
+ReadString read_string(const Napi::Value& v, std::string& out);
 
 }  // namespace
 
 bool read_path(const Napi::Value& v, std::string& out, const char* name) {
-  // A string first: the usual path, and one type check instead of two.
-  if (v.IsString()) {
-    if (!read_string(v, out)) return false;
-    check_no_nul(v.Env(), out, name);
-    return true;
+  // A string first: the usual path, read without a type check before it
+  // (importFiles reads tens of thousands).
+  switch (read_string(v, out)) {
+    case ReadString::kRead:
+      check_no_nul(v.Env(), out, name);
+      return true;
+    case ReadString::kFailed:
+      return false;
+    case ReadString::kNotString:
+      break;
   }
   if (!v.IsBuffer()) return false;
   auto buf = v.As<Napi::Buffer<char>>();
@@ -44,26 +50,28 @@ bool read_path(const Napi::Value& v, std::string& out, const char* name) {
 
 namespace {
 
-bool read_string(const Napi::Value& v, std::string& out) {
+ReadString read_string(const Napi::Value& v, std::string& out) {
   // One conversion into a stack buffer covers every usual path. The
   // conversion stops before a character that does not fit, so a result
   // within 4 bytes (the longest UTF-8 character) of the end may be cut:
   // then the exact length first, and the bytes into a string that size.
   char stack[1024];
   size_t len = 0;
-  if (napi_get_value_string_utf8(v.Env(), v, stack, sizeof stack, &len) != napi_ok) return false;
+  const napi_status st = napi_get_value_string_utf8(v.Env(), v, stack, sizeof stack, &len);
+  if (st == napi_string_expected) return ReadString::kNotString;
+  if (st != napi_ok) return ReadString::kFailed;
   if (len + 4 < sizeof stack) {
     out.assign(stack, len);
-    return true;
+    return ReadString::kRead;
   }
-  if (napi_get_value_string_utf8(v.Env(), v, nullptr, 0, &len) != napi_ok) return false;
+  if (napi_get_value_string_utf8(v.Env(), v, nullptr, 0, &len) != napi_ok) return ReadString::kFailed;
   out.assign(len + 1, '\0');
   size_t copied = 0;
   if (napi_get_value_string_utf8(v.Env(), v, &out[0], len + 1, &copied) != napi_ok || copied != len) {
-    return false;
+    return ReadString::kFailed;
   }
   out.resize(len);
-  return true;
+  return ReadString::kRead;
 }
 
 }  // namespace

@@ -75,6 +75,10 @@ struct BatchResult {
   int fatal = 0;                 // the whole call failed before copying (or was cancelled)
   const char* fatal_reason = nullptr;
   int threads = 0;               // how many copy threads ran
+  // importFiles: the entry that made the call fail before anything was
+  // touched (fatal EINVAL), and why (manifest.h EntryProblem); -1: none.
+  long bad_entry = -1;
+  int bad_entry_problem = 0;
 };
 
 // Asked once per directory, with the entries the walk is about to copy:

@@ -34,8 +34,15 @@ BatchResult import_unguarded(const std::string& dest_root, const Entries& entrie
     state.result.fatal_reason = reason;
     return std::move(state.result);
   };
-  for (const auto& e : entries) {
-    if (!valid_rel_path(e.first)) return fatal(EINVAL, "invalid relative path in the entries");
+  // lib/import.ts checks each relPath; the duplicates and the files that
+  // are also directories are found here (a hash of them, off the event loop).
+  const BadEntry bad = find_bad_entry(entries);
+  if (bad.index >= 0) {
+    state.result.bad_entry = bad.index;
+    state.result.bad_entry_problem = static_cast<int>(bad.problem);
+    return fatal(EINVAL, bad.problem == EntryProblem::kTwice       ? "an entry's relative path is listed twice"
+                         : bad.problem == EntryProblem::kFileAndDir ? "an entry is a file and also the directory of another entry"
+                                                                    : "invalid relative path in the entries");
   }
   if (opts.marker >= static_cast<long>(entries.size())) return fatal(EINVAL, "marker is not an entry");
 

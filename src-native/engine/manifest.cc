@@ -34,6 +34,37 @@ int compare_dirs(std::string_view a, std::string_view b) {
   return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
 }
 
+BadEntry find_bad_entry(const Entries& entries) {
+  std::unordered_map<std::string_view, size_t> files;
+  files.reserve(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string& rel = entries[i].first;
+    if (!valid_rel_path(rel)) return BadEntry{static_cast<long>(i), EntryProblem::kRelPath};
+    if (!files.emplace(std::string_view(rel), i).second) return BadEntry{static_cast<long>(i), EntryProblem::kTwice};
+  }
+  // Every directory above an entry, each once (the entries of one directory
+  // usually come together: the previous entry's is skipped first).
+  std::unordered_map<std::string_view, bool> dirs;
+  std::string_view prev;
+  bool have_prev = false;
+  for (const auto& e : entries) {
+    const std::string_view rel(e.first);
+    const std::string_view parent = rel.substr(0, dir_part(e.first));
+    if (parent.empty() || (have_prev && parent == prev)) continue;
+    prev = parent;
+    have_prev = true;
+    if (dirs.count(parent)) continue;
+    for (size_t slash = rel.find('/'); slash != std::string_view::npos && slash <= parent.size();
+         slash = rel.find('/', slash + 1)) {
+      const std::string_view dir = rel.substr(0, slash);
+      if (!dirs.emplace(dir, true).second) continue;
+      auto f = files.find(dir);
+      if (f != files.end()) return BadEntry{static_cast<long>(f->second), EntryProblem::kFileAndDir};
+    }
+  }
+  return BadEntry{};
+}
+
 // Each distinct directory part is found once (a hash of the views), then
 // only those are sorted; the entries follow by a counting sort of their
 // directory's rank.

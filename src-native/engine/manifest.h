@@ -15,6 +15,17 @@ using Entries = std::vector<std::pair<std::string, std::string>>;  // (relPath, 
 // relPath: '/'-separated, relative, no empty, "." or ".." components.
 bool valid_rel_path(const std::string& rel);
 
+// The first entry that cannot be placed as given, in the order lib/import.ts
+// would name it: a relPath against the rules or listed again (in entry
+// order), then a file that is also the directory of another entry (in the
+// order the directories are first met). index -1: none.
+enum class EntryProblem { kNone, kRelPath, kTwice, kFileAndDir };
+struct BadEntry {
+  long index = -1;
+  EntryProblem problem = EntryProblem::kNone;
+};
+BadEntry find_bad_entry(const Entries& entries);
+
 // Length of rel's directory part ("" at the top: 0).
 size_t dir_part(const std::string& rel);
 

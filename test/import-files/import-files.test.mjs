@@ -91,6 +91,13 @@ t.test('relative paths are checked before anything is created', async (t) => {
   }
   await t.rejects(importFiles(dest, [['a', src], ['a', src]]), { code: 'ERR_INVALID_ARG_VALUE', message: /listed twice/ })
   await t.rejects(importFiles(dest, [['a/b', src], ['a', src]]), { code: 'ERR_INVALID_ARG_VALUE', message: /also the directory/ })
+  // The entry named is the first listed again (duplicates before files that
+  // are directories), then the file whose name is a directory first met.
+  const many = Array.from({ length: 3000 }, (_, i) => [`p${i % 50}/d${i % 7}/f${i}`, src])
+  await t.rejects(importFiles(dest, [['x', src], ...many, ['x/y', src], ['a', src], ['p3/d1/f0', src], ['a', src]]),
+    { code: 'ERR_INVALID_ARG_VALUE', message: /^The argument 'entries\[3004\]\[0\]' is listed twice\. Received 'a'$/ })
+  await t.rejects(importFiles(dest, [...many, ['q/r/s', src], ['q/r', src], ['q', src]]),
+    { code: 'ERR_INVALID_ARG_VALUE', message: /^The argument 'entries\[3002\]\[0\]' is a file and also the directory of another entry\. Received 'q'$/ })
   await t.rejects(importFiles(dest, [['a', src]], { marker: 'b' }), { code: 'ERR_INVALID_ARG_VALUE', message: /marker/ })
   await t.rejects(importFiles(dest, [[1, src]]), { code: 'ERR_INVALID_ARG_TYPE' })
   await t.rejects(importFiles(dest, 'a'), { code: 'ERR_INVALID_ARG_TYPE' })
@@ -104,6 +111,10 @@ t.test('relative paths are checked before anything is created', async (t) => {
   t.notOk(fs.existsSync(dest), 'no destination was created by any of them')
   // The engine checks again (a caller of the binding that skipped lib/).
   await t.rejects(engineImport(dest, ['../x'], [src]), { code: 'EINVAL' })
+  if (native) {
+    await t.rejects(engineImport(dest, ['a', 'b/c', 'a'], [src, src, src]), { code: 'EINVAL', entryIndex: 2, entryProblem: 'twice' })
+    await t.rejects(engineImport(dest, ['b/c', 'b'], [src, src]), { code: 'EINVAL', entryIndex: 1, entryProblem: 'fileAndDir' })
+  }
   t.notOk(fs.existsSync(dest), 'nor by the engine')
 })
 
