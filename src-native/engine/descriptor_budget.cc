@@ -86,7 +86,10 @@ DescriptorShare::DescriptorShare(size_t floor, const int64_t* cancel) : floor_(f
   // Alone, a call is let in even when fewer than its floor are free: it
   // then keeps within what is free (the walker closes directories above
   // its own sooner), and still counts its whole floor against others.
-  if (p.held == 0 && free < floor) room_ = free;
+  if (p.held == 0 && free < floor) {
+    room_ = free;
+    confined_ = true;
+  }
   p.held += floor;
   held_ = 0;
 }
@@ -101,7 +104,7 @@ DescriptorShare::~DescriptorShare() {
 bool DescriptorShare::try_take_extra(size_t n) {
   Process& p = process();
   std::lock_guard<std::mutex> lock(p.mu);
-  if (room_ < floor_ || p.held + n > p.share) return false;
+  if (confined_ || p.held + n > p.share) return false;
   p.held += n;
   extra_ += n;
   return true;
@@ -118,7 +121,7 @@ void DescriptorShare::give_extra(size_t n) {
 bool DescriptorShare::try_take(size_t n) {
   Process& p = process();
   std::lock_guard<std::mutex> lock(p.mu);
-  if (room_ < floor_ && held_ + n > room_) return false;  // confined to what was free
+  if (confined_ && held_ + n > room_) return false;
   const size_t beyond_now = held_ > floor_ ? held_ - floor_ : 0;
   const size_t beyond_then = held_ + n > floor_ ? held_ + n - floor_ : 0;
   const size_t more = beyond_then - beyond_now;
@@ -154,7 +157,7 @@ void DescriptorShare::wait_for_change(int ms) {
 }
 
 bool DescriptorShare::beyond_room() const {
-  if (room_ >= floor_) return false;
+  if (!confined_) return false;
   std::lock_guard<std::mutex> lock(process().mu);
   return held_ > room_;
 }

@@ -53,6 +53,7 @@ class DescriptorShare {
  private:
   size_t floor_;
   size_t room_;       // what it may hold: the floor, or less when fewer were free
+  bool confined_ = false;  // let in with fewer than its floor free: room_ < floor_
   size_t held_ = 0;   // under the process lock
   size_t extra_ = 0;  // taken by try_take_extra, not yet given back
   bool cancelled_ = false;

@@ -211,9 +211,7 @@ bool Walker::room_for_dir() {
   }
 }
 
-void Walker::hold_extra(size_t n) {
-  if (!share_.try_take(n)) share_.take(n);  // within the floor
-}
+void Walker::hold_extra(size_t n) { share_.take(n); }  // within the floor: it cannot wait
 
 void Walker::release_extra(size_t n) { share_.give(n); }
 
