@@ -1,7 +1,6 @@
 #include "manifest.h"
 
 #include <algorithm>
-#include <unordered_map>
 
 namespace cowcopy {
 
@@ -25,78 +24,100 @@ size_t dir_part(const std::string& rel) {
 }
 
 int compare_dirs(std::string_view a, std::string_view b) {
-  size_t n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char x = a[i] == '/' ? 0 : static_cast<unsigned char>(a[i]);
-    unsigned char y = b[i] == '/' ? 0 : static_cast<unsigned char>(b[i]);
-    if (x != y) return x < y ? -1 : 1;
+  // The first byte that differs decides (std::mismatch: memcmp's speed on
+  // the long prefixes paths share).
+  const size_t n = std::min(a.size(), b.size());
+  const auto end = a.begin() + static_cast<std::ptrdiff_t>(n);
+  for (auto d = std::mismatch(a.begin(), end, b.begin()); d.first != end;
+       d = std::mismatch(d.first + 1, end, d.second + 1)) {
+    const unsigned char x = *d.first == '/' ? 0 : static_cast<unsigned char>(*d.first);
+    const unsigned char y = *d.second == '/' ? 0 : static_cast<unsigned char>(*d.second);
+    if (x != y) return x < y ? -1 : 1;  // (equal only for '/' against a NUL)
   }
   return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
 }
 
+namespace {
+
+// dir is a directory above rel.
+bool is_above(const std::string& dir, const std::string& rel) {
+  return rel.size() > dir.size() && rel[dir.size()] == '/' && rel.compare(0, dir.size(), dir) == 0;
+}
+
+}  // namespace
+
+// By sorting, not hashing: comparisons bounded by n log n whatever the
+// names (no chosen collisions), and a deep path costs its length once per
+// comparison, not once per directory above it.
 BadEntry find_bad_entry(const Entries& entries) {
-  std::unordered_map<std::string_view, size_t> files;
-  files.reserve(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const std::string& rel = entries[i].first;
-    if (!valid_rel_path(rel)) return BadEntry{static_cast<long>(i), EntryProblem::kRelPath};
-    if (!files.emplace(std::string_view(rel), i).second) return BadEntry{static_cast<long>(i), EntryProblem::kTwice};
+  const size_t n = entries.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (!valid_rel_path(entries[i].first)) return BadEntry{static_cast<long>(i), EntryProblem::kRelPath};
   }
-  // Every directory above an entry, each once (the entries of one directory
-  // usually come together: the previous entry's is skipped first).
-  std::unordered_map<std::string_view, bool> dirs;
-  std::string_view prev;
-  bool have_prev = false;
-  for (const auto& e : entries) {
-    const std::string_view rel(e.first);
-    const std::string_view parent = rel.substr(0, dir_part(e.first));
-    if (parent.empty() || (have_prev && parent == prev)) continue;
-    prev = parent;
-    have_prev = true;
-    if (dirs.count(parent)) continue;
-    for (size_t slash = rel.find('/'); slash != std::string_view::npos && slash <= parent.size();
-         slash = rel.find('/', slash + 1)) {
-      const std::string_view dir = rel.substr(0, slash);
-      if (!dirs.emplace(dir, true).second) continue;
-      auto f = files.find(dir);
-      if (f != files.end()) return BadEntry{static_cast<long>(f->second), EntryProblem::kFileAndDir};
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const std::string& x = entries[a].first;
+    const std::string& y = entries[b].first;
+    const int c = compare_dirs(x, y);  // a directory's entries right after it ("a", "a/x", "a-b")
+    return c != 0 ? c < 0 : a < b;
+  });
+  // Listed again: equal neighbours. The one named is the earliest entry
+  // whose path an earlier one has.
+  long twice = -1;
+  for (size_t k = 1; k < n; ++k) {
+    if (entries[order[k]].first == entries[order[k - 1]].first) {
+      const long i = static_cast<long>(order[k]);
+      if (twice < 0 || i < twice) twice = i;
     }
   }
+  if (twice >= 0) return BadEntry{twice, EntryProblem::kTwice};
+  // A file that is also a directory: walking the sorted entries, `above`
+  // holds the files above the current entry, shallowest first. The one
+  // named is the shallowest file above the earliest entry that has one
+  // (the directory lib/import.ts meets first).
+  std::vector<size_t> above;
+  long first_entry = -1;
+  long file = -1;
+  for (size_t k = 0; k < n; ++k) {
+    const std::string& rel = entries[order[k]].first;
+    while (!above.empty() && !is_above(entries[above.back()].first, rel)) above.pop_back();
+    if (!above.empty() && (first_entry < 0 || static_cast<long>(order[k]) < first_entry)) {
+      first_entry = static_cast<long>(order[k]);
+      file = static_cast<long>(above.front());
+    }
+    above.push_back(order[k]);
+  }
+  if (file >= 0) return BadEntry{file, EntryProblem::kFileAndDir};
   return BadEntry{};
 }
 
-// Each distinct directory part is found once (a hash of the views), then
-// only those are sorted; the entries follow by a counting sort of their
-// directory's rank.
+// Runs of consecutive entries in one directory (as a manifest usually
+// lists them), sorted by directory and then by where each starts: within a
+// directory the entries keep the order given. Sorted, not hashed: no names
+// chosen to collide make it slower than n log n comparisons.
 std::vector<size_t> manifest_order(const Entries& entries) {
-  std::unordered_map<std::string_view, size_t> index;  // directory -> group
-  std::vector<std::string_view> names;                 // per group
-  std::vector<size_t> group(entries.size());
-  index.reserve(entries.size() / 4 + 16);
-  size_t prev = static_cast<size_t>(-1);
-  std::string_view prev_dir;
+  struct Run {
+    std::string_view dir;
+    size_t start;
+    size_t end;
+  };
+  std::vector<Run> runs;
   for (size_t i = 0; i < entries.size(); ++i) {
     const std::string& rel = entries[i].first;
-    std::string_view dir(rel.data(), dir_part(rel));
-    if (prev != static_cast<size_t>(-1) && dir == prev_dir) {
-      group[i] = prev;
-      continue;
-    }
-    auto it = index.emplace(dir, names.size()).first;
-    if (it->second == names.size()) names.push_back(dir);
-    group[i] = prev = it->second;
-    prev_dir = dir;
+    const std::string_view dir(rel.data(), dir_part(rel));
+    if (!runs.empty() && runs.back().dir == dir) runs.back().end = i + 1;
+    else runs.push_back(Run{dir, i, i + 1});
   }
-  std::vector<size_t> dirs(names.size());
-  for (size_t g = 0; g < dirs.size(); ++g) dirs[g] = g;
-  std::sort(dirs.begin(), dirs.end(), [&](size_t a, size_t b) { return compare_dirs(names[a], names[b]) < 0; });
-  std::vector<size_t> start(names.size() + 1, 0);
-  std::vector<size_t> rank(names.size());
-  for (size_t r = 0; r < dirs.size(); ++r) rank[dirs[r]] = r;
-  for (size_t i = 0; i < entries.size(); ++i) start[rank[group[i]] + 1] += 1;
-  for (size_t r = 0; r < names.size(); ++r) start[r + 1] += start[r];
-  std::vector<size_t> order(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) order[start[rank[group[i]]]++] = i;
+  std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) {
+    const int c = compare_dirs(a.dir, b.dir);
+    return c != 0 ? c < 0 : a.start < b.start;
+  });
+  std::vector<size_t> order;
+  order.reserve(entries.size());
+  for (const Run& r : runs) {
+    for (size_t i = r.start; i < r.end; ++i) order.push_back(i);
+  }
   return order;
 }
 
