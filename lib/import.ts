@@ -119,8 +119,8 @@ interface Parsed {
 
 // Each entry's types and relPath rules. The duplicates and the files that
 // are also another entry's directory are the engine's to find (the native
-// one hashes them off the event loop: 21 000 entries cost the event loop
-// 30 ms here) or entryDirs'.
+// one sorts the entries off the event loop, before it touches anything:
+// here, 21 000 entries cost the event loop 30 ms) or entryDirs'.
 function parseEntries(entries: unknown): Parsed {
   if (entries === null || typeof entries !== 'object') {
     throw invalidArgType('entries', 'a Map, an iterable of [relPath, src] pairs or a plain object', entries)
