@@ -491,3 +491,59 @@ t.test('entries as a plain object { relPath: src }; other objects are refused', 
   }
   t.notOk(fs.existsSync(path.join(dir, 'other')), 'nothing made for a refused manifest')
 })
+
+// The entry a bad manifest's rejection names, by the rule docs/api.md
+// states: the first entry whose relPath an earlier one has; else the file
+// whose path is the first directory met (in entry order, parents first)
+// that is also a file. The native engine finds these by sorting, the
+// portable one in lib/: both must name the same entry. Random manifests
+// from a fixed seed over a few names, as strings and Buffers.
+function expectedBadEntry(rels) {
+  const keys = rels.map((r) => Buffer.from(r).toString('latin1'))
+  const seen = new Map()
+  for (let i = 0; i < keys.length; i++) {
+    if (seen.has(keys[i])) return `entries[${i}][0]' is listed twice`
+    seen.set(keys[i], i)
+  }
+  const met = new Set()
+  for (const key of keys) {
+    const parts = key.split('/')
+    for (let d = 1; d < parts.length; d++) {
+      const dir = parts.slice(0, d).join('/')
+      if (met.has(dir)) continue
+      met.add(dir)
+      if (seen.has(dir)) return `entries[${seen.get(dir)}][0]' is a file and also the directory`
+    }
+  }
+  return null
+}
+
+t.test('a bad manifest names the entry the rule says, on random manifests', async (t) => {
+  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cowcopy-test-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const src = path.join(dir, 'src')
+  fs.writeFileSync(src, 'x')
+  let seed = 20261207
+  const rnd = (n) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
+  const names = ['a', 'b', 'a-b', 'é', '\ufffd', '\ud800']
+  let bad = 0
+  const mismatched = []
+  for (let run = 0; run < 300; run++) {
+    const rels = Array.from({ length: 1 + rnd(7) }, () => Array.from({ length: 1 + rnd(3) }, () => names[rnd(names.length)]).join('/'))
+    const entries = rels.map((r) => [rnd(3) === 0 ? Buffer.from(r) : r, src])
+    const want = expectedBadEntry(rels)
+    const dest = path.join(dir, `d${run}`)
+    let got = null
+    try {
+      await importFiles(dest, entries)
+    } catch (err) {
+      got = err.code === 'ERR_INVALID_ARG_VALUE' ? err.message : `${err.code} ${err.message}`
+    }
+    if (want) bad++
+    if (want ? !(got && got.includes(want)) : got !== null) mismatched.push({ rels, want, got })
+    if (want) t.notOk(fs.existsSync(dest), `run ${run}: nothing created`)
+    fs.rmSync(dest, { recursive: true, force: true })
+  }
+  t.ok(bad > 50 && bad < 250, `both kinds of manifest were tried (${bad} of 300 bad)`)
+  t.same(mismatched.slice(0, 3), [], 'every rejection names the entry the rule gives, and no good manifest is refused')
+})
