@@ -2,14 +2,15 @@
 // range.ts) validates every option once and hands the same parsed request to
 // the native engine (the C++ addon) when it loaded, else to the portable
 // engine (TypeScript over node:fs, lib/portable/).
-import type { BatchResult, ParsedBatch, ParsedTree } from './batch'
+import type { BatchResult, ParsedBatch } from './batch'
+import type { ParsedTree } from './copy-dir'
 import type { ImportResult } from './import'
 import { systemError } from './errors'
 import { native, warnNoNative } from './native'
 import { portableCopyFiles } from './portable/batch'
 import { portableCopyDir } from './portable/tree'
 import { portableImportFiles } from './portable/import'
-import { flagsOf } from './batch'
+import { flagsOf } from './batch-options'
 
 /** copyDir's request: both paths checked, the tree options parsed. */
 export interface TreeRequest {

@@ -5,7 +5,8 @@
 import * as fs from 'node:fs'
 import { engine } from './engine'
 import { invalidArgType, invalidArgValue } from './errors'
-import { IMPORT_OPTIONS, abortedBeforeStart, parseBatch, supervise, type BatchOptions, type BatchResult, type BatchResultBuffer } from './batch'
+import { abortedBeforeStart, supervise, type BatchResult, type BatchResultBuffer } from './batch'
+import { IMPORT_OPTIONS, parseBatch, type BatchOptions } from './batch-options'
 import type { BufferInstance } from './global-types'
 import { toPath, type PathLike } from './validate'
 
