@@ -170,7 +170,7 @@ Napi::Value CopyFiles(const Napi::CallbackInfo& info) {
   return start(info, std::move(job), 2);
 }
 
-// copyDir's own option bits, beside binding_util.h Flags (lib/batch.ts
+// copyDir's own option bits, beside binding_util.h Flags (lib/engine.ts
 // TREE_FLAG: keep in step).
 enum TreeFlags : uint32_t {
   kDereference = 1u << 24,

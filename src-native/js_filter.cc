@@ -41,7 +41,7 @@ void JsFilter::keep(const std::vector<Entry>& entries, std::vector<char>& keep) 
 }
 
 // Main thread. lib/ wraps the user's filter so it never throws here (and
-// refuses a Promise: see lib/batch.ts); an answer that is not an array of
+// refuses a Promise: see lib/copy-dir.ts); an answer that is not an array of
 // the entries' length, or anything else, stops the walk. No exception may
 // leave this function: Node-API calls it directly, not through
 // node-addon-api.

@@ -38,10 +38,20 @@ int after_chunk(DataState& state, uint64_t moved) {
 }  // namespace
 
 int clone_whole(DataState& state, bool dst_empty) {
-  if (dst_empty && state.size_by_range && state.src_size > 0) {
-    // Exactly the size seen at open, or EINVAL: a source that shrank since,
-    // or grew from a size that is not a whole number of blocks (only the
-    // last block of a file may be partial). Then the whole file, below.
+  // Over an existing file the kernel keeps the old tail past the clone,
+  // and no size read before or after can say how much a source changing
+  // meanwhile gave (a race test saw the old destination's bytes under a
+  // source truncated and rewritten). So the range is explicit: the size
+  // seen at open, which the caller then cuts the file to. A source that
+  // shrank below it fails the clone (EINVAL) instead of padding. An empty
+  // source still asks the kernel (length 0 is "to the end"; the caller
+  // cuts the file to 0): 'always' must get the kernel's own verdict.
+  // Into an empty file the same range proves the size the clone took
+  // (no fstat after it) where the filesystem takes one ending at the
+  // source's end; else, or on EINVAL (a source that shrank since, or grew
+  // from a size that is not a whole number of blocks: only the last block
+  // of a file may be partial), the whole file, below.
+  if (!dst_empty || (state.size_by_range && state.src_size > 0)) {
     struct file_clone_range range = {};
     range.src_fd = state.src;
     range.src_length = state.src_size;
@@ -50,34 +60,18 @@ int clone_whole(DataState& state, bool dst_empty) {
       state.control.done(state.offset);
       return 0;
     }
-    if (errno != EINVAL) return errno;
+    if (!dst_empty || errno != EINVAL) return errno;
   }
-  if (dst_empty) {
-    if (retry_eintr([&] { return ::ioctl(state.dst, FICLONE, state.src); }) == -1) return errno;
-    // An empty destination now has exactly the size the clone took, even
-    // from a source that changed meanwhile: no invented bytes.
-    struct stat st;
-    if (sys_fstat(state.dst, &st) == -1) return errno;
-    state.offset = static_cast<uint64_t>(st.st_size);
-    state.dst_known = true;
-    state.dst_dev = static_cast<uint64_t>(st.st_dev);
-    state.dst_ino = static_cast<uint64_t>(st.st_ino);
-    state.dst_mode = static_cast<uint32_t>(st.st_mode & 07777);
-  } else {
-    // Over an existing file the kernel keeps the old tail past the clone,
-    // and no size read before or after can say how much a source changing
-    // meanwhile gave (a race test saw the old destination's bytes under a
-    // source truncated and rewritten). So the range is explicit: the size
-    // seen at open, which the caller then cuts the file to. A source that
-    // shrank below it fails the clone (EINVAL) instead of padding. An empty
-    // source still asks the kernel (length 0 is "to the end"; the caller
-    // cuts the file to 0): 'always' must get the kernel's own verdict.
-    struct file_clone_range range = {};
-    range.src_fd = state.src;
-    range.src_length = state.src_size;
-    if (retry_eintr([&] { return ::ioctl(state.dst, FICLONERANGE, &range); }) == -1) return errno;
-    state.offset = state.src_size;
-  }
+  if (retry_eintr([&] { return ::ioctl(state.dst, FICLONE, state.src); }) == -1) return errno;
+  // An empty destination now has exactly the size the clone took, even
+  // from a source that changed meanwhile: no invented bytes.
+  struct stat st;
+  if (sys_fstat(state.dst, &st) == -1) return errno;
+  state.offset = static_cast<uint64_t>(st.st_size);
+  state.dst_known = true;
+  state.dst_dev = static_cast<uint64_t>(st.st_dev);
+  state.dst_ino = static_cast<uint64_t>(st.st_ino);
+  state.dst_mode = static_cast<uint32_t>(st.st_mode & 07777);
   state.control.done(state.offset);
   return 0;
 }

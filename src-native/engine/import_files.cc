@@ -23,8 +23,6 @@
 namespace cowcopy {
 namespace {
 
-bool others_kept_out(mode_t um) { return um <= 0777 && (um & 022) == 022; }
-
 BatchResult import_unguarded(const std::string& dest_root, const Entries& entries, const ImportOptions& opts) {
   BatchOptions bopts = opts.batch;
   if (opts.stage) bopts.stop_on_error = true;  // one failure discards it all
@@ -64,7 +62,7 @@ BatchResult import_unguarded(const std::string& dest_root, const Entries& entrie
   } else {
     const char* reason = nullptr;
     if (int err = open_dest_root(dest_root, RootMaking{true}, *root, reason)) return fatal(err, reason);
-    root->private_ = root->created && others_kept_out(bopts.umask) && !root->acl;
+    root->private_ = root->created && umask_keeps_others_out(bopts.umask) && !root->acl;
   }
 
   // Small imports (a package of a few files) stay on the calling thread:

@@ -27,8 +27,6 @@ std::string join_rel(const std::string& a, const std::string& b) {
   return a.back() == '/' ? a + b : a + "/" + b;
 }
 
-bool keeps_others_out(mode_t um) { return um <= 0777 && (um & 022) == 022; }
-
 }  // namespace
 
 // The destination leaf is never followed nor opened when it exists
@@ -103,19 +101,25 @@ void ImportWalk::place_marker() {
     state_.add_error(e.second, join_rel(dest_root_, e.first), ECANCELED, kMarkerNotPlaced);
     return;
   }
-  // (A removed directory would answer the marker's temporary file EPERM.)
-  struct stat st;
-  if (sys_fstat(dir->dst.get(), &st) == 0 && st.st_nlink == 0) {
-    state_.add_error(e.second, join_rel(dest_root_, e.first), ENOENT, kMarkerDirRemoved);
-    return;
-  }
   CopyRequest req = request();
   req.atomic = true;  // complete under its name, or not there
   req.replace_by_rename = false;
   Chunk chunk{dir, {ChunkItem{{}, 0, static_cast<size_t>(opts_.marker)}}};
   LocalStats stats;
+  const size_t errors_before = state_.result.errors.size();  // (the copy threads are done)
   place_chunk(chunk, req, stats);
   state_.merge(stats);
+  // A directory removed meanwhile answers the marker's temporary file
+  // EPERM or ENOENT: only then is it asked why (no fstat when all is well).
+  std::lock_guard<std::mutex> lock(state_.mu);
+  if (state_.result.errors.size() > errors_before) {
+    struct stat st;
+    BatchError& failed_marker = state_.result.errors.back();
+    if (sys_fstat(dir->dst.get(), &st) == 0 && st.st_nlink == 0) {
+      failed_marker.err = ENOENT;
+      failed_marker.reason = kMarkerDirRemoved;
+    }
+  }
 }
 
 
@@ -254,7 +258,7 @@ int ImportWalk::open_child(std::string name, const char*& reason) {
   if (node->created) {
     node->dst_dev = parent->dst_dev;  // made on its parent's filesystem
     node->acl = parent->created ? parent->acl : has_default_acl(fd);
-    node->private_ = hidden_ || (keeps_others_out(state_.opts.umask) && !node->acl);
+    node->private_ = hidden_ || (umask_keeps_others_out(state_.opts.umask) && !node->acl);
     walker_stats_.dirs += 1;
   } else {
     struct stat st;

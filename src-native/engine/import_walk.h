@@ -11,6 +11,10 @@
 
 namespace cowcopy {
 
+// A directory made under this umask (known: at most 0777) is one nobody
+// but its owner can put a name in.
+inline bool umask_keeps_others_out(mode_t um) { return um <= 0777 && (um & 022) == 022; }
+
 class ImportWalk : public Walker {
  public:
   ImportWalk(BatchState& state, DescriptorShare& share, const Entries& entries, const ImportOptions& opts,

@@ -133,6 +133,8 @@ static int close_swapped(int fd) {
   char other[4200], name[4200];
   snprintf(other, sizeof other, "%s/closeme.other", p);
   snprintf(name, sizeof name, "%s/closeme", p);
+  // (In a directory the call made, the other file is written now.)
+  { FILE* f = fopen(other, "wx"); if (f) { fputs("someone else", f); fclose(f); } }
   rename(other, name);
   errno = EIO;
   return 1;
@@ -192,12 +194,14 @@ export function copyUnderShim(t, actions, src, dest, opts, env = {}) {
     } catch (e) {
       console.log(JSON.stringify({ error: { code: e.code, message: e.message } }))
     }`
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
-    encoding: 'utf8',
-    env: { ...process.env, LD_PRELOAD: buildShim(SHIM_C), COWCOPY_TEST_SHIM: actions.join(','), ...env },
-  })
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', env: shimEnv(actions, env) })
   if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`)
   return JSON.parse(r.stdout.trim().split('\n').pop())
+}
+
+/** A child's environment with the shim loaded, doing `actions`. */
+export function shimEnv(actions, env = {}) {
+  return { ...process.env, LD_PRELOAD: buildShim(SHIM_C), COWCOPY_TEST_SHIM: actions.join(','), ...env }
 }
 
 export const names = (dir) => fs.readdirSync(dir).sort()
