@@ -9,7 +9,7 @@ import { onAbort, rethrowLater } from './progress'
 import { parseBatch, type BatchOptions, type ParsedBatch } from './batch-options'
 import { toPath, type PathLike } from './validate'
 
-export type { BatchOptions, BatchProgress, LinkMethod, ParsedBatch } from './batch-options'
+export type { BatchOptions, BatchProgress, LinkMethod } from './batch-options'
 
 export interface BatchResult {
   /** Regular files copied. */

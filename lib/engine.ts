@@ -2,7 +2,8 @@
 // range.ts) validates every option once and hands the same parsed request to
 // the native engine (the C++ addon) when it loaded, else to the portable
 // engine (TypeScript over node:fs, lib/portable/).
-import type { BatchResult, ParsedBatch } from './batch'
+import type { BatchResult } from './batch'
+import type { ParsedBatch } from './batch-options'
 import type { ParsedTree } from './copy-dir'
 import type { ImportResult } from './import'
 import { systemError } from './errors'

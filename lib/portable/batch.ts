@@ -2,7 +2,8 @@
 // being built, the control words the facade polls (cancel, bytes, files), and
 // a bounded number of files in flight on the libuv pool.
 import { isExactUtf8, systemError, type SystemError } from '../errors'
-import type { BatchResult, ParsedBatch } from '../batch'
+import type { BatchResult } from '../batch'
+import type { ParsedBatch } from '../batch-options'
 import type { AbortSignalInstance } from '../global-types'
 import { splitPath as splitDir } from './file'
 import { place, rungsOf, type PlaceOptions, type Placed } from './place'
