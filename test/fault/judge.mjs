@@ -4,7 +4,7 @@
 // test/failures/syscall-injection.test.mjs.
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { SCENARIOS } from './driver.mjs'
+import { SCENARIOS } from './scenarios.mjs'
 import { CHILD_TIMEOUT_MS } from './runner.mjs'
 
 // What filesystems that are not mounted here answer a clone or an in-kernel
