@@ -16,6 +16,7 @@ import { runAsync, type Bytes } from './ops'
 
 const MARKER_NOT_PLACED = 'marker not placed: another entry failed'
 const LINK_IN_WAY = 'a symbolic link is in the way'
+const TAKEN = 'the name was taken during the import (another entry the filesystem folds into it, or another user)'
 const STAGE_EXISTS = 'destination exists (stage: true builds a new directory and renames it there)'
 
 function pathUnder(root: Bytes, rel: Bytes): Bytes {
@@ -31,6 +32,9 @@ function keyPath(key: string, asBuffer: boolean): Bytes {
 class Import {
   readonly batch: Batch
   private readonly dirErrors = new Map<string, Error>()
+  // The directories (keys, '' for the root) this call made: a name taken in
+  // one was taken during the call, never an existing entry to keep.
+  private readonly made = new Set<string>()
 
   constructor(private readonly r: ImportRequest, control: BigInt64Array | undefined) {
     this.batch = new Batch(r.p, control, 'importfiles')
@@ -62,6 +66,7 @@ class Import {
     }
     try {
       const existed = !r.stage && (await this.makeRoot(root))
+      if (!existed) this.made.add('')
       await this.makeDirs(root)
       const taken = await this.takenRule(root, existed)
       await this.place(root, taken)
@@ -134,6 +139,7 @@ class Import {
         const dir = pathUnder(root, keyPath(key, this.r.p.buffers))
         try {
           await fs.promises.mkdir(dir)
+          this.made.add(key)
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
             this.dirErrors.set(key, asSystemError(err, 'mkdir', dir) as Error)
@@ -177,7 +183,7 @@ class Import {
         dir = fs.promises.lstat(parent ? pathUnder(root, keyPath(parent, r.p.buffers)) : root).catch(() => undefined)
         dirs.set(parent, dir)
       }
-      await batch.file(r.srcs[i], dest, await dir, o)
+      await batch.file(r.srcs[i], dest, await dir, this.made.has(parent) && o.taken === 'keep' ? { ...o, taken: 'fail', takenReason: TAKEN } : o)
     }
     const order = r.marker === -1 ? r.rels.map((_, i) => i) : r.rels.map((_, i) => i).filter((i) => i !== r.marker)
     const stopFirst = r.stage || r.p.stopOnError

@@ -23,6 +23,8 @@ export interface PlaceOptions {
   noFollowSource: boolean
   /** What happens when the name is taken: replaced (temp + rename), kept ('existing'), or EEXIST. */
   taken: 'replace' | 'keep' | 'fail'
+  /** The reason an EEXIST of taken: 'fail' gives. */
+  takenReason?: string
   /** Never write under the final name before the data is complete (temp + link or rename). */
   atomic: boolean
   syscall: string
@@ -245,7 +247,7 @@ export function* place(src: Bytes, dest: Bytes, destDir: fs.Stats | undefined, o
         }
         // Taken, even by the source itself (a hard link of it): kept or EEXIST as for any file.
         if (o.taken === 'keep' && at) return { method: 'none', bytes: 0, existing: true }
-        if (o.taken === 'fail' && at) throw systemError('EEXIST', o.syscall, src, dest)
+        if (o.taken === 'fail' && at) throw systemError('EEXIST', o.syscall, src, dest, o.takenReason)
         if (at && sameFile(at, source.st)) return { method: 'none', bytes: 0 }
         if (o.taken !== 'replace' || round >= 2) throw systemError('EEXIST', o.syscall, src, dest)
         useTemp = Boolean(at)
@@ -262,6 +264,7 @@ export function* place(src: Bytes, dest: Bytes, destDir: fs.Stats | undefined, o
                 if ((yield* lstatMaybe(dest))?.isDirectory()) throw systemError('EISDIR', o.syscall, src, dest, 'a directory is in the way')
                 return { method: 'none', bytes: 0, existing: true }
               }
+              if (codeOf(err) === 'EEXIST' && o.taken === 'fail') throw systemError('EEXIST', o.syscall, src, dest, o.takenReason)
               throw err
             } finally {
               yield* unlinkQuietly(target)

@@ -139,12 +139,14 @@ void ImportWalk::place_chunk(Chunk& chunk, CopyRequest& req, LocalStats& local) 
     CopyResult r = place_file(req);
     if (r.err == 0) {
       state_.file_done(local, r, [&] { return e.second; }, [&] { return join_rel(dest_root_, e.first); });
-    } else if (r.err == EEXIST && r.reason == nullptr && !req.overwrite && !req.dest_dir_fresh) {
-      local.existing += 1;
-    } else if (r.err == EEXIST && r.reason == nullptr && req.dest_dir_fresh) {
-      // In a directory this call made, only another entry (a name the
-      // filesystem folds into this one) could have taken it: not "existing".
+    } else if (r.err == EEXIST && r.reason == nullptr && chunk.dir->created) {
+      // In a directory this call made, the name was taken during the call:
+      // by another entry the filesystem folds into it, or by someone who
+      // can write there (a group under umask 002). Not "existing": the
+      // marker must not certify what this call did not place.
       state_.add_error(e.second, join_rel(dest_root_, e.first), EEXIST, kTakenReason);
+    } else if (r.err == EEXIST && r.reason == nullptr && !req.overwrite) {
+      local.existing += 1;
     } else if (r.err != ECANCELED) {
       state_.add_error(e.second, join_rel(dest_root_, e.first), r.err, r.reason);
     }

@@ -145,3 +145,50 @@ onFs(t, 'xfs', 'a directory planted at a file name in a new directory is not cou
   t.ok(r.codes.includes('EISDIR'), 'the entry fails with EISDIR, as in a directory that existed')
   t.notOk(fs.existsSync(path.join(dest, 'package.json')), 'the marker is not placed')
 })
+
+// Under umask 002 the directories importFiles makes are group-writable: a
+// member of the group can create a file at a name the import has not
+// reached yet. In a directory the call made, a taken name was taken during
+// the import: that entry fails (EEXIST), it is not counted `existing`, and
+// the marker is not placed over the planted file. Both engines.
+for (const engine of ['native', 'portable']) {
+  onFs(t, 'xfs', `${engine}: a file planted in a new group-writable directory fails its entry, not existing under the marker`, async (t, dir) => {
+    if (!isRoot) return t.skip('needs root (setpriv)')
+    fs.chmodSync(dir, 0o755)
+    const store = path.join(dir, 'store')
+    fs.mkdirSync(store)
+    const big = path.join(store, 'big')
+    const fd = fs.openSync(big, 'w')
+    const chunk = Buffer.alloc(16 << 20, 0xab)
+    for (let i = 0; i < 16; i++) fs.writeSync(fd, chunk) // 256 MiB: lib/a.bin is copied before lib/z.js
+    fs.closeSync(fd)
+    fs.writeFileSync(path.join(store, 'index'), 'from the store\n')
+    fs.writeFileSync(path.join(store, 'pkg'), '{}\n')
+    const dest = path.join(dir, 'nm', 'pkg')
+    const z = path.join(dest, 'lib', 'z.js')
+    // uid 65534 in group 0, the group of the directories root makes; it
+    // waits for lib/a.bin, so lib/ has passed the checks of a new directory.
+    const wait = `until [ -e ${path.join(dest, 'lib', 'a.bin')} ]; do :; done`
+    const racer = spawn('setpriv', ['--reuid=65534', '--regid=0', '--clear-groups', 'sh', '-c', `${wait}; set -C; until echo planted > ${z}; do :; done`], { stdio: 'ignore' })
+    const exited = new Promise((r) => racer.on('exit', r))
+    const saved = process.env.COWCOPY_NATIVE
+    process.env.COWCOPY_NATIVE = engine === 'native' ? '1' : '0'
+    const r = importChildJson(`
+      process.umask(0o002)
+      const s = ${JSON.stringify(store)}
+      const r = await importFiles(${JSON.stringify(dest)}, [['package.json', s + '/pkg'], ['lib/a.bin', s + '/big'], ['lib/z.js', s + '/index']], { marker: 'package.json', reflink: 'never', concurrency: 1 })
+      console.log(JSON.stringify({ errors: r.errors.map((e) => [e.error.code, require('node:path').basename(e.dest)]), existing: r.existing }))`)
+    if (saved === undefined) delete process.env.COWCOPY_NATIVE
+    else process.env.COWCOPY_NATIVE = saved
+    racer.kill('SIGKILL')
+    await exited
+    fs.rmSync(big)
+    t.ok(r.errors, `the import ran: ${JSON.stringify(r)}`)
+    const at = fs.lstatSync(z, { throwIfNoEntry: false })
+    if (at?.uid !== 65534) return t.skip('the other user did not get in first (nothing to judge)')
+    t.equal(fs.readFileSync(z, 'utf8'), 'planted\n', 'the planted file is left as it is')
+    t.equal(r.existing, 0, 'not counted existing')
+    t.same(r.errors.filter(([, name]) => name === 'z.js').map(([code]) => code), ['EEXIST'], 'its entry fails with EEXIST')
+    t.notOk(fs.existsSync(path.join(dest, 'package.json')), 'the marker is not placed')
+  })
+}
