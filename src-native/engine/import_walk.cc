@@ -110,12 +110,14 @@ void ImportWalk::place_marker() {
   place_chunk(chunk, req, stats);
   state_.merge(stats);
   // A directory removed meanwhile answers the marker's temporary file
-  // EPERM or ENOENT: only then is it asked why (no fstat when all is well).
+  // EPERM or ENOENT: only then is it asked why (no fstat when all is well,
+  // and another error, the store file's own, is left as it is).
   std::lock_guard<std::mutex> lock(state_.mu);
   if (state_.result.errors.size() > errors_before) {
     struct stat st;
     BatchError& failed_marker = state_.result.errors.back();
-    if (sys_fstat(dir->dst.get(), &st) == 0 && st.st_nlink == 0) {
+    if ((failed_marker.err == ENOENT || failed_marker.err == EPERM) && sys_fstat(dir->dst.get(), &st) == 0 &&
+        st.st_nlink == 0) {
       failed_marker.err = ENOENT;
       failed_marker.reason = kMarkerDirRemoved;
     }
