@@ -34,7 +34,8 @@ BatchResult import_unguarded(const std::string& dest_root, const Entries& entrie
   };
   // lib/import.ts checks each relPath; the duplicates and the files that
   // are also directories are found here (a hash of them, off the event loop).
-  const BadEntry bad = find_bad_entry(entries);
+  std::vector<size_t> order = manifest_order(entries);
+  const BadEntry bad = find_bad_entry(entries, order);
   if (bad.index >= 0) {
     state.result.bad_entry = bad.index;
     state.result.bad_entry_problem = static_cast<int>(bad.problem);
@@ -72,7 +73,7 @@ BatchResult import_unguarded(const std::string& dest_root, const Entries& entrie
   bool dirs_first = false;
   if (most > 1) n = state.threads_for_fd(root->dst.get(), dirs_first);
   if (static_cast<size_t>(n) > most) n = static_cast<int>(most);
-  ImportWalk walk(state, share, entries, opts, dest_root, manifest_order(entries));
+  ImportWalk walk(state, share, entries, opts, dest_root, std::move(order));
   if (opts.stage) walk.set_hidden();
   // pnpm's rule: a package directory without its marker is incomplete (a
   // killed import may have left a partial file under its name), so nothing

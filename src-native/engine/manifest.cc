@@ -46,14 +46,65 @@ bool is_above(const std::string& dir, const std::string& rel) {
 
 }  // namespace
 
-// By sorting, not hashing: comparisons bounded by n log n whatever the
-// names (no chosen collisions), and a deep path costs its length once per
-// comparison, not once per directory above it.
-BadEntry find_bad_entry(const Entries& entries) {
+// Whether no relPath is listed twice and no file is also the directory of
+// another entry, walking the entries grouped by directory, parents first
+// (`order`). A directory's names are sorted on their own (twice: equal
+// neighbours). A stack holds the directories above the current one that
+// have files, with their sorted names: a file is another entry's directory
+// exactly when some directory below it is a group, and the nearest group
+// above that one then has the file's name as the next component (a group
+// deeper than the nearest was checked the same way when it came, against
+// the one nearest to it). So each group costs one prefix test per stack
+// entry it pops and one binary search: no hashing (no chosen collisions),
+// nothing quadratic in depth.
+bool no_bad_entry(const Entries& entries, const std::vector<size_t>& order) {
+  struct Group {
+    std::string_view dir;
+    std::vector<std::string_view> names;  // sorted
+  };
+  std::vector<Group> above;
+  const size_t n = order.size();
+  for (size_t i = 0; i < n;) {
+    const std::string& first = entries[order[i]].first;
+    const std::string_view dir(first.data(), dir_part(first));
+    Group g{dir, {}};
+    size_t j = i;
+    for (; j < n; ++j) {
+      const std::string& rel = entries[order[j]].first;
+      const size_t d = dir_part(rel);
+      if (std::string_view(rel.data(), d) != dir) break;
+      const size_t skip = d == 0 && rel.find('/') == std::string::npos ? 0 : d + 1;
+      g.names.emplace_back(rel.data() + skip, rel.size() - skip);
+    }
+    i = j;
+    std::sort(g.names.begin(), g.names.end());
+    if (std::adjacent_find(g.names.begin(), g.names.end()) != g.names.end()) return false;
+    auto contains = [](std::string_view outer, std::string_view inner) {
+      return outer.empty() || (inner.size() > outer.size() && inner[outer.size()] == '/' &&
+                               inner.compare(0, outer.size(), outer) == 0);
+    };
+    while (!above.empty() && !contains(above.back().dir, dir)) above.pop_back();
+    if (!above.empty()) {
+      const Group& top = above.back();
+      const size_t from = top.dir.empty() ? 0 : top.dir.size() + 1;
+      const size_t slash = dir.find('/', from);
+      const std::string_view next = dir.substr(from, slash == std::string_view::npos ? std::string_view::npos : slash - from);
+      if (std::binary_search(top.names.begin(), top.names.end(), next)) return false;
+    }
+    above.push_back(std::move(g));
+  }
+  return true;
+}
+
+// The entry to name, by sorting, not hashing: comparisons bounded by
+// n log n whatever the names (no chosen collisions), and a deep path costs
+// its length once per comparison, not once per directory above it.
+BadEntry find_bad_entry(const Entries& entries, const std::vector<size_t>& manifest) {
   const size_t n = entries.size();
   for (size_t i = 0; i < n; ++i) {
     if (!valid_rel_path(entries[i].first)) return BadEntry{static_cast<long>(i), EntryProblem::kRelPath};
   }
+  if (no_bad_entry(entries, manifest)) return BadEntry{};
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {

@@ -24,7 +24,10 @@ struct BadEntry {
   long index = -1;
   EntryProblem problem = EntryProblem::kNone;
 };
-BadEntry find_bad_entry(const Entries& entries);
+// `order`: manifest_order(entries). Linear in the entries when there is
+// none (the names of each directory sorted on their own); the sort that
+// names the entry runs only when there is one.
+BadEntry find_bad_entry(const Entries& entries, const std::vector<size_t>& order);
 
 // Length of rel's directory part ("" at the top: 0).
 size_t dir_part(const std::string& rel);

@@ -1,8 +1,10 @@
 // importFiles' manifest: every relPath checked before anything is created,
 // entries as a Map, pairs or a plain object, and the entry a rejection names.
 import t from 'tap'
+import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { importFiles } from 'cowcopy'
 import { needMounts, onFs } from '../helpers.mjs'
 import { native } from '../../dist/native.js'
@@ -121,4 +123,30 @@ t.test('a bad manifest names the entry the rule says, on random manifests', asyn
   }
   t.ok(bad > 50 && bad < 250, `both kinds of manifest were tried (${bad} of 300 bad)`)
   t.same(mismatched.slice(0, 3), [], 'every rejection names the entry the rule gives, and no good manifest is refused')
+})
+
+// The engine's check, from C++ with no Node (test/engine/manifest_test.cc):
+// 200 000 random manifests against the rule written out the slow way.
+t.test('the engine names the entry the rule says, on 200 000 random manifests (C++)', (t) => {
+  try {
+    execFileSync('g++', ['--version'])
+  } catch {
+    if (process.env.CI) t.fail('CI needs g++ to build the engine test')
+    else t.skip('no g++ on PATH')
+    return t.end()
+  }
+  const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cowcopy-manifest-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const bin = path.join(dir, 'manifest_test')
+  execFileSync('g++', ['-std=c++17', '-O2', '-Wall', '-Wextra', '-Werror', '-o', bin,
+    path.join(root, 'test/engine/manifest_test.cc'), path.join(root, 'src-native/engine/manifest.cc')])
+  let out
+  try {
+    out = execFileSync(bin, { encoding: 'utf8' })
+  } catch (e) {
+    out = e.stdout
+  }
+  t.match(out, /^200000 checks \(\d+ bad manifests\), 0 failed$/m, out.trim())
+  t.end()
 })
