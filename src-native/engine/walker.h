@@ -139,6 +139,11 @@ class Walker {
 
  private:
   void work();
+  // A chunk taken from the queue, placed and let go (its directory may finish).
+  void place_queued(Chunk& chunk, CopyRequest& req, LocalStats& local);
+  // Queues a chunk; a walker that copies places the oldest queued one
+  // itself instead of waiting for room. False when the call stops.
+  bool push(Chunk& chunk);
   bool evict_one();
   bool close_noting_identity(DirNode& n);
   int reopen(size_t i);
@@ -153,6 +158,7 @@ class Walker {
   size_t held_dirs_ = 0;
   size_t ahead_ = 0;                  // dirs_first: directories made before their files go
   bool inline_ = true;
+  bool walker_copies_ = false;        // holds a copier's descriptors: places chunks when the queue is full
   int threads_ = 1;
   size_t closed_upto_ = 1;            // path_[1 .. closed_upto_) are known closed
 };

@@ -24,6 +24,25 @@ class WorkQueue {
     return true;
   }
 
+  // Without waiting: false when full or closed (item left as it was).
+  bool try_push(T& item) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ || items_.size() >= capacity_) return false;
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    return true;
+  }
+
+  // Without waiting: false when empty.
+  bool try_pop(T& out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (items_.empty()) return false;
+    out = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+
   // false when the queue is closed and empty.
   bool pop(T& out) {
     std::unique_lock<std::mutex> lock(mu_);
