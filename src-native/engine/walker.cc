@@ -203,14 +203,15 @@ bool Walker::hand_over(Chunk& chunk) {
 bool Walker::flush() {
   bool ok = true;
   for (Chunk& c : held_) {
+    // Its own reference: a push refused by a dropped queue has moved c away.
+    const std::shared_ptr<DirNode> dir = c.dir;
     if (ok && !state_.should_stop()) {
-      std::shared_ptr<DirNode> dir = c.dir;
       in_flight_.fetch_add(1, std::memory_order_acq_rel);
       if (push(c)) continue;
       in_flight_.fetch_sub(1, std::memory_order_acq_rel);
     }
     ok = false;
-    c.dir->pins.fetch_sub(1, std::memory_order_acq_rel);
+    dir->pins.fetch_sub(1, std::memory_order_acq_rel);
   }
   held_.clear();
   held_dirs_ = 0;
