@@ -111,22 +111,30 @@ onFs(t, 'xfs', 'copyDir dereference never hardlinks the target of a followed lin
   t.equal(fs.statSync(secret).nlink, 1, 'the outside file has no new name')
 })
 
-// With umask 000 another user can put a directory at a file's name inside a
-// directory the call made: that entry must fail with EISDIR, as in a
-// directory that existed, not be counted `existing` (linkat's EEXIST) with
-// the marker placed over a package missing the file.
-onFs(t, 'xfs', 'a directory planted at a file name in a new directory is not counted existing under the marker', async (t, dir) => {
-  if (!isRoot) return t.skip('needs root (setpriv)')
+// A store for a racer's window, in a directory (made 0755) other users can
+// enter: `big` (256 MiB, copied as lib/a.bin before lib/z.js), `index`
+// (lib/z.js) and `pkg` (the marker).
+function slowStore(dir, index) {
   fs.chmodSync(dir, 0o755)
   const store = path.join(dir, 'store')
   fs.mkdirSync(store)
   const big = path.join(store, 'big')
   const fd = fs.openSync(big, 'w')
   const chunk = Buffer.alloc(16 << 20, 0xab)
-  for (let i = 0; i < 16; i++) fs.writeSync(fd, chunk) // 256 MiB: lib/a.bin is copied before lib/z.js
+  for (let i = 0; i < 16; i++) fs.writeSync(fd, chunk)
   fs.closeSync(fd)
-  fs.writeFileSync(path.join(store, 'index'), '1\n')
+  fs.writeFileSync(path.join(store, 'index'), index)
   fs.writeFileSync(path.join(store, 'pkg'), '{}\n')
+  return { store, big }
+}
+
+// With umask 000 another user can put a directory at a file's name inside a
+// directory the call made: that entry must fail with EISDIR, as in a
+// directory that existed, not be counted `existing` (linkat's EEXIST) with
+// the marker placed over a package missing the file.
+onFs(t, 'xfs', 'a directory planted at a file name in a new directory is not counted existing under the marker', async (t, dir) => {
+  if (!isRoot) return t.skip('needs root (setpriv)')
+  const { store, big } = slowStore(dir, '1\n')
   const dest = path.join(dir, 'nm', 'pkg')
   const racer = spawn('setpriv', [...NOBODY, 'sh', '-c', `i=0; until mkdir ${dest}/lib/z.js 2>/dev/null; do i=$((i+1)); [ $i -gt 300000 ] && exit 1; done`], { stdio: 'ignore' })
   const exited = new Promise((r) => racer.on('exit', r))
@@ -154,16 +162,7 @@ onFs(t, 'xfs', 'a directory planted at a file name in a new directory is not cou
 for (const engine of ['native', 'portable']) {
   onFs(t, 'xfs', `${engine}: a file planted in a new group-writable directory fails its entry, not existing under the marker`, async (t, dir) => {
     if (!isRoot) return t.skip('needs root (setpriv)')
-    fs.chmodSync(dir, 0o755)
-    const store = path.join(dir, 'store')
-    fs.mkdirSync(store)
-    const big = path.join(store, 'big')
-    const fd = fs.openSync(big, 'w')
-    const chunk = Buffer.alloc(16 << 20, 0xab)
-    for (let i = 0; i < 16; i++) fs.writeSync(fd, chunk) // 256 MiB: lib/a.bin is copied before lib/z.js
-    fs.closeSync(fd)
-    fs.writeFileSync(path.join(store, 'index'), 'from the store\n')
-    fs.writeFileSync(path.join(store, 'pkg'), '{}\n')
+    const { store, big } = slowStore(dir, 'from the store\n')
     const dest = path.join(dir, 'nm', 'pkg')
     const z = path.join(dest, 'lib', 'z.js')
     // uid 65534 in group 0, the group of the directories root makes; it
