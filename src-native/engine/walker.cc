@@ -80,9 +80,10 @@ void Walker::run(std::shared_ptr<DirNode> root, int copy_threads, bool dirs_firs
   // copier too: when the queue is full it places the oldest chunk itself
   // (push), so `copy_threads` copiers are one thread fewer beside it, and
   // no more threads than copiers ever run. A third thread beside two
-  // copiers cost btrfs 10-15 % in lock contention (bench/store.js: importFiles
-  // of 21 000 files, 1.15-1.18x the checked C loop, then 1.04-1.05x) and
-  // XFS the idle time of a walker waiting on a full queue (1.10x, then 0.94x).
+  // copiers cost btrfs 10-15 % in lock contention and XFS the idle time of
+  // a walker waiting on a full queue (importFiles of bench/store.js's 21 000
+  // files against the checked C loop, interleaved runs: btrfs 1.15-1.18x,
+  // then 1.04-1.05x; XFS 1.10x, then 0.94x; docs/benchmarks.md).
   share_.take(4);
   int n = 0;
   if (copy_threads > 1) {
