@@ -162,9 +162,17 @@ onFs(t, 'ext4', 'abort in the middle: AbortError, no half-written file', async (
   execFileSync('sync', ['-f', src])
   fs.writeFileSync('/proc/sys/vm/drop_caches', '1')
   const ac = new AbortController()
-  const p = copyDir(src, path.join(dir, 'dest'), { signal: ac.signal, reflink: 'never', concurrency: 1 })
-  setTimeout(() => ac.abort(), 50)
+  const dest = path.join(dir, 'dest')
+  const p = copyDir(src, dest, { signal: ac.signal, reflink: 'never', concurrency: 1 })
+  // Aborted once the first file is in place, not after a fixed delay: on a
+  // loaded machine a timer can fire before the copy has made dest at all.
+  const started = setInterval(() => {
+    try {
+      if (fs.readdirSync(dest).length > 0) { clearInterval(started); ac.abort() }
+    } catch {}
+  }, 2)
   const err = await p.catch((e) => e)
+  clearInterval(started)
   t.equal(err?.name, 'AbortError')
   t.equal(err?.code, 'ABORT_ERR')
   const copied = fs.readdirSync(path.join(dir, 'dest'))
