@@ -154,7 +154,8 @@ else
   tests=(test/copy-file/reflink-modes.test.mjs test/copy-dir/tree.test.mjs test/batch/copy-files.test.mjs
     test/range/ranges.test.mjs test/copy-file/sparse.test.mjs test/copy-file/special-files.test.mjs
     test/copy-file/atomic.test.mjs test/copy-file/preserve.test.mjs test/api/progress-abort.test.mjs
-    test/security/race.test.mjs)
+    test/security/race-copy-dir-source.test.mjs test/security/race-copy-dir-destination.test.mjs
+    test/security/race-copy-file.test.mjs)
 fi
 
 echo "== sanitize: ${#tests[@]} test files under ASan + UBSan (libasan preloaded into node)"

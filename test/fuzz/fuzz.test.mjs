@@ -1,7 +1,7 @@
 // Model-based fuzzing: random sequences of copyFile, reflink,
 // cloneRange, copyRange, dedupeRange, copyDir and copyFiles, with random
 // options, aborts and names, on btrfs, XFS, ext4 and tmpfs, checked after
-// every operation against a model of the destination tree (test/fuzz/model.mjs).
+// every operation against a model of the destination tree (test/fuzz/model/).
 // A fixed seed and budget by default; COWCOPY_FUZZ_SEED and COWCOPY_FUZZ_RUNS
 // override; `npm run fuzz -- --runs N [--seed S]` runs longer. A failure
 // prints its seed and the shrunk case.

@@ -1,4 +1,4 @@
-// The copying side of test/security/race.test.mjs, in its own process so that it can
+// The copying side of the race tests (test/security/race-*.test.mjs), in its own process so that it can
 // run as another user (setpriv) and so that a hang is a timeout, not a stuck
 // test. Reads a JSON job (argv[2]), copies in a loop while the racer runs,
 // checks every result and prints one JSON summary line.

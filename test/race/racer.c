@@ -1,4 +1,4 @@
-// The racer of test/security/race.test.mjs: swaps names as fast as it can while a copy
+// The racer of the race tests (test/security/race-*.test.mjs): swaps names as fast as it can while a copy
 // runs, until SIGTERM (or its time limit), then prints how often each swap
 // succeeded. Built by the test with gcc; started as an unprivileged user.
 //

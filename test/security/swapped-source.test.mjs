@@ -5,7 +5,7 @@
 // the portable engine, with no inode in Node's listing, copies what is at
 // the name by then, at its own mode, never wider). The swaps happen in the
 // filter, which the walk calls after listing a directory and before copying
-// anything in it: deterministic races (random ones: race.test.mjs).
+// anything in it: deterministic races (random ones: race-*.test.mjs).
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
