@@ -109,7 +109,8 @@ function relBytes(rel: unknown, i: number): Buffer {
 interface Parsed {
   rels: (string | Buffer)[]
   srcs: (string | Buffer)[]
-  keys: string[]
+  /** The relPaths as latin1 keys, each checked against the rules: keysOf. */
+  keys?: string[]
   /** Whether a path is a Buffer (the results give Buffers). */
   buffers: boolean
   /** Every directory the entries need, as latin1 keys, parents first (entryDirs). */
@@ -118,11 +119,49 @@ interface Parsed {
   firstUnder?: Map<string, number>
 }
 
-// Each entry's types and relPath rules. The duplicates and the files that
-// are also another entry's directory are the engine's to find (the native
-// one sorts the entries off the event loop, before it touches anything:
-// here, 21 000 entries cost the event loop 30 ms) or entryDirs'.
+// Each entry's types (and, through keysOf, its relPath rules). The
+// duplicates and the files that are also another entry's directory are the
+// engine's to find (the native one sorts the entries off the event loop,
+// before it touches anything: here, 21 000 entries cost the event loop
+// 30 ms) or entryDirs'.
+//
+// The usual manifest, every relPath and source a string without a NUL,
+// takes a loop that only collects them: the native engine checks each
+// relPath against the rules before it touches anything, in entry order,
+// and says which one failed (lib/ then names it as below). Anything else
+// (a Buffer, a URL, a wrong type, a NUL) goes through the checks here, which
+// name the first entry at fault. On Windows, always the checks here.
 function parseEntries(entries: unknown): Parsed {
+  const plain = windows || engine.name !== 'native' ? undefined : plainEntries(entries)
+  if (plain) return plain
+  return checkedEntries(entries)
+}
+
+function plainEntries(entries: unknown): Parsed | undefined {
+  if (entries === null || typeof entries !== 'object' || !(Symbol.iterator in entries)) return undefined
+  const rels: string[] = []
+  const srcs: string[] = []
+  for (const pair of entries as Iterable<unknown>) {
+    if (!Array.isArray(pair) || pair.length !== 2) return undefined
+    const rel: unknown = pair[0]
+    const src: unknown = pair[1]
+    if (typeof rel !== 'string' || typeof src !== 'string' || rel.includes('\u0000') || src.includes('\u0000')) {
+      return undefined
+    }
+    rels.push(rel)
+    srcs.push(src)
+  }
+  return { rels, srcs, buffers: false }
+}
+
+// Every relPath as its key, each checked against the rules (a TypeError or
+// ERR_INVALID_ARG_VALUE naming the first entry at fault); made once.
+function keysOf(parsed: Parsed): string[] {
+  if (!parsed.keys) parsed.keys = parsed.rels.map((rel, i) => relKey(rel, i))
+  return parsed.keys
+}
+
+function checkedEntries(entries: unknown): Parsed {
   if (entries === null || typeof entries !== 'object') {
     throw invalidArgType('entries', 'a Map, an iterable of [relPath, src] pairs or a plain object', entries)
   }
@@ -139,7 +178,7 @@ function parseEntries(entries: unknown): Parsed {
   for (const pair of entries as Iterable<unknown>) {
     if (!Array.isArray(pair) || pair.length !== 2) throw invalidArgType(`entries[${i}]`, 'a [relPath, src] pair', pair)
     const rel = pair[0] as string | Buffer
-    out.keys.push(relKey(rel, i))
+    out.keys!.push(relKey(rel, i))
     out.rels.push(rel)
     const src = toPath(pair[1], `entries[${i}][1]`)
     out.srcs.push(src)
@@ -158,8 +197,9 @@ function entryDirs(parsed: Parsed): string[] {
   const dirs: string[] = []
   const firstUnder = new Map<string, number>()
   let lastDir: string | undefined
-  for (let i = 0; i < parsed.keys.length; i++) {
-    const key = parsed.keys[i]
+  const keys = keysOf(parsed)
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]
     if (seen.has(key)) throw badEntry(parsed, i, 'twice')
     seen.set(key, i)
     // Its directory and every one above it, each once (entries of one
@@ -204,7 +244,7 @@ function badEntry(parsed: Parsed, i: number, problem: string): Error {
 // anything is created. One lstat per directory the entries need.
 async function checkNoSymlinks(destDir: string | Buffer, parsed: Parsed): Promise<void> {
   const root = Buffer.isBuffer(destDir) ? destDir : Buffer.from(destDir)
-  if (!parsed.keys.some((k) => k.includes('/'))) return
+  if (!keysOf(parsed).some((k) => k.includes('/'))) return
   try {
     await fs.promises.lstat(root)
   } catch {
@@ -251,7 +291,7 @@ async function checkNoSymlinks(destDir: string | Buffer, parsed: Parsed): Promis
 export function importFiles(destDir: string | URL, entries: ImportEntries, options?: ImportOptions): Promise<ImportResult>
 export function importFiles(destDir: PathLike, entries: ImportEntries, options?: ImportOptions): Promise<ImportResult | ImportResultBuffer>
 export function importFiles(destDir: PathLike, entries: ImportEntries, options?: ImportOptions): Promise<ImportResult | ImportResultBuffer> {
-  let d: string | Buffer, parsed: Parsed, p: ReturnType<typeof parseBatch>
+  let d: string | Buffer, parsed: Parsed | undefined, p: ReturnType<typeof parseBatch>
   let marker = -1
   let stage = false
   try {
@@ -264,8 +304,13 @@ export function importFiles(destDir: PathLike, entries: ImportEntries, options?:
       if (typeof o.marker !== 'string' && !Buffer.isBuffer(o.marker)) {
         throw invalidArgType('options.marker', 'of type string or an instance of Buffer', o.marker)
       }
-      const key = (Buffer.isBuffer(o.marker) ? o.marker : Buffer.from(o.marker)).toString('latin1')
-      marker = parsed.keys.indexOf(key)
+      // An ASCII string is its own key: found among the relPaths as given
+      // (a relPath that is not a string or not ASCII has another key).
+      marker = typeof o.marker === 'string' && ASCII.test(o.marker) ? parsed.rels.indexOf(o.marker) : -1
+      if (marker === -1) {
+        const key = (Buffer.isBuffer(o.marker) ? o.marker : Buffer.from(o.marker)).toString('latin1')
+        marker = keysOf(parsed).indexOf(key)
+      }
       if (marker === -1) throw invalidArgValue('options.marker', o.marker, "must be one of the entries' relative paths")
     }
     if (o.stage !== undefined) {
@@ -275,7 +320,17 @@ export function importFiles(destDir: PathLike, entries: ImportEntries, options?:
     p.buffers = Buffer.isBuffer(d) || parsed.buffers
     // The portable engine takes the directories from here (and the checks with them).
     if (engine.name !== 'native') entryDirs(parsed)
+    // Bad entries are said before an abort is.
+    if (p.signal?.aborted) keysOf(parsed)
   } catch (err) {
+    // An entry at fault is said before a bad option, as the arguments come.
+    if (parsed !== undefined && parsed.keys === undefined) {
+      try {
+        keysOf(parsed)
+      } catch (entryErr) {
+        return Promise.reject(entryErr)
+      }
+    }
     return Promise.reject(err)
   }
   if (p.signal?.aborted) return Promise.reject(abortedBeforeStart(p, !stage))
@@ -284,7 +339,7 @@ export function importFiles(destDir: PathLike, entries: ImportEntries, options?:
     supervise(
       p,
       (control) =>
-        engine.importFiles({ destDir: d, rels: parsed.rels, srcs: parsed.srcs, dirs: parsed.dirs ?? [], keys: parsed.keys, p, marker, stage }, control)
+        engine.importFiles({ destDir: d, rels: parsed.rels, srcs: parsed.srcs, dirs: parsed.dirs ?? [], keys: parsed.keys ?? [], p, marker, stage }, control)
           .catch((err: { entryIndex?: number; entryProblem?: string }) => {
             throw typeof err?.entryIndex === 'number' && err.entryProblem ? badEntry(parsed, err.entryIndex, err.entryProblem) : err
           }),

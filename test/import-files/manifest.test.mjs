@@ -38,7 +38,24 @@ onFs(t, 'xfs', 'relative paths are checked before anything is created', async (t
   await t.rejects(importFiles(dest, [['a', src]], { link: ['hardlink'], reflink: 'always' }), { code: 'ERR_INVALID_ARG_VALUE' })
   await t.rejects(importFiles(dest, [['a', src]], { link: ['clone', 'copy'], reflink: 'never' }), { code: 'ERR_INVALID_ARG_VALUE' })
   await t.rejects(importFiles(dest, [['a', src]], { stage: 'yes' }), { code: 'ERR_INVALID_ARG_TYPE' })
+  // An entry at fault is said first: before a bad option, an aborted
+  // signal or a marker, and in entry order against a bad source (a plain
+  // manifest of strings has its relPaths checked by the engine; any other
+  // goes through lib/'s checks: both name the same entry).
+  const entryOne = { code: 'ERR_INVALID_ARG_VALUE', message: /^The argument 'entries\[1\]\[0\]' must be a relative path/ }
+  await t.rejects(importFiles(dest, [['ok', src], ['../x', src]], { concurrency: 'two' }), entryOne, 'before a bad option')
+  await t.rejects(importFiles(dest, [['ok', src], ['../x', src]], { signal: AbortSignal.abort() }), entryOne, 'before an abort')
+  await t.rejects(importFiles(dest, [['ok', src], ['../x', src]], { marker: 'ok' }), entryOne, 'with a marker')
+  await t.rejects(importFiles(dest, [['ok', src], ['../x', src]], { stage: true }), entryOne, 'staged')
+  await t.rejects(importFiles(dest, [['ok', src], ['../x', src]], { marker: 'nope' }), entryOne, 'before a marker not listed')
+  await t.rejects(importFiles(dest, [['ok', src], ['../x', src], ['b', 5]]), entryOne, 'before a later bad source')
+  await t.rejects(importFiles(dest, [['ok', src], ['b', 5], ['../x', src]]), { code: 'ERR_INVALID_ARG_TYPE', message: /entries\[1\]\[1\]/ },
+    'after an earlier bad source')
+  await t.rejects(importFiles(dest, [['ok', src], ['a\0', src]]), entryOne, 'a NUL in a relPath')
+  await t.rejects(importFiles(dest, [['ok', src], ['a', `${src}\0`]]), { code: 'ERR_INVALID_ARG_VALUE', message: /entries\[1\]\[1\]/ },
+    'a NUL in a source')
   t.notOk(fs.existsSync(dest), 'no destination was created by any of them')
+  t.same(fs.readdirSync(dir), ['src'], 'nor a staging directory beside it')
   // The engine checks again (a caller of the binding that skipped lib/).
   await t.rejects(engineImport(dest, ['../x'], [src]), { code: 'EINVAL' })
   if (native) {
