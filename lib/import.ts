@@ -138,7 +138,12 @@ function parseEntries(entries: unknown): Parsed {
 }
 
 function plainEntries(entries: unknown): Parsed | undefined {
-  if (entries === null || typeof entries !== 'object' || !(Symbol.iterator in entries)) return undefined
+  if (entries === null || typeof entries !== 'object') return undefined
+  if (!(Symbol.iterator in entries)) {
+    const proto = Object.getPrototypeOf(entries)
+    if (proto !== Object.prototype && proto !== null) return undefined
+    entries = Object.entries(entries)
+  }
   const rels: string[] = []
   const srcs: string[] = []
   for (const pair of entries as Iterable<unknown>) {
