@@ -203,7 +203,21 @@ function common(t, summary, racer, what) {
 
 const S = (s) => Math.max(1, Math.round(s * SCALE))
 
+// A race test file's cases, run only when the machine can (root, the
+// racer built, the mounts): else skipped, or failed under CI. Prints the
+// file's time at the end.
+function raceCases(declare) {
+  if (missing) {
+    if (process.env.CI) t.fail(`CI needs this: ${missing}`)
+    else t.skip(missing)
+    return
+  }
+  const started = Date.now()
+  declare()
+  t.teardown(() => console.log(`# race tests: ${((Date.now() - started) / 1000).toFixed(1)} s`))
+}
+
 export {
-  todo, ROOT, NOBODY, OTHER, missing, chownTree, writeFile, mkdir, snapshot, findSecrets,
+  raceCases, todo, ROOT, NOBODY, OTHER, missing, chownTree, writeFile, mkdir, snapshot, findSecrets,
   copyWhileRacing, raceCase, common, S,
 }
