@@ -119,54 +119,21 @@ interface Parsed {
   firstUnder?: Map<string, number>
 }
 
-// Each entry's types (and, through keysOf, its relPath rules). The
-// duplicates and the files that are also another entry's directory are the
-// engine's to find (the native one sorts the entries off the event loop,
-// before it touches anything: here, 21 000 entries cost the event loop
-// 30 ms) or entryDirs'.
+// Each entry's types and relPath rules, in one pass over the entries (an
+// iterator may be read only once). The duplicates and the files that are
+// also another entry's directory are the engine's to find (the native one
+// sorts the entries off the event loop, before it touches anything: here,
+// 21 000 entries cost the event loop 30 ms) or entryDirs'.
 //
-// The usual manifest, every relPath and source a string without a NUL,
-// takes a loop that only collects them: the native engine checks each
-// relPath against the rules before it touches anything, in entry order,
-// and says which one failed (lib/ then names it as below). Anything else
-// (a Buffer, a URL, a wrong type, a NUL) goes through the checks here, which
-// name the first entry at fault. On Windows, always the checks here.
-function parseEntries(entries: unknown): Parsed {
-  const plain = windows || engine.name !== 'native' ? undefined : plainEntries(entries)
-  if (plain) return plain
-  return checkedEntries(entries)
-}
-
-function plainEntries(entries: unknown): Parsed | undefined {
-  if (entries === null || typeof entries !== 'object') return undefined
-  if (!(Symbol.iterator in entries)) {
-    const proto = Object.getPrototypeOf(entries)
-    if (proto !== Object.prototype && proto !== null) return undefined
-    entries = Object.entries(entries)
-  }
-  const rels: string[] = []
-  const srcs: string[] = []
-  for (const pair of entries as Iterable<unknown>) {
-    if (!Array.isArray(pair) || pair.length !== 2) return undefined
-    const rel: unknown = pair[0]
-    const src: unknown = pair[1]
-    if (typeof rel !== 'string' || typeof src !== 'string' || rel.includes('\u0000') || src.includes('\u0000')) {
-      return undefined
-    }
-    rels.push(rel)
-    srcs.push(src)
-  }
-  return { rels, srcs, buffers: false }
-}
-
-// Every relPath as its key, each checked against the rules (a TypeError or
-// ERR_INVALID_ARG_VALUE naming the first entry at fault); made once.
-function keysOf(parsed: Parsed): string[] {
-  if (!parsed.keys) parsed.keys = parsed.rels.map((rel, i) => relKey(rel, i))
-  return parsed.keys
-}
-
-function checkedEntries(entries: unknown): Parsed {
+// With `defer`, entries that are plain strings (no NUL) are only collected:
+// their relPaths are checked by keysOf when something needs them (a marker,
+// an existing destDir, an error, a signal or onProgress), else by the native
+// engine, which checks every relPath against the same rules before it
+// touches anything and says which one failed (lib/ names it as keysOf
+// would). From the first entry that is not plain, the ones before it are
+// checked and every later one is checked as it comes. Whatever goes wrong
+// while they are read, an entry at fault before it is said first.
+function parseEntries(entries: unknown, defer: boolean): Parsed {
   if (entries === null || typeof entries !== 'object') {
     throw invalidArgType('entries', 'a Map, an iterable of [relPath, src] pairs or a plain object', entries)
   }
@@ -178,19 +145,52 @@ function checkedEntries(entries: unknown): Parsed {
     }
     entries = Object.entries(entries)
   }
-  const out: Parsed = { rels: [], srcs: [], keys: [], buffers: false }
+  const out: Parsed = { rels: [], srcs: [], keys: defer ? undefined : [], buffers: false }
   let i = 0
-  for (const pair of entries as Iterable<unknown>) {
-    if (!Array.isArray(pair) || pair.length !== 2) throw invalidArgType(`entries[${i}]`, 'a [relPath, src] pair', pair)
-    const rel = pair[0] as string | Buffer
-    out.keys!.push(relKey(rel, i))
-    out.rels.push(rel)
-    const src = toPath(pair[1], `entries[${i}][1]`)
-    out.srcs.push(src)
-    if (typeof rel !== 'string' || typeof src !== 'string') out.buffers = true
-    i++
+  let unchecked: string | undefined  // this entry's relPath, read and not yet checked
+  try {
+    for (const pair of entries as Iterable<unknown>) {
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalidArgType(`entries[${i}]`, 'a [relPath, src] pair', pair)
+      const rel: unknown = pair[0]
+      let src: unknown
+      let srcRead = false
+      if (out.keys === undefined) {
+        if (typeof rel === 'string' && !rel.includes('\u0000')) {
+          unchecked = rel
+          src = pair[1]
+          srcRead = true
+          unchecked = undefined
+          if (typeof src === 'string' && !src.includes('\u0000')) {
+            out.rels.push(rel)
+            out.srcs.push(src)
+            i++
+            continue
+          }
+        }
+        keysOf(out)
+      }
+      out.keys!.push(relKey(rel, i))
+      const path = toPath(srcRead ? src : pair[1], `entries[${i}][1]`)
+      out.rels.push(rel as string | Buffer)
+      out.srcs.push(path)
+      if (typeof rel !== 'string' || typeof path !== 'string') out.buffers = true
+      i++
+    }
+  } catch (err) {
+    if (out.keys === undefined) {
+      keysOf(out)
+      if (unchecked !== undefined) relKey(unchecked, i)
+    }
+    throw err
   }
   return out
+}
+
+// Every relPath as its key, each checked against the rules (a TypeError or
+// ERR_INVALID_ARG_VALUE naming the first entry at fault); made once.
+function keysOf(parsed: Parsed): string[] {
+  if (!parsed.keys) parsed.keys = parsed.rels.map((rel, i) => relKey(rel, i))
+  return parsed.keys
 }
 
 // Every directory the entries need (parents first, each once), after the
@@ -301,8 +301,11 @@ export function importFiles(destDir: PathLike, entries: ImportEntries, options?:
   let stage = false
   try {
     d = toPath(destDir, 'destDir')
-    parsed = parseEntries(entries)
+    parsed = parseEntries(entries, !windows && engine.name === 'native')
     p = parseBatch(options, 'importFiles', IMPORT_OPTIONS)
+    // A signal or onProgress could act before the engine has checked the
+    // entries: then they are checked here, first.
+    if (p.signal !== undefined || p.batchProgress !== undefined) keysOf(parsed)
     const o = (options ?? {}) as ImportOptions
     if (o.overwrite === undefined) p.overwrite = false
     if (o.marker !== undefined) {
@@ -325,8 +328,6 @@ export function importFiles(destDir: PathLike, entries: ImportEntries, options?:
     p.buffers = Buffer.isBuffer(d) || parsed.buffers
     // The portable engine takes the directories from here (and the checks with them).
     if (engine.name !== 'native') entryDirs(parsed)
-    // Bad entries are said before an abort is.
-    if (p.signal?.aborted) keysOf(parsed)
   } catch (err) {
     // An entry at fault is said before a bad option, as the arguments come.
     if (parsed !== undefined && parsed.keys === undefined) {

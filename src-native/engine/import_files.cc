@@ -32,8 +32,9 @@ BatchResult import_unguarded(const std::string& dest_root, const Entries& entrie
     state.result.fatal_reason = reason;
     return std::move(state.result);
   };
-  // lib/import.ts checks each relPath; the duplicates and the files that
-  // are also directories are found here (a hash of them, off the event loop).
+  // Before anything is touched: each relPath against the rules (lib/import.ts
+  // checks them too unless the manifest is plain strings), the duplicates and
+  // the files that are also directories (manifest.cc, off the event loop).
   std::vector<size_t> order = manifest_order(entries);
   const BadEntry bad = find_bad_entry(entries, order);
   if (bad.index >= 0) {

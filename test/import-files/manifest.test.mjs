@@ -4,7 +4,7 @@ import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { importFiles } from 'cowcopy'
 import { needMounts, onFs } from '../helpers.mjs'
 import { native } from '../../dist/native.js'
@@ -54,6 +54,28 @@ onFs(t, 'xfs', 'relative paths are checked before anything is created', async (t
   await t.rejects(importFiles(dest, [['ok', src], ['a\0', src]]), entryOne, 'a NUL in a relPath')
   await t.rejects(importFiles(dest, [['ok', src], ['a', `${src}\0`]]), { code: 'ERR_INVALID_ARG_VALUE', message: /entries\[1\]\[1\]/ },
     'a NUL in a source')
+  // Entries read once, whatever they are: an iterator that is its own
+  // iterable, a generator; an entry at fault before a failing read is said.
+  const m = new Map([['a', src], [Buffer.from('../evil'), src], ['c', src]])
+  await t.rejects(importFiles(dest, m.entries()), entryOne, 'map.entries(): its Buffer entry, not the rest')
+  await t.rejects(importFiles(dest, (function * () { yield ['ok', src]; yield ['../x', src]; throw new Error('read failed') })()),
+    entryOne, 'before a failing iterator')
+  const getter = ['ok', src]
+  Object.defineProperty(getter, 1, { get () { throw new Error('getter failed') } })
+  await t.rejects(importFiles(dest, [['../x', src], getter]), { code: 'ERR_INVALID_ARG_VALUE', message: /entries\[0\]\[0\]/ },
+    'before a failing getter')
+  const badRelGetter = ['../y', src]
+  Object.defineProperty(badRelGetter, 1, { get () { throw new Error('getter failed') } })
+  await t.rejects(importFiles(dest, [['ok', src], badRelGetter]), { code: 'ERR_INVALID_ARG_VALUE', message: /entries\[1\]\[0\]/ },
+    "before its own source's failing getter")
+  const ac = new AbortController()
+  const staged = importFiles(dest, [['ok', src], ['../x', src]], { stage: true, signal: ac.signal })
+  ac.abort()
+  await t.rejects(staged, entryOne, 'staged, aborted right after the call')
+  const progress = []
+  await t.rejects(importFiles(dest, [['ok', src], ['../x', src]], { stage: true, onProgress: (e) => progress.push(e) }), entryOne,
+    'staged, with onProgress')
+  t.same(progress, [], 'onProgress never called for a refused manifest')
   t.notOk(fs.existsSync(dest), 'no destination was created by any of them')
   t.same(fs.readdirSync(dir), ['src'], 'nor a staging directory beside it')
   // The engine checks again (a caller of the binding that skipped lib/).
@@ -79,6 +101,18 @@ t.test('entries as a plain object { relPath: src }; other objects are refused', 
   t.equal(r.files, 2)
   t.equal(fs.readFileSync(path.join(dir, 'pkg', 'lib', 'index.js'), 'utf8'), 'b-bytes')
   t.equal(fs.readFileSync(path.join(dir, 'pkg', 'package.json'), 'utf8'), 'a-bytes')
+  // Iterators are read once: a generator with a URL among plain strings,
+  // map.entries() with a Buffer among them and a marker: every entry placed.
+  const a = path.join(dir, 'a')
+  const b = path.join(dir, 'b')
+  const gen = function * () { yield ['g1', a]; yield ['g2', pathToFileURL(b)]; yield ['g3', a] }
+  const g = await importFiles(path.join(dir, 'gen'), gen())
+  t.same([g.files, g.errors], [3, []], 'a generator: all three entries')
+  t.same(fs.readdirSync(path.join(dir, 'gen')).sort(), ['g1', 'g2', 'g3'])
+  const m = new Map([['package.json', a], [Buffer.from('x'), b], ['y', a]])
+  const it = await importFiles(path.join(dir, 'iter'), m.entries(), { marker: 'package.json' })
+  t.same([it.files, it.errors], [3, []], 'map.entries() with a marker: all three entries')
+  t.same(fs.readdirSync(path.join(dir, 'iter')).sort(), ['package.json', 'x', 'y'])
   // Not an iterable and not a plain object: a Date, a class instance.
   for (const bad of [new Date(), new (class Index {})()]) {
     await t.rejects(importFiles(path.join(dir, 'other'), bad), { code: 'ERR_INVALID_ARG_TYPE', message: /plain object/ })
